@@ -1,0 +1,70 @@
+/**
+ * The vocabulary every module shares: what Specter says about an order, what the worker
+ * tracks of it, and where its payment lives. Plain data only; no behaviour.
+ */
+
+export const PROVIDER_NAMES = ['qliro', 'klarna', 'walley', 'svea'] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
+
+export function isProviderName(value: string): value is ProviderName {
+  return (PROVIDER_NAMES as readonly string[]).includes(value);
+}
+
+/** Specter's status fields mapped through the (configurable) status map. */
+export type OrderStatus = 'open' | 'cancelled' | 'delivered';
+
+/** The payment of an order, every value exactly as Specter gives it. */
+export interface SpecterPayment {
+  payTypeIdentifier: string | null;
+  payTypeReference: string | null;
+  payTypeIdentifierPaySystemUser: string | null;
+  currency: string | null;
+  /** Decimal string with a dot, as Specter gives it (e.g. "1249.00"). */
+  totalIncVat: string | null;
+}
+
+/** One order as Specter answered it, validated where it entered (see specter/xml.ts). */
+export interface SpecterOrder {
+  /** A positive integer, kept as the string Specter sent. */
+  orderNo: string;
+  externalOrderNo: string | null;
+  /** "YYYY-MM-DD HH:mm:ss", Europe/Stockholm local time, no offset (as Specter gives it). */
+  orderDate: string;
+  lastChanged: string | null;
+  statusId: string | null;
+  deliveryStatus: string | null;
+  customerName: string | null;
+  /** Null on old orders that carry no <payment>: tracked, but nothing to forward. */
+  payment: SpecterPayment | null;
+}
+
+/** Where an order's payment is cancelled, decided by the routing rules in config. */
+export type Route =
+  | { kind: 'provider'; provider: ProviderName; providerRef: string }
+  | { kind: 'handledBySpecter' }
+  | { kind: 'unrouted'; reason: string };
+
+/** What the worker tracks of one order: Specter's facts, mapped and routed. */
+export interface TrackedOrder {
+  orderNo: string;
+  /** As Specter gives it; its first 10 characters are the order's date for the window. */
+  orderDate: string;
+  status: OrderStatus;
+  statusId: string | null;
+  deliveryStatus: string | null;
+  payTypeIdentifier: string | null;
+  payTypeReference: string | null;
+  route: Route;
+  amount: string | null;
+  currency: string | null;
+  /** Hash over every field above: equal hashes mean nothing changed. */
+  contentHash: string;
+}
+
+export type CancellationReason = 'cancelled' | 'vanished';
+
+export type JobState = 'pending' | 'sending' | 'accepted' | 'done' | 'failed';
+export const JOB_STATES: readonly JobState[] = ['pending', 'sending', 'accepted', 'done', 'failed'];
+
+/** Why a job failed for good; the `reason` of `cancel.failed`. */
+export type FailureReason = 'captured' | 'not_found' | 'auth' | 'rejected' | 'exhausted';
