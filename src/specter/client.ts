@@ -1,0 +1,415 @@
+/**
+ * The Specter order API client. Every assumed detail of Specter's API (specter-api.md,
+ * "Assumed") lives here and in xml.ts: the endpoint, the parameters, paging, error codes.
+ *
+ * Its one promise: a listing is every page of the window, checked complete, or a SpecterError.
+ * The diff treats "not in the listing" as a question, so a short listing that looked complete
+ * would turn into false "vanished" alerts — or worse, cancellations.
+ */
+import axios, { type AxiosResponse } from 'axios';
+import pRetry, { AbortError } from 'p-retry';
+import type { SpecterSettings } from '../config/types.js';
+import type { SpecterOrder } from '../domain.js';
+import { computeSpecterKey, keySchemeOf, newBatchNo } from './auth.js';
+import { SpecterError } from './errors.js';
+import { decodeSpecterBody, parseSpecterDocument, type ParsedOrdersPage } from './xml.js';
+
+export interface OrderWindow {
+  /** 'YYYY-MM-DD', inclusive, on the order date. */
+  fromDate: string;
+  /** 'YYYY-MM-DD', inclusive. */
+  toDate: string;
+}
+
+export interface SpecterRetryInfo {
+  /** The configured action name, e.g. "getOrders". */
+  action: string;
+  /** The attempt that just failed (1-based). */
+  attempt: number;
+  /** How long the client waits before the next attempt. */
+  delayMs: number;
+  /** The failed attempt's error message (never holds a secret). */
+  reason: string;
+}
+
+export interface SpecterClientHooks {
+  onRetry?: (info: SpecterRetryInfo) => void;
+}
+
+export interface SpecterClient {
+  /** Every page of the window, checked complete, or it throws SpecterError. Never a partial list. */
+  listOrdersInWindow(window: OrderWindow): Promise<SpecterOrder[]>;
+  /** null = not found (code 20, or an empty <orders/>). Any other failure throws SpecterError. */
+  getOrder(orderNo: string): Promise<SpecterOrder | null>;
+}
+
+/** Specter's <APIresponse> codes (specter-api.md, "Errors"). */
+const CODE_AUTH = 10;
+const CODE_NOT_FOUND = 20;
+const CODE_TOO_MANY_REQUESTS = 30;
+
+const MAX_PAGE_SIZE = 500;
+const DATE = /^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$/;
+const ORDER_NO = /^[1-9][0-9]*$/;
+const NOT_FOUND = Symbol('not found');
+
+interface PreparedRequest {
+  action: string;
+  /** e.g. "getOrders 2026-10-01..2026-11-26 page 2": the prefix of every error message. */
+  where: string;
+  params: Record<string, string>;
+  page?: number;
+  /** getOrder only: code 20 is an answer, not an error. */
+  notFoundIsAnswer: boolean;
+}
+
+export function createSpecterClient(settings: SpecterSettings, hooks: SpecterClientHooks = {}): SpecterClient {
+  if (!Number.isInteger(settings.pageSize) || settings.pageSize < 1 || settings.pageSize > MAX_PAGE_SIZE) {
+    throw new RangeError(`Specter pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}, got ${settings.pageSize}`);
+  }
+  if (!settings.baseUrl.endsWith('/')) throw new RangeError('Specter baseUrl must end with "/"');
+  const endpoint = `${settings.baseUrl}getInfo.asp`;
+  const host = hostOf(settings.baseUrl);
+  const scheme = keySchemeOf(settings);
+  const http = axios.create();
+
+  async function fetchOnce(request: PreparedRequest): Promise<ParsedOrdersPage | typeof NOT_FOUND> {
+    const batchNo = newBatchNo();
+    const key = computeSpecterKey(settings, batchNo);
+    const query = new URLSearchParams({
+      Action: request.action,
+      sbmId: String(settings.sbmId),
+      apiUserId: settings.apiUserId,
+      useXML: '2',
+      batchNo,
+      key,
+      ...request.params,
+    });
+    const scrub = scrubberFor([settings.apiUserKey, settings.integrationKey, key]);
+
+    let response: AxiosResponse<unknown>;
+    try {
+      response = await http.request({
+        method: 'GET',
+        url: `${endpoint}?${query.toString()}`,
+        responseType: 'arraybuffer',
+        // axios' timeout only fires on an idle socket; the signal bounds the whole exchange, so
+        // a body that trickles in a byte at a time still ends within timeoutMs.
+        timeout: settings.timeoutMs,
+        signal: AbortSignal.timeout(settings.timeoutMs),
+        validateStatus: () => true,
+        // A redirect would carry the signed query to another location (a login page, another
+        // host): never follow one.
+        maxRedirects: 0,
+        maxContentLength: 256 * 1024 * 1024,
+        headers: { Accept: 'application/xml, text/xml;q=0.9, */*;q=0.1' },
+      });
+    } catch (error) {
+      // Never rethrow an axios error: its config holds the URL with `key`.
+      throw transportError(error, request);
+    }
+
+    try {
+      return interpret(response, request);
+    } catch (error) {
+      if (error instanceof SpecterError) throw withMessage(error, scrub(error.message));
+      throw new SpecterError('malformed', scrub(`${request.where}: could not read the answer (${describe(error)})`), {
+        action: request.action,
+        page: request.page,
+      });
+    }
+  }
+
+  function interpret(response: AxiosResponse<unknown>, request: PreparedRequest): ParsedOrdersPage | typeof NOT_FOUND {
+    const { where, action, page } = request;
+    const status = response.status;
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+    const common = { action, page, httpStatus: status, retryAfterMs };
+    if (status === 429) {
+      throw new SpecterError('rate_limited', `${where}: Specter answered HTTP 429 (too many requests)`, common);
+    }
+    if (status >= 500 || status === 408) {
+      throw new SpecterError('http', `${where}: Specter answered HTTP ${status}`, { ...common, retriable: true });
+    }
+    if (status >= 300 && status < 400) {
+      throw new SpecterError('http', `${where}: Specter answered a redirect (HTTP ${status}); check SPECTER_BASE_URL`, common);
+    }
+    if (status < 200 || status >= 300) {
+      const hint = status === 404 ? '; check SPECTER_BASE_URL' : '';
+      throw new SpecterError('http', `${where}: Specter answered HTTP ${status}${hint}`, common);
+    }
+
+    const body = toBuffer(response.data);
+    const notXml = sniffNotXml(body);
+    if (notXml !== null) throw new SpecterError('not_xml', `${where}: the answer is not XML (${notXml})`, { action, page, httpStatus: status });
+
+    let parsed: ParsedOrdersPage;
+    try {
+      parsed = parseSpecterDocument(decodeSpecterBody(body));
+    } catch (error) {
+      if (!(error instanceof SpecterError)) throw error;
+      if (error.kind !== 'api' || error.code === undefined) {
+        throw new SpecterError(error.kind, `${where}: ${error.message}`, { action, page });
+      }
+      return classifyApiCode(error.code, error.message, request);
+    }
+    return parsed;
+  }
+
+  function classifyApiCode(code: number, message: string, request: PreparedRequest): typeof NOT_FOUND {
+    const { where, action, page } = request;
+    if (code === CODE_NOT_FOUND && request.notFoundIsAnswer) return NOT_FOUND;
+    if (code === CODE_AUTH) {
+      throw new SpecterError(
+        'auth',
+        `${where}: Specter refused the credentials (code ${CODE_AUTH}); check SPECTER_SBM_ID, SPECTER_API_USER_ID, ` +
+          `SPECTER_API_USER_KEY and SPECTER_INTEGRATION_KEY (this client signs with the ${scheme} key scheme: ` +
+          `${scheme === 'v2' ? 'SPECTER_INTEGRATION_KEY is set' : 'SPECTER_INTEGRATION_KEY is not set'})`,
+        { code, action, page },
+      );
+    }
+    if (code === CODE_TOO_MANY_REQUESTS) {
+      throw new SpecterError('rate_limited', `${where}: ${message} (too many requests)`, { code, action, page });
+    }
+    throw new SpecterError('api', `${where}: ${message}`, { code, action, page });
+  }
+
+  function transportError(error: unknown, request: PreparedRequest): SpecterError {
+    const { where, action, page } = request;
+    if (axios.isAxiosError(error)) {
+      const code = error.code ?? 'unknown';
+      // ERR_CANCELED: the only thing that aborts our requests is the AbortSignal.timeout above.
+      if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED') {
+        return new SpecterError('timeout', `${where}: no complete answer from ${host} within ${settings.timeoutMs} ms`, { action, page });
+      }
+      return new SpecterError('network', `${where}: network error ${code} talking to ${host}`, { action, page });
+    }
+    return new SpecterError('network', `${where}: request to ${host} failed (${error instanceof Error ? error.name : typeof error})`, {
+      action,
+      page,
+    });
+  }
+
+  function backoffMs(attempt: number, error: Error): number {
+    const min = settings.retryMinMs;
+    const max = Math.max(min, settings.retryMaxMs);
+    // Retry-After is honoured, but never beyond retryMaxMs: a `once` run must end (bounded patience).
+    if (error instanceof SpecterError && error.retryAfterMs !== undefined) return clamp(error.retryAfterMs, min, max);
+    const ceiling = Math.min(max, min * 2 ** (attempt - 1));
+    // Equal jitter: half of the step fixed, half random, so workers that failed together spread out.
+    return Math.round(clamp(ceiling / 2 + (Math.random() * ceiling) / 2, min, max));
+  }
+
+  /** One request with its own retries: a failed page 7 repeats page 7, not the whole listing. */
+  async function send(request: PreparedRequest): Promise<ParsedOrdersPage | typeof NOT_FOUND> {
+    let attempts = 0;
+    try {
+      return await pRetry(
+        async () => {
+          attempts += 1;
+          try {
+            return await fetchOnce(request);
+          } catch (error) {
+            const specterError = error instanceof SpecterError ? error : new SpecterError('malformed', `${request.where}: ${describe(error)}`);
+            throw specterError.retriable ? specterError : new AbortError(specterError);
+          }
+        },
+        {
+          retries: Math.max(0, settings.maxAttempts - 1),
+          // The delay is ours (backoffMs, honouring Retry-After); p-retry only counts.
+          minTimeout: 0,
+          maxTimeout: 0,
+          onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+            if (retriesLeft <= 0) return;
+            const delayMs = backoffMs(attemptNumber, error);
+            try {
+              hooks.onRetry?.({ action: request.action, attempt: attemptNumber, delayMs, reason: error.message });
+            } catch {
+              // A logging hook must not change the outcome of a request.
+            }
+            await sleep(delayMs);
+          },
+        },
+      );
+    } catch (error) {
+      if (error instanceof SpecterError) {
+        if (attempts > 1) throw withMessage(error, `${error.message} (gave up after ${attempts} attempts)`);
+        throw error;
+      }
+      throw new SpecterError('malformed', `${request.where}: ${describe(error)}`);
+    }
+  }
+
+  async function listOrdersInWindow(window: OrderWindow): Promise<SpecterOrder[]> {
+    if (!DATE.test(window.fromDate) || !DATE.test(window.toDate)) {
+      throw new RangeError(`order window dates must be YYYY-MM-DD, got ${JSON.stringify(window)}`);
+    }
+    const action = settings.actions.listOrders;
+    const pageSize = settings.pageSize;
+    const listing = `${action} ${window.fromDate}..${window.toDate}`;
+    const orders: SpecterOrder[] = [];
+    let first: { totalPages: number; totalCount: number } | null = null;
+    let previousOrderNo: string | null = null;
+
+    for (let page = 1; ; page += 1) {
+      const where = `${listing} page ${page}`;
+      const answer = await send({
+        action,
+        where,
+        page,
+        notFoundIsAnswer: false,
+        params: { fromDate: window.fromDate, toDate: window.toDate, page: String(page), pageSize: String(pageSize) },
+      });
+      if (answer === NOT_FOUND) throw new SpecterError('api', `${where}: unexpected not-found answer`, { action, page });
+      const malformed = (message: string) => new SpecterError('malformed', `${where}: ${message}`, { action, page });
+      const incomplete = (message: string) => new SpecterError('incomplete', `${where}: ${message}`, { action, page });
+
+      if (answer.page === null) throw malformed('<orders> has no page attribute');
+      if (answer.page !== page) throw incomplete(`the answer is page ${answer.page}, expected page ${page}`);
+      if (answer.totalPages === null || answer.totalCount === null) {
+        // An empty <orders/> is "not found" for getOrder; in a listing it could be anything,
+        // and must never pass as "no orders".
+        throw malformed('<orders> lacks totalPages or totalCount');
+      }
+      if (answer.pageSize !== null && answer.pageSize !== pageSize) {
+        throw malformed(`the answer has pageSize ${answer.pageSize}, requested ${pageSize}`);
+      }
+      const { totalPages, totalCount } = answer;
+      if (first === null) {
+        const expectedPages = Math.ceil(totalCount / pageSize);
+        const consistent = totalCount === 0 ? totalPages <= 1 : totalPages === expectedPages;
+        if (!consistent) throw malformed(`totalPages ${totalPages} does not fit totalCount ${totalCount} at pageSize ${pageSize}`);
+        first = { totalPages, totalCount };
+      } else if (totalPages !== first.totalPages || totalCount !== first.totalCount) {
+        throw incomplete(
+          `totalCount/totalPages changed from ${first.totalCount}/${first.totalPages} on page 1 to ` +
+            `${totalCount}/${totalPages} (orders changed while the listing was paged)`,
+        );
+      }
+
+      const lastPage = Math.max(1, totalPages);
+      const expectedOnPage = page < lastPage ? pageSize : totalCount - (lastPage - 1) * pageSize;
+      if (answer.orders.length !== expectedOnPage) {
+        throw incomplete(`${answer.orders.length} orders on the page, expected ${expectedOnPage} (totalCount ${totalCount}, pageSize ${pageSize})`);
+      }
+      for (const order of answer.orders) {
+        if (previousOrderNo !== null && compareOrderNos(previousOrderNo, order.orderNo) >= 0) {
+          throw incomplete(
+            `order ${order.orderNo} follows order ${previousOrderNo}; orderNos must be strictly ascending ` +
+              '(a repeat means the listing shifted while it was paged)',
+          );
+        }
+        previousOrderNo = order.orderNo;
+        orders.push(order);
+      }
+      if (page >= lastPage) break;
+    }
+
+    if (first === null || orders.length !== first.totalCount) {
+      throw new SpecterError('incomplete', `${listing}: received ${orders.length} orders, totalCount says ${first?.totalCount ?? 'nothing'}`, { action });
+    }
+    return orders;
+  }
+
+  async function getOrder(orderNo: string): Promise<SpecterOrder | null> {
+    if (!ORDER_NO.test(orderNo)) throw new RangeError(`orderNo must be a positive integer, got ${JSON.stringify(orderNo)}`);
+    const action = settings.actions.getOrder;
+    const where = `${action} order ${orderNo}`;
+    const answer = await send({ action, where, notFoundIsAnswer: true, params: { orderNo } });
+    if (answer === NOT_FOUND) return null;
+    if (answer.orders.length === 0) {
+      // Only an empty answer that claims nothing means "not found"; totalCount="1" with no
+      // <order> is a broken answer, not a deletion.
+      if (answer.totalCount === null || answer.totalCount === 0) return null;
+      throw new SpecterError('incomplete', `${where}: totalCount ${answer.totalCount} but no <order> in the answer`, { action });
+    }
+    if (answer.orders.length > 1) {
+      throw new SpecterError('malformed', `${where}: the answer holds ${answer.orders.length} orders, expected one`, { action });
+    }
+    const order = answer.orders[0]!;
+    if (order.orderNo !== orderNo) {
+      throw new SpecterError('malformed', `${where}: the answer holds order ${order.orderNo} instead`, { action });
+    }
+    return order;
+  }
+
+  return { listOrdersInWindow, getOrder };
+}
+
+/** Numeric order of canonical (no leading zero) digit strings, without Number's 2^53 limit. */
+export function compareOrderNos(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sniffNotXml(body: Buffer): string | null {
+  let i = 0;
+  if (body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) i = 3;
+  while (i < body.length && (body[i] === 0x20 || body[i] === 0x09 || body[i] === 0x0a || body[i] === 0x0d)) i += 1;
+  if (i >= body.length) return 'the body is empty';
+  if (body[i] !== 0x3c /* < */) return 'it does not start with "<"';
+  // Content-Type is no evidence either way: classic ASP answers text/html unless told otherwise.
+  const head = body.toString('latin1', i, Math.min(body.length, i + 512)).toLowerCase();
+  if (head.startsWith('<!doctype html') || head.startsWith('<html') || /^<!--[\s\S]*?-->\s*<(?:!doctype html|html)/.test(head)) {
+    return 'an HTML page';
+  }
+  return null;
+}
+
+function toBuffer(data: unknown): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (typeof data === 'string') return Buffer.from(data, 'latin1');
+  return Buffer.alloc(0);
+}
+
+function parseRetryAfter(value: unknown): number | undefined {
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  const trimmed = value.trim();
+  if (/^[0-9]+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function hostOf(baseUrl: string): string {
+  try {
+    return new URL(baseUrl).host;
+  } catch {
+    return 'Specter';
+  }
+}
+
+/** Text that came from outside (Specter's messages, parse errors) could echo a secret back. */
+function scrubberFor(secrets: ReadonlyArray<string | null>): (text: string) => string {
+  const present = secrets.filter((s): s is string => typeof s === 'string' && s.length >= 4);
+  return (text) => {
+    let out = text;
+    for (const secret of present) out = out.split(secret).join('[redacted]');
+    return out;
+  };
+}
+
+function withMessage(error: SpecterError, message: string): SpecterError {
+  if (message === error.message) return error;
+  return new SpecterError(error.kind, message, {
+    retriable: error.retriable,
+    code: error.code,
+    httpStatus: error.httpStatus,
+    action: error.action,
+    page: error.page,
+    retryAfterMs: error.retryAfterMs,
+  });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
