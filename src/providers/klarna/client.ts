@@ -52,6 +52,8 @@ export function createKlarnaClient(settings: KlarnaSettings, options: { timeoutM
           Authorization: basic,
           'Klarna-Idempotency-Key': request.idempotencyKey,
           Accept: 'application/json',
+          // No body, so no Content-Type (axios would otherwise announce a form for a POST).
+          'Content-Type': false,
         },
         signal: requestDeadline(options.timeoutMs, signal),
       });
