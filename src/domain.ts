@@ -68,3 +68,21 @@ export const JOB_STATES: readonly JobState[] = ['pending', 'sending', 'accepted'
 
 /** Why a job failed for good; the `reason` of `cancel.failed`. */
 export type FailureReason = 'captured' | 'not_found' | 'auth' | 'rejected' | 'exhausted';
+
+/** What became of a vanished order (see migrations/0001_initial.sql). */
+export type VanishStatus =
+  | 'awaiting'
+  | 'reappeared'
+  | 'resolved'
+  | 'cancel_requested'
+  | 'handled_by_specter'
+  | 'unrouted';
+
+/** A tracked order as stored, with the facts written once about it. */
+export interface OrderSnapshot extends TrackedOrder {
+  firstSeenAt: string;
+  lastSeenAt: string;
+  cancelledAt: string | null;
+  vanishedAt: string | null;
+  vanishStatus: VanishStatus | null;
+}

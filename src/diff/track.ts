@@ -1,0 +1,65 @@
+/**
+ * From what Specter says to what the worker tracks: the status map (configurable, since it is
+ * assumed — specter-api.md), the route, and a content hash so an unchanged order costs one string
+ * comparison and no write.
+ */
+import { createHash } from 'node:crypto';
+import type { SpecterSettings } from '../config/types.js';
+import type { OrderStatus, Route, SpecterOrder, TrackedOrder } from '../domain.js';
+import { routePayment, type CompiledRule } from '../routing/route.js';
+
+export interface StatusMap {
+  cancelled: ReadonlySet<string>;
+  delivered: ReadonlySet<string>;
+}
+
+export function compileStatusMap(map: SpecterSettings['statusMap']): StatusMap {
+  return { cancelled: new Set(map.cancelledStatusIds), delivered: new Set(map.deliveredDeliveryStatuses) };
+}
+
+export function mapStatus(statusId: string | null, deliveryStatus: string | null, map: StatusMap): OrderStatus {
+  if (statusId !== null && map.cancelled.has(statusId)) return 'cancelled';
+  if (deliveryStatus !== null && map.delivered.has(deliveryStatus)) return 'delivered';
+  return 'open';
+}
+
+function routeKey(route: Route): string {
+  switch (route.kind) {
+    case 'provider':
+      return `provider:${route.provider}:${route.providerRef}`;
+    case 'handledBySpecter':
+      return 'handledBySpecter';
+    case 'unrouted':
+      return `unrouted:${route.reason}`;
+  }
+}
+
+export function trackOrder(order: SpecterOrder, statusMap: StatusMap, rules: readonly CompiledRule[]): TrackedOrder {
+  const route = routePayment(order.payment, rules);
+  const status = mapStatus(order.statusId, order.deliveryStatus, statusMap);
+  const payTypeIdentifier = order.payment?.payTypeIdentifier ?? null;
+  const payTypeReference = order.payment?.payTypeReference ?? null;
+  const amount = order.payment?.totalIncVat ?? null;
+  const currency = order.payment?.currency ?? null;
+  // The route is part of the hash: a routing change rewrites the affected snapshots once.
+  const contentHash = createHash('sha1')
+    .update(
+      [order.orderDate, status, order.statusId, order.deliveryStatus, payTypeIdentifier, payTypeReference, routeKey(route), amount, currency]
+        .map((v) => v ?? '\u0000')
+        .join('\u0001'),
+    )
+    .digest('base64');
+  return {
+    orderNo: order.orderNo,
+    orderDate: order.orderDate,
+    status,
+    statusId: order.statusId,
+    deliveryStatus: order.deliveryStatus,
+    payTypeIdentifier,
+    payTypeReference,
+    route,
+    amount,
+    currency,
+    contentHash,
+  };
+}

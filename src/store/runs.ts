@@ -1,0 +1,17 @@
+/** The record of successful cycles (a failed cycle changes nothing in the database). */
+import type { Store } from './database.js';
+import type { SyncRunRow } from './schema.js';
+
+export async function hasSuccessfulRun(store: Store): Promise<boolean> {
+  const row = await store.db.selectFrom('sync_runs').select('id').limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function lastSuccessfulRun(store: Store): Promise<SyncRunRow | null> {
+  const row = await store.db.selectFrom('sync_runs').selectAll().orderBy('id', 'desc').limit(1).executeTakeFirst();
+  return row ?? null;
+}
+
+export async function listRuns(store: Store, limit = 100): Promise<SyncRunRow[]> {
+  return store.db.selectFrom('sync_runs').selectAll().orderBy('id', 'desc').limit(limit).execute();
+}
