@@ -12,8 +12,12 @@ export class ConfigError extends Error {
   /** Where the bad value came from, e.g. `environment variable SYNC_LOOKBACK_DAYS`. */
   readonly source: string;
 
-  constructor(setting: string, problem: string, source: string) {
-    super(`${setting}: ${problem} (from ${source})`);
+  /**
+   * `how` is "from" for a bad value; "looked in" for a value that is missing, where `source`
+   * lists the places that were searched.
+   */
+  constructor(setting: string, problem: string, source: string, how: 'from' | 'looked in' = 'from') {
+    super(`${setting}: ${problem} (${how} ${source})`);
     this.setting = setting;
     this.source = source;
   }
