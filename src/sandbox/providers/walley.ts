@@ -1,0 +1,281 @@
+/**
+ * A Walley imitation (OAuth2 token endpoint + Management API) for end-to-end tests, the demo and
+ * the benchmark.
+ *
+ * Token: `POST /oauth2/v2.0/token`, form-encoded client_id, client_secret,
+ * grant_type=client_credentials, scope — checked exactly; wrong client → 401 invalid_client, wrong
+ * scope → 400 invalid_scope, wrong grant → 400 unsupported_grant_type. Tokens are random and expire
+ * after `tokenTtlSeconds` (default 3599; set it to a few seconds in tests). Every API call needs a
+ * valid unexpired `Authorization: Bearer` token, else 401.
+ *
+ * State per order (setOrder / orderState), in our vocabulary → Walley's data.status:
+ *   authorized → NotActivated, partlyCaptured → PartActivated, captured → Activated,
+ *   cancelled → Cancelled, expired → Expired, (absent) → 404 (or authorized with `autoAuthorize`).
+ * Cancel (`POST /manage/orders/{id}/cancel`) answers 202 with `Location` and no body, and the
+ * change shows only after a lag: the order reads as before (or 404 with `notFoundDuringLag`) for
+ * `cancelLagReads` reads (default 1) and at least `cancelLagMs`. A part-activated order's cancel
+ * releases only the rest: it then reads Activated. orderState() says "cancelling" during the lag.
+ *
+ * How the refusals look is our choice (Walley does not document it): 400 problem JSON
+ * `{type,title,status,detail,code}` with code ORDER_ALREADY_CANCELLED or ORDER_ACTIVATED; with
+ * `errorCodes: false` the code is left out, so a client must find out another way.
+ * Idempotency: a repeated `Walley-Idempotency-Key` while its cancel is still lagging answers 409
+ * ("request with same idempotency key already in progress"), afterwards the first answer again.
+ *
+ * Control: `faults`, `requests`, `setLatency(ms)`, `cancelRequests()`, `expireTokens()`,
+ * `tokensIssued()`, `setCancelLag({ reads, ms, notFound })`.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { startLoopbackServer, type FaultPlan, type RecordedRequest, type SandboxResponse } from '../loopback.js';
+
+export type WalleySandboxOrderState = 'authorized' | 'partlyCaptured' | 'captured' | 'cancelled' | 'expired';
+
+export interface WalleyCancelRecord {
+  orderId: string;
+  idempotencyKey: string | null;
+  actionReference: string | null;
+  /** HTTP status answered, with the error code if any: "202", "400 ORDER_ACTIVATED", "409 …". */
+  answer: string;
+  at: number;
+}
+
+export interface WalleySandbox {
+  url: string;
+  requests: RecordedRequest[];
+  faults: FaultPlan;
+  close(): Promise<void>;
+  setOrder(orderId: string, state: WalleySandboxOrderState): void;
+  orderState(orderId: string): WalleySandboxOrderState | 'cancelling' | 'notFound';
+  cancelRequests(): WalleyCancelRecord[];
+  /** Every token issued so far stops working (the next API call gets 401). */
+  expireTokens(): void;
+  tokensIssued(): number;
+  setCancelLag(lag: { reads?: number; ms?: number; notFound?: boolean }): void;
+  setLatency(ms: number): void;
+}
+
+export interface WalleySandboxOptions {
+  clientId: string;
+  clientSecret: string;
+  scope: string;
+  port?: number;
+  tokenTtlSeconds?: number;
+  cancelLagReads?: number;
+  cancelLagMs?: number;
+  notFoundDuringLag?: boolean;
+  errorCodes?: boolean;
+  latencyMs?: number;
+  autoAuthorize?: boolean;
+}
+
+interface PendingCancel {
+  idempotencyKey: string | null;
+  startedAt: number;
+  reads: number;
+  becomes: WalleySandboxOrderState;
+}
+
+interface OrderRecord {
+  state: WalleySandboxOrderState;
+  pending: PendingCancel | null;
+}
+
+const WALLEY_STATUS: Record<WalleySandboxOrderState, string> = {
+  authorized: 'NotActivated',
+  partlyCaptured: 'PartActivated',
+  captured: 'Activated',
+  cancelled: 'Cancelled',
+  expired: 'Expired',
+};
+
+export async function startWalleySandbox(options: WalleySandboxOptions): Promise<WalleySandbox> {
+  const orders = new Map<string, OrderRecord>();
+  const tokens = new Map<string, number>();
+  const cancels: WalleyCancelRecord[] = [];
+  const answersByKey = new Map<string, { orderId: string; response: SandboxResponse }>();
+  let issued = 0;
+  const ttlSeconds = options.tokenTtlSeconds ?? 3599;
+  let lag = { reads: options.cancelLagReads ?? 1, ms: options.cancelLagMs ?? 0, notFound: options.notFoundDuringLag ?? false };
+  let latencyMs = options.latencyMs ?? 0;
+  const withCodes = options.errorCodes ?? true;
+
+  function lagOver(pending: PendingCancel): boolean {
+    return pending.reads >= lag.reads && Date.now() - pending.startedAt >= lag.ms;
+  }
+
+  /** Applies a finished lag; returns the record as it now stands. */
+  function settle(record: OrderRecord): OrderRecord {
+    if (record.pending && lagOver(record.pending)) {
+      record.state = record.pending.becomes;
+      record.pending = null;
+    }
+    return record;
+  }
+
+  function order(orderId: string): OrderRecord | undefined {
+    let record = orders.get(orderId);
+    if (!record && options.autoAuthorize) {
+      record = { state: 'authorized', pending: null };
+      orders.set(orderId, record);
+    }
+    return record ? settle(record) : undefined;
+  }
+
+  function token(request: RecordedRequest): SandboxResponse {
+    if (request.method !== 'POST') return json(405, { error: 'invalid_request' });
+    const contentType = String(request.headers['content-type'] ?? '');
+    if (!contentType.startsWith('application/x-www-form-urlencoded')) {
+      return json(400, { error: 'invalid_request', error_description: 'form-encoded body required' });
+    }
+    const form = new URLSearchParams(request.body.toString('utf8'));
+    if (form.get('grant_type') !== 'client_credentials') return json(400, { error: 'unsupported_grant_type' });
+    if (form.get('client_id') !== options.clientId || form.get('client_secret') !== options.clientSecret) {
+      return json(401, { error: 'invalid_client', error_description: 'Client authentication failed' });
+    }
+    if (form.get('scope') !== options.scope) return json(400, { error: 'invalid_scope', error_description: 'The requested scope is invalid' });
+    const value = randomBytes(32).toString('base64url');
+    tokens.set(value, Date.now() + ttlSeconds * 1000);
+    issued += 1;
+    return json(200, { access_token: value, token_type: 'Bearer', expires_in: ttlSeconds });
+  }
+
+  function authorized(request: RecordedRequest): boolean {
+    const header = request.headers.authorization;
+    if (typeof header !== 'string' || !header.startsWith('Bearer ')) return false;
+    const expiresAt = tokens.get(header.slice('Bearer '.length));
+    return expiresAt !== undefined && Date.now() < expiresAt;
+  }
+
+  function refusal(status: number, code: string, title: string): SandboxResponse {
+    return json(status, {
+      type: `https://developer.walleypay.com/errors/${status}`,
+      title,
+      status,
+      detail: title,
+      traceId: randomUUID(),
+      ...(withCodes ? { code } : {}),
+    });
+  }
+
+  function cancel(request: RecordedRequest, orderId: string): SandboxResponse {
+    const key = typeof request.headers['walley-idempotency-key'] === 'string' ? request.headers['walley-idempotency-key'] : null;
+    let actionReference: string | null = null;
+    if (request.body.length > 0) {
+      try {
+        const body = JSON.parse(request.body.toString('utf8')) as unknown;
+        const ref = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).actionReference : undefined;
+        if (ref !== undefined && typeof ref !== 'string') return refusal(400, 'INVALID_REQUEST', 'actionReference must be a string');
+        actionReference = ref ?? null;
+      } catch {
+        return refusal(400, 'INVALID_REQUEST', 'Body is not JSON');
+      }
+    }
+    const answer = (response: SandboxResponse, label: string): SandboxResponse => {
+      cancels.push({ orderId, idempotencyKey: key, actionReference, answer: label, at: Date.now() });
+      return response;
+    };
+    const record = order(orderId);
+    if (key !== null) {
+      const previous = answersByKey.get(key);
+      if (previous && previous.orderId === orderId) {
+        if (record?.pending?.idempotencyKey === key) {
+          return answer(refusal(409, 'IDEMPOTENCY_KEY_IN_PROGRESS', 'Request with same idempotency key already in progress'), '409 IDEMPOTENCY_KEY_IN_PROGRESS');
+        }
+        return answer(previous.response, `${previous.response.status} (replayed)`);
+      }
+    }
+    if (!record) return answer(refusal(404, 'ORDER_NOT_FOUND', 'Order not found'), '404');
+    let response: SandboxResponse;
+    let label: string;
+    if (record.pending) {
+      response = accepted(orderId);
+      label = '202';
+    } else if (record.state === 'cancelled') {
+      response = refusal(400, 'ORDER_ALREADY_CANCELLED', 'Order is already cancelled');
+      label = '400 ORDER_ALREADY_CANCELLED';
+    } else if (record.state === 'captured') {
+      response = refusal(400, 'ORDER_ACTIVATED', 'Order is activated and cannot be cancelled');
+      label = '400 ORDER_ACTIVATED';
+    } else {
+      record.pending = {
+        idempotencyKey: key,
+        startedAt: Date.now(),
+        reads: 0,
+        becomes: record.state === 'partlyCaptured' ? 'captured' : 'cancelled',
+      };
+      response = accepted(orderId);
+      label = '202';
+    }
+    if (key !== null) answersByKey.set(key, { orderId, response });
+    return answer(response, label);
+  }
+
+  function readOrder(orderId: string): SandboxResponse {
+    // Not order(): that would settle the lag before this read is counted.
+    let record = orders.get(orderId);
+    if (!record && options.autoAuthorize) record = order(orderId);
+    if (!record) return refusal(404, 'ORDER_NOT_FOUND', 'Order not found');
+    // Decided before this read is counted: with a lag of N reads, reads 1…N still show the old state.
+    const lagging = record.pending !== null && !lagOver(record.pending);
+    if (record.pending) record.pending.reads += 1;
+    if (lagging && lag.notFound) return refusal(404, 'ORDER_NOT_FOUND', 'Order not found');
+    if (!lagging) settle(record);
+    return json(200, {
+      data: {
+        orderId,
+        status: WALLEY_STATUS[record.state],
+        currency: 'SEK',
+      },
+    });
+  }
+
+  function handle(request: RecordedRequest): SandboxResponse {
+    if (request.path === '/oauth2/v2.0/token') return token(request);
+    const cancelMatch = /^\/manage\/orders\/([^/]+)\/cancel$/.exec(request.path);
+    const orderMatch = /^\/manage\/orders\/([^/]+)$/.exec(request.path);
+    if (!cancelMatch && !orderMatch) return refusal(404, 'NOT_FOUND', 'No such resource');
+    if (!authorized(request)) {
+      return { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' }, body: '' };
+    }
+    if (cancelMatch && request.method === 'POST') return cancel(request, decodeURIComponent(cancelMatch[1]!));
+    if (orderMatch && request.method === 'GET') return readOrder(decodeURIComponent(orderMatch[1]!));
+    return refusal(405, 'METHOD_NOT_ALLOWED', 'Method not allowed');
+  }
+
+  const server = await startLoopbackServer(async (request) => {
+    if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+    return handle(request);
+  }, options.port ?? 0);
+
+  return {
+    url: server.url,
+    requests: server.requests,
+    faults: server.faults,
+    close: () => server.close(),
+    setOrder: (orderId, state) => void orders.set(orderId, { state, pending: null }),
+    orderState: (orderId) => {
+      const record = orders.get(orderId);
+      if (!record) return 'notFound';
+      return record.pending ? 'cancelling' : record.state;
+    },
+    cancelRequests: () => cancels.map((c) => ({ ...c })),
+    expireTokens: () => {
+      for (const value of tokens.keys()) tokens.set(value, 0);
+    },
+    tokensIssued: () => issued,
+    setCancelLag: (next) => {
+      lag = { reads: next.reads ?? lag.reads, ms: next.ms ?? lag.ms, notFound: next.notFound ?? lag.notFound };
+    },
+    setLatency: (ms) => {
+      latencyMs = ms;
+    },
+  };
+
+  function accepted(orderId: string): SandboxResponse {
+    return { status: 202, headers: { location: `/manage/orders/${encodeURIComponent(orderId)}` }, body: '' };
+  }
+}
+
+function json(status: number, body: unknown): SandboxResponse {
+  return { status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(body) };
+}
