@@ -1,0 +1,173 @@
+/**
+ * Confirms cancellations a provider accepted asynchronously (Qliro, Walley): "Accepted is not
+ * done" (providers.md). Each cycle reads the status of every accepted job once, until it is final
+ * or its deadline passes (design.md, "Accepted jobs are checked every cycle"). There are no
+ * in-cycle retries here: the next cycle is the retry, and the deadline bounds the patience.
+ */
+import type { FailureReason } from '../domain.js';
+import type { ProviderClient, ConfirmOutcome, ConfirmRequest } from '../providers/types.js';
+import { listAcceptedJobs, markDone, markFailed, noteConfirmAttempt, type CancellationJob } from '../store/jobs.js';
+import { addMs, clientError, failureAdvice, iso, jobFields } from './common.js';
+import type { DispatchDeps } from './dispatcher.js';
+import { runWithLimit } from './limit.js';
+
+export interface ConfirmAction {
+  jobId: number;
+  orderNo: string;
+  provider: CancellationJob['provider'];
+  providerRef: string;
+  result: 'confirmed' | 'pending' | 'failed';
+  /** failed: the failure reason; pending: the provider's status or transient code, or why it was not asked. */
+  reason?: string;
+}
+
+/** The code of a job failed because the provider never gave a final answer before the deadline. */
+export const CONFIRM_DEADLINE_CODE = 'CONFIRM_DEADLINE';
+
+export async function confirmAcceptedJobs(deps: DispatchDeps): Promise<{ actions: ConfirmAction[] }> {
+  const now = deps.now ?? (() => new Date());
+  const stopping = (): boolean => deps.signal?.aborted === true;
+  const actions: ConfirmAction[] = [];
+  const accepted = await listAcceptedJobs(deps.store);
+
+  const byProvider = new Map<ProviderClient, CancellationJob[]>();
+  for (const job of accepted) {
+    const client = deps.providers[job.provider];
+    if (!client) {
+      // Configured off since it accepted: it cannot be asked, so it is not failed for the
+      // deadline either (the provider may well have finished); it waits like a pending job does.
+      deps.logger.event(
+        'cancel.waiting_for_provider',
+        `${job.provider} is not configured: the accepted cancellation of order ${job.orderNo} cannot be confirmed until its credentials are set`,
+        { ...jobFields(job), attempt: job.attempts },
+      );
+      actions.push({ ...actionBase(job), result: 'pending', reason: 'provider_not_configured' });
+      continue;
+    }
+    const queue = byProvider.get(client) ?? [];
+    queue.push(job);
+    byProvider.set(client, queue);
+  }
+
+  const settled = await Promise.allSettled(
+    [...byProvider].map(([client, jobs]) =>
+      runWithLimit(
+        jobs,
+        client.maxConcurrency,
+        async (job) => {
+          actions.push(await confirmJob(deps, now, client, job));
+        },
+        stopping,
+      ),
+    ),
+  );
+  const errors = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new AggregateError(errors, `confirmation failed for ${errors.length} providers`);
+  return { actions };
+}
+
+function actionBase(job: CancellationJob): Pick<ConfirmAction, 'jobId' | 'orderNo' | 'provider' | 'providerRef'> {
+  return { jobId: job.id, orderNo: job.orderNo, provider: job.provider, providerRef: job.providerRef };
+}
+
+async function confirmJob(deps: DispatchDeps, now: () => Date, client: ProviderClient, job: CancellationJob): Promise<ConfirmAction> {
+  const { store, logger } = deps;
+  const fields = { ...jobFields(job), attempt: job.attempts, transactionId: job.providerTransactionId };
+  const base = actionBase(job);
+
+  if (!client.confirm) {
+    // A client without confirm() answers synchronously by contract; an `accepted` from it is all
+    // this worker can ever learn. Holding the job open would only end in a false deadline alert.
+    const at = iso(now());
+    await markDone(store, job.id, at, { code: 'NO_CONFIRM_API', message: `${job.provider} has no status to confirm; accepted counts as done` });
+    logger.event('cancel.succeeded', `${job.provider} accepted the cancellation of order ${job.orderNo} and offers no status to confirm it`, {
+      ...fields,
+      confirmed: false,
+    });
+    return { ...base, result: 'confirmed', reason: 'no_confirm_api' };
+  }
+
+  const request: ConfirmRequest = { orderNo: job.orderNo, providerRef: job.providerRef, transactionId: job.providerTransactionId };
+  const outcome = await askProvider(client, request);
+  deps.observer?.providerAnswer?.(job.provider, outcome.kind);
+  const at = now();
+
+  switch (outcome.kind) {
+    case 'succeeded':
+      await markDone(store, job.id, iso(at));
+      logger.event('cancel.succeeded', `${job.provider} confirmed the cancellation of order ${job.orderNo}`, { ...fields, confirmed: true });
+      return { ...base, result: 'confirmed' };
+
+    case 'permanent':
+      return fail(deps, job, at, outcome.reason, outcome.code, outcome.message);
+
+    case 'pending':
+    case 'transient': {
+      const code = outcome.kind === 'pending' ? 'PENDING' : outcome.code;
+      const message = outcome.kind === 'pending' ? `status ${outcome.status}` : outcome.message;
+      const deadline = deadlineOf(job, deps.settings.confirmDeadlineMs);
+      // Asked first, judged second: an answer that arrives late but final still counts.
+      if (deadline !== null && at.getTime() > deadline.getTime()) {
+        return fail(
+          deps,
+          job,
+          at,
+          'exhausted',
+          CONFIRM_DEADLINE_CODE,
+          `${job.provider} accepted the cancellation at ${job.acceptedAt ?? 'an unknown time'} but never confirmed it by ${iso(deadline)} (last answer: ${code}, ${message})`,
+        );
+      }
+      await noteConfirmAttempt(store, job.id, { code, message, now: iso(at) });
+      logger.event('cancel.confirm_pending', `${job.provider} has not confirmed the cancellation of order ${job.orderNo} yet (${code}: ${message})`, {
+        ...fields,
+        code,
+        detail: message,
+        confirmDeadlineAt: deadline === null ? null : iso(deadline),
+      });
+      return { ...base, result: 'pending', reason: outcome.kind === 'pending' ? outcome.status : outcome.code };
+    }
+  }
+}
+
+/**
+ * The deadline written when the job was accepted. A row without one (written by hand or by an
+ * older version) falls back to accepted_at + confirmDeadlineMs, so no accepted job waits forever.
+ */
+function deadlineOf(job: CancellationJob, confirmDeadlineMs: number): Date | null {
+  if (job.confirmDeadlineAt) return new Date(job.confirmDeadlineAt);
+  if (job.acceptedAt) return addMs(new Date(job.acceptedAt), confirmDeadlineMs);
+  return null;
+}
+
+async function askProvider(client: ProviderClient, request: ConfirmRequest): Promise<ConfirmOutcome> {
+  try {
+    // No stop signal: a read already sent is allowed to finish and be recorded.
+    const outcome = await (client.confirm as NonNullable<ProviderClient['confirm']>).call(client, request);
+    const kind = (outcome as { kind?: unknown } | null | undefined)?.kind;
+    if (kind === 'succeeded' || kind === 'pending' || kind === 'transient' || kind === 'permanent') return outcome;
+    return clientError(outcome);
+  } catch (error) {
+    return clientError(error);
+  }
+}
+
+async function fail(
+  deps: DispatchDeps,
+  job: CancellationJob,
+  at: Date,
+  reason: FailureReason,
+  code: string,
+  detail: string,
+): Promise<ConfirmAction> {
+  await markFailed(deps.store, job.id, { reason, code, message: detail, now: iso(at) });
+  deps.logger.event('cancel.failed', failureAdvice(job, reason, `${code}: ${detail}`), {
+    ...jobFields(job),
+    attempt: job.attempts,
+    transactionId: job.providerTransactionId,
+    reason,
+    code,
+    detail,
+  });
+  return { ...actionBase(job), result: 'failed', reason };
+}

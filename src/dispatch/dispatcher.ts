@@ -1,0 +1,394 @@
+/**
+ * Sends due cancellation jobs to their providers and records each outcome (design.md: outbox,
+ * at-least-once, idempotent; "Bounded patience").
+ *
+ * Every attempt is `markSending` (attempts + 1) committed before the request leaves, so whatever
+ * the process dies between, the row says what to do next: a row left `sending` is sent again with
+ * the key stored in it, which can only ever repeat the same request. Transient answers are
+ * retried inside the cycle while the wait is short, otherwise the job goes back to pending with
+ * its next attempt time and a later cycle picks it up. Each provider has its own bounded pool;
+ * providers run side by side, so one slow or failing provider never holds up another's jobs.
+ */
+import pRetry, { AbortError } from 'p-retry';
+import type { DispatchSettings } from '../config/types.js';
+import { crashPoint } from '../crashpoint.js';
+import type { FailureReason, ProviderName } from '../domain.js';
+import type { Logger } from '../observability/logger.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { CancelOutcome, CancelRequest, ConfirmOutcome, ProviderClient } from '../providers/types.js';
+import type { Store } from '../store/database.js';
+import {
+  listDueJobs,
+  markAccepted,
+  markDone,
+  markFailed,
+  markRetry,
+  markSending,
+  type CancellationJob,
+} from '../store/jobs.js';
+import { backoffDelayMs } from './backoff.js';
+import { addMs, clientError, failureAdvice, iso, jobFields } from './common.js';
+import { runWithLimit } from './limit.js';
+
+/**
+ * The longest wait spent inside a cycle before another attempt. Longer waits go back to the
+ * queue (next_attempt_at) so a cycle never sits for minutes on one job while the schedule, the
+ * lease and a stop request wait behind it; 5 s covers a 429's typical Retry-After and a brief
+ * "another transaction in process" at Qliro.
+ */
+export const IN_CYCLE_RETRY_MAX_MS = 5_000;
+
+export interface DispatchObserver {
+  providerAnswer?(provider: ProviderName, outcome: CancelOutcome['kind'] | ConfirmOutcome['kind']): void;
+}
+
+export interface DispatchDeps {
+  store: Store;
+  providers: ProviderRegistry;
+  settings: DispatchSettings;
+  logger: Logger;
+  now?: () => Date;
+  /** Stop requested: requests in flight finish and are recorded, no new attempt starts. */
+  signal?: AbortSignal;
+  observer?: DispatchObserver;
+  /** Waits between in-cycle attempts; resolves early when `signal` fires. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** The jitter source (tests make it deterministic). */
+  random?: () => number;
+}
+
+export type DispatchResult =
+  | 'succeeded'
+  | 'already_cancelled'
+  | 'accepted'
+  | 'retry_scheduled'
+  | 'failed'
+  | 'waiting_for_provider';
+
+export interface DispatchAction {
+  jobId: number;
+  orderNo: string;
+  provider: ProviderName;
+  providerRef: string;
+  result: DispatchResult;
+  /** failed: the failure reason; retry_scheduled: the transient code; waiting_for_provider: why. */
+  reason?: string;
+  nextAttemptAt?: string;
+}
+
+export interface DispatchReport {
+  actions: DispatchAction[];
+  counts: Record<DispatchAction['result'], number>;
+}
+
+type Transient = Extract<CancelOutcome, { kind: 'transient' }>;
+type Permanent = Extract<CancelOutcome, { kind: 'permanent' }>;
+type Final = Extract<CancelOutcome, { kind: 'succeeded' | 'accepted' }>;
+
+/** A transient answer: p-retry decides (through onFailedAttempt) whether to try again now. */
+class TransientAnswer extends Error {
+  constructor(readonly outcome: Transient) {
+    super(`${outcome.code}: ${outcome.message}`);
+  }
+}
+/** Wrapped in AbortError so p-retry stops at once: a permanent answer is never retried. */
+class PermanentAnswer extends Error {
+  constructor(readonly outcome: Permanent) {
+    super(`${outcome.code}: ${outcome.message}`);
+  }
+}
+/** Attempts reached maxAttempts with only transient answers. */
+class AttemptsExhausted extends Error {
+  constructor(readonly outcome: Transient) {
+    super(`${outcome.code}: ${outcome.message}`);
+  }
+}
+/** Already back in pending with next_attempt_at; a later cycle sends it. */
+class Deferred extends Error {
+  constructor(
+    readonly outcome: Transient,
+    readonly nextAttemptAt: string,
+  ) {
+    super(`${outcome.code}: ${outcome.message}`);
+  }
+}
+/** markSending matched no row: the job left pending/sending under us (only possible without the lease). */
+class JobMoved extends Error {}
+
+export function emptyCounts(): Record<DispatchResult, number> {
+  return { succeeded: 0, already_cancelled: 0, accepted: 0, retry_scheduled: 0, failed: 0, waiting_for_provider: 0 };
+}
+
+export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+interface Context {
+  deps: DispatchDeps;
+  now: () => Date;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random: () => number;
+  stopping: () => boolean;
+}
+
+export async function dispatchDueJobs(deps: DispatchDeps): Promise<DispatchReport> {
+  const now = deps.now ?? (() => new Date());
+  const ctx: Context = {
+    deps,
+    now,
+    sleep: deps.sleep ?? defaultSleep,
+    random: deps.random ?? Math.random,
+    stopping: () => deps.signal?.aborted === true,
+  };
+  const actions: DispatchAction[] = [];
+  const due = await listDueJobs(deps.store, iso(now()));
+
+  const byProvider = new Map<ProviderClient, CancellationJob[]>();
+  for (const job of due) {
+    const client = deps.providers[job.provider];
+    if (!client) {
+      actions.push(await waitForProvider(ctx, job));
+      continue;
+    }
+    const queue = byProvider.get(client) ?? [];
+    queue.push(job);
+    byProvider.set(client, queue);
+  }
+
+  // allSettled: a provider whose pool hit an unexpected error (the database, a bug) stops only
+  // itself; the others finish their queues before the error is reported.
+  const settled = await Promise.allSettled(
+    [...byProvider].map(([client, jobs]) =>
+      runWithLimit(
+        jobs,
+        client.maxConcurrency,
+        async (job) => {
+          const action = await sendJob(ctx, client, job);
+          if (action) actions.push(action);
+        },
+        ctx.stopping,
+      ),
+    ),
+  );
+  const errors = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new AggregateError(errors, `dispatch failed for ${errors.length} providers`);
+
+  const counts = emptyCounts();
+  for (const action of actions) counts[action.result] += 1;
+  return { actions, counts };
+}
+
+/**
+ * The provider is configured off: the job waits, pending, untouched. A row left `sending` by a
+ * crash goes back to pending (same key, due now), so it is not mistaken for an in-flight request
+ * for as long as the provider stays off and is sent once it is configured.
+ */
+async function waitForProvider(ctx: Context, job: CancellationJob): Promise<DispatchAction> {
+  const { store, logger } = ctx.deps;
+  const fields = { ...jobFields(job), attempt: job.attempts };
+  if (job.state === 'sending') {
+    const at = iso(ctx.now());
+    logger.event('job.recovered', `job ${job.id} was left in flight by a stopped process; its provider is not configured now, so it waits`, fields);
+    await markRetry(store, job.id, {
+      code: 'PROVIDER_NOT_CONFIGURED',
+      message: `${job.provider} is not configured`,
+      nextAttemptAt: at,
+      now: at,
+    });
+  }
+  logger.event(
+    'cancel.waiting_for_provider',
+    `${job.provider} is not configured: the cancellation of order ${job.orderNo} waits until its credentials are set`,
+    fields,
+  );
+  return { ...actionBase(job), result: 'waiting_for_provider', reason: 'provider_not_configured' };
+}
+
+function actionBase(job: CancellationJob): Pick<DispatchAction, 'jobId' | 'orderNo' | 'provider' | 'providerRef'> {
+  return { jobId: job.id, orderNo: job.orderNo, provider: job.provider, providerRef: job.providerRef };
+}
+
+/** One job: every attempt of this cycle, then the outcome recorded. Null when nothing was done. */
+async function sendJob(ctx: Context, client: ProviderClient, job: CancellationJob): Promise<DispatchAction | null> {
+  const { store, logger, settings } = ctx.deps;
+  const base = actionBase(job);
+  let attempt = job.attempts;
+  const fields = (): Record<string, unknown> & ReturnType<typeof jobFields> => ({ ...jobFields(job), attempt });
+
+  if (ctx.stopping()) return null;
+  if (job.state === 'sending') {
+    logger.event(
+      'job.recovered',
+      `job ${job.id} was in flight when the process stopped; sending it again with the same idempotency key`,
+      fields(),
+    );
+  }
+
+  // Bounded patience across restarts too: a job that keeps taking the process down while in
+  // flight (or whose settings were lowered) is not sent an (n+1)th time; a person looks at it.
+  if (attempt >= settings.maxAttempts) {
+    const code = job.state === 'sending' ? 'IN_FLIGHT_AT_STOP' : 'ATTEMPTS_EXHAUSTED';
+    const detail =
+      job.state === 'sending'
+        ? `the process stopped while attempt ${attempt} of ${settings.maxAttempts} was in flight; whether ${job.provider} cancelled is unknown`
+        : `${attempt} attempts made, the limit is ${settings.maxAttempts}`;
+    return fail(ctx, job, attempt, 'exhausted', code, detail);
+  }
+
+  const request: CancelRequest = {
+    orderNo: job.orderNo,
+    providerRef: job.providerRef,
+    // The key stored with the job when it was created; never a new one (design.md, outbox).
+    idempotencyKey: job.idempotencyKey,
+    amount: job.amount,
+    currency: job.currency,
+  };
+
+  let outcome: Final;
+  try {
+    outcome = await pRetry(
+      async () => {
+        const sentAt = iso(ctx.now());
+        if (!(await markSending(store, job.id, sentAt))) throw new AbortError(new JobMoved(`job ${job.id} is no longer pending`));
+        attempt += 1;
+        logger.event('cancel.sent', `cancellation of order ${job.orderNo} sent to ${job.provider} (attempt ${attempt})`, fields());
+        const answer = await askProvider(client, request);
+        ctx.deps.observer?.providerAnswer?.(job.provider, answer.kind);
+        crashPoint('dispatch.after_answer');
+        if (answer.kind === 'transient') throw new TransientAnswer(answer);
+        if (answer.kind === 'permanent') throw new AbortError(new PermanentAnswer(answer));
+        return answer;
+      },
+      {
+        // Our own onFailedAttempt bounds the attempts (by maxAttempts, counted in the row) and
+        // does the waiting (through the injectable sleep); p-retry's own timer stays at 0.
+        retries: settings.maxAttempts,
+        minTimeout: 0,
+        factor: 1,
+        onFailedAttempt: async ({ error }) => {
+          if (!(error instanceof TransientAnswer)) throw error;
+          const transient = error.outcome;
+          if (attempt >= settings.maxAttempts) throw new AttemptsExhausted(transient);
+          const delayMs = backoffDelayMs(attempt, settings, transient.retryAfterMs, ctx.random);
+          const at = ctx.now();
+          const nextAttemptAt = iso(addMs(at, delayMs));
+          // Back to pending with the next attempt time before waiting: a crash during the wait
+          // leaves a job that is simply due later, not one that looks in flight.
+          await markRetry(store, job.id, { code: transient.code, message: transient.message, nextAttemptAt, now: iso(at) });
+          const inCycle = delayMs <= IN_CYCLE_RETRY_MAX_MS && !ctx.stopping();
+          logger.event(
+            'cancel.retry_scheduled',
+            `${job.provider} answered ${transient.code} for order ${job.orderNo}; next attempt at ${nextAttemptAt}`,
+            { ...fields(), code: transient.code, detail: transient.message, delayMs, nextAttemptAt, inCycle },
+          );
+          if (!inCycle) throw new Deferred(transient, nextAttemptAt);
+          await ctx.sleep(delayMs, ctx.deps.signal);
+          // A stop during the wait: the job is already pending with its time; start nothing new.
+          if (ctx.stopping()) throw new Deferred(transient, nextAttemptAt);
+        },
+      },
+    );
+  } catch (error) {
+    if (error instanceof PermanentAnswer) {
+      const { reason, code, message } = error.outcome;
+      return fail(ctx, job, attempt, reason, code, message);
+    }
+    if (error instanceof AttemptsExhausted) {
+      const { code, message } = error.outcome;
+      return fail(ctx, job, attempt, 'exhausted', code, `${attempt} attempts, the last answered ${code}: ${message}`);
+    }
+    if (error instanceof Deferred) {
+      return { ...base, result: 'retry_scheduled', reason: error.outcome.code, nextAttemptAt: error.nextAttemptAt };
+    }
+    if (error instanceof JobMoved) return null;
+    throw error;
+  }
+
+  const at = iso(ctx.now());
+  if (outcome.kind === 'succeeded') {
+    await markDone(
+      store,
+      job.id,
+      at,
+      outcome.alreadyCancelled ? { code: 'ALREADY_CANCELLED', message: `${job.provider} reports the payment already cancelled` } : undefined,
+    );
+    logger.event(
+      'cancel.succeeded',
+      outcome.alreadyCancelled
+        ? `${job.provider} reports the payment of order ${job.orderNo} already cancelled`
+        : `${job.provider} cancelled the payment of order ${job.orderNo}`,
+      { ...fields(), alreadyCancelled: outcome.alreadyCancelled },
+    );
+    return { ...base, result: outcome.alreadyCancelled ? 'already_cancelled' : 'succeeded' };
+  }
+
+  const confirmDeadlineAt = iso(addMs(new Date(at), settings.confirmDeadlineMs));
+  await markAccepted(store, job.id, { transactionId: outcome.transactionId, now: at, confirmDeadlineAt });
+  logger.event(
+    'cancel.accepted',
+    `${job.provider} accepted the cancellation of order ${job.orderNo}; it is confirmed on the next cycles (deadline ${confirmDeadlineAt})`,
+    { ...fields(), transactionId: outcome.transactionId, confirmDeadlineAt },
+  );
+  return { ...base, result: 'accepted' };
+}
+
+/**
+ * One request. `dispatch.in_flight` fires after markSending is committed and the client has been
+ * called (the request is on its way, its answer not yet seen): the deterministic "died mid-request"
+ * spot. Whether the bytes reached the provider is deliberately unknowable there; recovery must be
+ * right either way, and the stored key makes it so.
+ */
+async function askProvider(client: ProviderClient, request: CancelRequest): Promise<CancelOutcome> {
+  let pending: Promise<CancelOutcome>;
+  try {
+    // No stop signal is passed: a stop lets in-flight requests finish (the client's own timeout
+    // bounds them), so their answers are recorded rather than lost.
+    pending = client.cancel(request);
+  } catch (error) {
+    return clientError(error);
+  }
+  crashPoint('dispatch.in_flight');
+  try {
+    return checkOutcome(await pending);
+  } catch (error) {
+    return clientError(error);
+  }
+}
+
+/** Anything that is not one of the four outcomes is a client bug, handled like a throw. */
+function checkOutcome(outcome: CancelOutcome): CancelOutcome {
+  const kind = (outcome as { kind?: unknown } | null | undefined)?.kind;
+  if (kind === 'succeeded' || kind === 'accepted' || kind === 'transient' || kind === 'permanent') return outcome;
+  return clientError(outcome);
+}
+
+async function fail(
+  ctx: Context,
+  job: CancellationJob,
+  attempt: number,
+  reason: FailureReason,
+  code: string,
+  detail: string,
+): Promise<DispatchAction> {
+  await markFailed(ctx.deps.store, job.id, { reason, code, message: detail, now: iso(ctx.now()) });
+  ctx.deps.logger.event('cancel.failed', failureAdvice(job, reason, `${code}: ${detail}`), {
+    ...jobFields(job),
+    attempt,
+    reason,
+    code,
+    detail,
+  });
+  return { ...actionBase(job), result: 'failed', reason };
+}
