@@ -170,7 +170,8 @@ function classifyCancelAnswer(response: AxiosResponse<unknown>, clean: (t: strin
 
   const error = errorSchema.safeParse(json);
   if (error.success) {
-    const known = KNOWN_CANCEL_ERRORS[error.data.ErrorCode];
+    // hasOwn: an ErrorCode such as "constructor" must not find Object's prototype members.
+    const known = Object.hasOwn(KNOWN_CANCEL_ERRORS, error.data.ErrorCode) ? KNOWN_CANCEL_ERRORS[error.data.ErrorCode] : undefined;
     const message = clean(describeQliroError(status, error.data));
     if (known?.kind === 'alreadyCancelled') return { kind: 'succeeded', alreadyCancelled: true };
     if (known?.kind === 'permanent') return { kind: 'permanent', reason: known.reason, code: error.data.ErrorCode, message };

@@ -23,7 +23,7 @@
  * Control: `faults` (FaultPlan: 409/429/503, resets, hangs, slow bodies), `requests` (everything
  * received), `setLatency(ms)` (every answer waits this long; 50 ms for the benchmark),
  * `cancelRequests()` (each cancel with its RequestId and the answer given), `transactions()`,
- * `setTransactionStatus(id, status)` and `setReversalFinalStatus(status)`.
+ * `setTransactionStatus(id, status)`, `setReversalFinalStatus(status)` and `setSettle({ reads, ms })`.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { startLoopbackServer, type FaultPlan, type RecordedRequest, type SandboxResponse } from '../loopback.js';
@@ -70,6 +70,8 @@ export interface QliroSandbox {
   setTransactionStatus(paymentTransactionId: number | string, status: QliroTransactionStatus): void;
   /** The status a new reversal settles into (default Success). */
   setReversalFinalStatus(status: QliroTransactionStatus): void;
+  /** When a new reversal settles: after `reads` status reads and at least `ms` (0 turns either off). */
+  setSettle(settle: { reads?: number; ms?: number }): void;
   setLatency(ms: number): void;
 }
 
@@ -91,8 +93,8 @@ export async function startQliroSandbox(options: QliroSandboxOptions): Promise<Q
   const orders = new Map<string, QliroSandboxOrderState>();
   const transactions = new Map<number, QliroSandboxTransaction>();
   const cancels: QliroCancelRecord[] = [];
-  const settleAfterReads = options.settleAfterReads ?? 1;
-  const settleAfterMs = options.settleAfterMs ?? 0;
+  let settleAfterReads = options.settleAfterReads ?? 1;
+  let settleAfterMs = options.settleAfterMs ?? 0;
   let latencyMs = options.latencyMs ?? 0;
   let finalStatus: QliroTransactionStatus = 'Success';
   let nextTransactionId = 900_001;
@@ -220,6 +222,10 @@ export async function startQliroSandbox(options: QliroSandboxOptions): Promise<Q
     },
     setReversalFinalStatus: (status) => {
       finalStatus = status;
+    },
+    setSettle: (settle) => {
+      settleAfterReads = settle.reads ?? settleAfterReads;
+      settleAfterMs = settle.ms ?? settleAfterMs;
     },
     setLatency: (ms) => {
       latencyMs = ms;
