@@ -87,6 +87,8 @@ export async function startLoopbackServer(handler: SandboxHandler, port = 0): Pr
   const requests: RecordedRequest[] = [];
   const faults = new FaultPlan();
   const sockets = new Set<import('node:net').Socket>();
+  // Slow-body timers are cleared on close, so a test that ends early does not keep Node alive.
+  const timers = new Set<NodeJS.Timeout>();
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -135,7 +137,11 @@ export async function startLoopbackServer(handler: SandboxHandler, port = 0): Pr
       res.writeHead(answer.status, { ...answer.headers, 'content-length': String(bytes.length) });
       const half = Math.floor(bytes.length / 2);
       res.write(bytes.subarray(0, half));
-      setTimeout(() => res.end(bytes.subarray(half)), fault.ms);
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        res.end(bytes.subarray(half));
+      }, fault.ms);
+      timers.add(timer);
       return;
     }
     res.writeHead(answer.status, answer.headers ?? {});
@@ -161,6 +167,8 @@ export async function startLoopbackServer(handler: SandboxHandler, port = 0): Pr
     close: () =>
       new Promise<void>((resolve) => {
         // Hanging requests would keep close() waiting for ever: end their sockets.
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),

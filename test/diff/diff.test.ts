@@ -1,0 +1,162 @@
+/** The diff's rules (design.md), each on plain values: no database, no HTTP, no clock. */
+import { describe, expect, it } from '@jest/globals';
+import type { OrderSnapshot, Route, TrackedOrder } from '../../src/domain.js';
+import { diffOrders, type DiffInput } from '../../src/diff/diff.js';
+import { windowFor } from '../../src/diff/window.js';
+
+const window = { fromDate: '2026-09-27', toDate: '2026-11-26' };
+const qliro = (ref: string): Route => ({ kind: 'provider', provider: 'qliro', providerRef: ref });
+
+function order(orderNo: string, over: Partial<TrackedOrder> = {}): TrackedOrder {
+  const base: TrackedOrder = {
+    orderNo,
+    orderDate: '2026-11-20 10:15:00',
+    status: 'open',
+    statusId: '2',
+    deliveryStatus: 'N',
+    payTypeIdentifier: 'QL',
+    payTypeReference: `QLIRO-${orderNo}`,
+    route: qliro(orderNo),
+    amount: '1249.00',
+    currency: 'SEK',
+    contentHash: '',
+    ...over,
+  };
+  base.contentHash = over.contentHash ?? `${base.status}|${base.orderDate}|${base.statusId}|${base.deliveryStatus}`;
+  return base;
+}
+
+function snapshot(o: TrackedOrder, facts: Partial<OrderSnapshot> = {}): OrderSnapshot {
+  return {
+    ...o,
+    firstSeenAt: '2026-11-20T09:20:00.000Z',
+    lastSeenAt: '2026-11-20T09:20:00.000Z',
+    cancelledAt: o.status === 'cancelled' ? '2026-11-20T09:20:00.000Z' : null,
+    vanishedAt: null,
+    vanishStatus: null,
+    ...facts,
+  };
+}
+
+function input(snapshots: OrderSnapshot[], listing: TrackedOrder[], baseline = false): DiffInput {
+  return { snapshots: new Map(snapshots.map((s) => [s.orderNo, s])), listing, window, baseline };
+}
+
+describe('baseline', () => {
+  it('records every order and forwards nothing, even orders already cancelled', () => {
+    const listing = [order('1'), order('2', { status: 'cancelled', statusId: '5' })];
+    const diff = diffOrders(input([], listing, true));
+    expect(diff.newOrders.map((o) => o.orderNo)).toEqual(['1', '2']);
+    expect(diff.cancelledFacts.map((o) => o.orderNo)).toEqual(['2']);
+    expect(diff.cancellations).toEqual([]);
+    expect(diff.missing).toEqual([]);
+  });
+});
+
+describe('cancellations', () => {
+  it('an open order that turns cancelled is one transition', () => {
+    const before = snapshot(order('1'));
+    const after = order('1', { status: 'cancelled', statusId: '5' });
+    const diff = diffOrders(input([before], [after]));
+    expect(diff.cancellations).toEqual([{ order: after, firstSeenCancelled: false }]);
+    expect(diff.changed).toHaveLength(1);
+  });
+
+  it('after the baseline, an order first seen already cancelled is forwarded', () => {
+    const diff = diffOrders(input([snapshot(order('1'))], [order('1'), order('2', { status: 'cancelled', statusId: '5' })]));
+    expect(diff.cancellations.map((c) => [c.order.orderNo, c.firstSeenCancelled])).toEqual([['2', true]]);
+  });
+
+  it('a cancelled order seen again is not a second transition (cancelled_at is written once)', () => {
+    const cancelled = order('1', { status: 'cancelled', statusId: '5' });
+    const diff = diffOrders(input([snapshot(cancelled)], [cancelled]));
+    expect(diff.cancellations).toEqual([]);
+    expect(diff.cancelledFacts).toEqual([]);
+    expect(diff.unchanged).toBe(1);
+  });
+
+  it('cancelled, re-opened and cancelled again is forwarded once only', () => {
+    const reopened = snapshot(order('1'), { cancelledAt: '2026-11-21T08:00:00.000Z' });
+    const diff = diffOrders(input([reopened], [order('1', { status: 'cancelled', statusId: '5' })]));
+    expect(diff.cancellations).toEqual([]);
+    expect(diff.changed).toHaveLength(1);
+  });
+
+  it('a delivered order is not a cancellation', () => {
+    const diff = diffOrders(input([snapshot(order('1'))], [order('1', { status: 'delivered', deliveryStatus: 'D' })]));
+    expect(diff.cancellations).toEqual([]);
+    expect(diff.changed).toHaveLength(1);
+  });
+
+  it('unchanged orders are counted, not listed as changed', () => {
+    const diff = diffOrders(input([snapshot(order('1')), snapshot(order('2'))], [order('1'), order('2')]));
+    expect(diff.unchanged).toBe(2);
+    expect(diff.changed).toEqual([]);
+    expect(diff.newOrders).toEqual([]);
+  });
+});
+
+describe('missing orders', () => {
+  it('a tracked order absent from the listing is a candidate, not a verdict', () => {
+    const diff = diffOrders(input([snapshot(order('1')), snapshot(order('2'))], [order('1')]));
+    expect(diff.missing.map((s) => s.orderNo)).toEqual(['2']);
+  });
+
+  it('an order older than the window leaves tracking quietly and is never missing', () => {
+    const old = snapshot(order('1', { orderDate: '2026-09-26 23:59:59' }));
+    const edge = snapshot(order('2', { orderDate: '2026-09-27 00:00:00' }));
+    const diff = diffOrders(input([old, edge], []));
+    expect(diff.leftWindow.map((s) => s.orderNo)).toEqual(['1']);
+    expect(diff.missing.map((s) => s.orderNo)).toEqual(['2']);
+  });
+
+  it('an order already recorded as vanished is not asked about again', () => {
+    const gone = snapshot(order('1'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'awaiting' });
+    const resolved = snapshot(order('2'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'resolved' });
+    expect(diffOrders(input([gone, resolved], [])).missing).toEqual([]);
+  });
+
+  it('an order that reappeared and then went missing again is a candidate again', () => {
+    const back = snapshot(order('1'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'reappeared' });
+    expect(diffOrders(input([back], [])).missing.map((s) => s.orderNo)).toEqual(['1']);
+  });
+});
+
+describe('reappearance', () => {
+  it('a vanished order listed again is reported as reappeared', () => {
+    const gone = snapshot(order('1'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'awaiting' });
+    const diff = diffOrders(input([gone], [order('1')]));
+    expect(diff.reappeared.map((r) => r.after.orderNo)).toEqual(['1']);
+    expect(diff.missing).toEqual([]);
+  });
+
+  it('an order that reappeared before is not reported again', () => {
+    const back = snapshot(order('1'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'reappeared' });
+    expect(diffOrders(input([back], [order('1')])).reappeared).toEqual([]);
+  });
+});
+
+describe('the window', () => {
+  it('a listed order dated before the window is ignored, not tracked', () => {
+    const diff = diffOrders(input([], [order('1', { orderDate: '2026-01-01 00:00:00' })]));
+    expect(diff.newOrders).toEqual([]);
+  });
+
+  it('is computed in Stockholm days, not UTC days', () => {
+    // 23:30 UTC on 26 Nov is already 27 Nov in Stockholm (UTC+1 in winter).
+    expect(windowFor(new Date('2026-11-26T23:30:00Z'), 60)).toEqual({ fromDate: '2026-09-28', toDate: '2026-11-27' });
+    expect(windowFor(new Date('2026-11-26T12:00:00Z'), 60)).toEqual({ fromDate: '2026-09-27', toDate: '2026-11-26' });
+    // Across the end of summer time: calendar days, not 24-hour steps.
+    expect(windowFor(new Date('2026-10-26T00:30:00Z'), 1)).toEqual({ fromDate: '2026-10-25', toDate: '2026-10-26' });
+  });
+});
+
+describe('purity', () => {
+  it('does not change its inputs', () => {
+    const snapshots = [snapshot(order('1')), snapshot(order('2'))];
+    const listing = [order('1', { status: 'cancelled', statusId: '5' }), order('3')];
+    const frozen = JSON.stringify([snapshots, listing]);
+    diffOrders(input(snapshots, listing));
+    expect(JSON.stringify([snapshots, listing])).toBe(frozen);
+  });
+});
