@@ -197,7 +197,8 @@ function attr(name: string, value: string | null): string {
   return value === null ? '' : ` ${name}="${esc(value)}"`;
 }
 
-function renderOrder(o: SandboxOrder): string {
+/** The <order> element the sandbox serves for `o` (exported for round-trip tests of the parser). */
+export function renderSandboxOrder(o: SandboxOrder): string {
   let xml = `<order${attr('orderNo', o.orderNo)}${attr('externalOrderNo', o.externalOrderNo)}${attr('orderDate', o.orderDate)}${attr('lastChanged', o.lastChanged)}>`;
   xml += `<orderstatus${attr('statusId', o.statusId)}${attr('deliveryStatus', o.deliveryStatus)}/>`;
   const p = o.payment;
@@ -286,7 +287,7 @@ export async function startSpecterSandbox(options: SpecterSandboxOptions = {}): 
   }
 
   function fragmentOf(entry: Entry): string {
-    if (entry.fragment === null) entry.fragment = renderOrder(entry.order);
+    if (entry.fragment === null) entry.fragment = renderSandboxOrder(entry.order);
     return entry.fragment;
   }
 
