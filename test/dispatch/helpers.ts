@@ -1,0 +1,175 @@
+/**
+ * Shared fixtures for the dispatch tests: a real SQLite file in a temp dir, jobs created the way
+ * the cycle creates them (commitCycle), scripted fake provider clients that record every call, and
+ * a fake clock whose sleep moves time forward.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { DispatchSettings } from '../../src/config/types.js';
+import type { ProviderName, TrackedOrder } from '../../src/domain.js';
+import type { CancelOutcome, CancelRequest, ConfirmOutcome, ConfirmRequest, ProviderClient } from '../../src/providers/types.js';
+import { openStore, type Store } from '../../src/store/database.js';
+import { getJob, type CancellationJob } from '../../src/store/jobs.js';
+import { commitCycle } from '../../src/store/snapshots.js';
+
+export const SETTINGS: DispatchSettings = {
+  maxAttempts: 4,
+  retryMinMs: 1_000,
+  retryMaxMs: 60_000,
+  confirmDeadlineMs: 3_600_000,
+};
+
+export interface TestDb {
+  store: Store;
+  dir: string;
+  cleanup(): Promise<void>;
+}
+
+export async function openTestStore(): Promise<TestDb> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-dispatch-'));
+  const testDb: TestDb = {
+    store: await openStore(path.join(dir, 'sync.db')),
+    dir,
+    // Closes whatever store the test ended with (a "restart" test reopens the file).
+    cleanup: async () => {
+      await testDb.store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return testDb;
+}
+
+let orderCounter = 1000;
+
+export interface SeedOptions {
+  provider?: ProviderName;
+  providerRef?: string;
+  orderNo?: string;
+  amount?: string | null;
+  currency?: string | null;
+  at?: string;
+}
+
+/** An order cancelled in Specter and its job, committed in one cycle exactly as the worker does. */
+export function seedJob(store: Store, options: SeedOptions = {}): { id: number; orderNo: string; idempotencyKey: string } {
+  orderCounter += 1;
+  const orderNo = options.orderNo ?? String(orderCounter);
+  const provider = options.provider ?? 'klarna';
+  const providerRef = options.providerRef ?? `ref-${orderNo}`;
+  const amount = options.amount === undefined ? '1249.00' : options.amount;
+  const currency = options.currency === undefined ? 'SEK' : options.currency;
+  const at = options.at ?? '2026-01-01T00:00:00.000Z';
+  const order: TrackedOrder = {
+    orderNo,
+    orderDate: '2025-12-31 10:00:00',
+    status: 'cancelled',
+    statusId: '5',
+    deliveryStatus: null,
+    payTypeIdentifier: 'K',
+    payTypeReference: providerRef,
+    route: { kind: 'provider', provider, providerRef },
+    amount,
+    currency,
+    contentHash: `hash-${orderNo}`,
+  };
+  const { createdJobs } = commitCycle(store, {
+    holder: 'test',
+    startedAt: at,
+    at,
+    baseline: false,
+    upserts: [order],
+    cancelledFacts: [orderNo],
+    vanished: [],
+    reappeared: [],
+    leftWindow: [],
+    jobs: [{ orderNo, provider, providerRef, amount, currency, reason: 'cancelled' }],
+    counts: { listed: 1, newOrders: 0, changed: 1, cancelled: 1, missing: 0, guardTripped: false },
+  });
+  const job = createdJobs[0];
+  if (!job) throw new Error('no job created');
+  return { id: job.id, orderNo, idempotencyKey: job.idempotencyKey };
+}
+
+export async function mustGetJob(store: Store, id: number): Promise<CancellationJob> {
+  const job = await getJob(store, id);
+  if (!job) throw new Error(`job ${id} not found`);
+  return job;
+}
+
+/** A clock that only moves when told to (or when the fake sleep waits). */
+export class FakeClock {
+  private ms: number;
+  readonly sleeps: number[] = [];
+  constructor(start = '2026-01-01T00:00:00.000Z') {
+    this.ms = Date.parse(start);
+  }
+  now = (): Date => new Date(this.ms);
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+  /** Records the wait and moves time forward by it, at once. */
+  sleep = async (ms: number): Promise<void> => {
+    this.sleeps.push(ms);
+    this.ms += ms;
+  };
+}
+
+export type CancelScript = (request: CancelRequest, call: number) => CancelOutcome | Promise<CancelOutcome>;
+export type ConfirmScript = (request: ConfirmRequest, call: number) => ConfirmOutcome | Promise<ConfirmOutcome>;
+
+export interface FakeClient extends ProviderClient {
+  cancelCalls: CancelRequest[];
+  confirmCalls: ConfirmRequest[];
+}
+
+/**
+ * A plain object implementing ProviderClient. `cancel` answers from the script (a list is played
+ * in order, its last entry repeated); `confirm` is present only when a confirm script is given.
+ */
+export function fakeClient(
+  name: ProviderName,
+  cancel: CancelScript | CancelOutcome[],
+  options: { confirm?: ConfirmScript | ConfirmOutcome[]; maxConcurrency?: number } = {},
+): FakeClient {
+  const cancelCalls: CancelRequest[] = [];
+  const confirmCalls: ConfirmRequest[] = [];
+  const play = <R, O>(script: ((request: R, call: number) => O | Promise<O>) | O[], request: R, call: number): O | Promise<O> => {
+    if (typeof script === 'function') return script(request, call);
+    const answer = script[Math.min(call, script.length - 1)];
+    if (answer === undefined) throw new Error('empty script');
+    return answer;
+  };
+  const client: FakeClient = {
+    name,
+    maxConcurrency: options.maxConcurrency ?? 4,
+    cancelCalls,
+    confirmCalls,
+    cancel: async (request) => {
+      cancelCalls.push(request);
+      return play(cancel, request, cancelCalls.length - 1);
+    },
+  };
+  const confirmScript = options.confirm;
+  if (confirmScript !== undefined) {
+    client.confirm = async (request) => {
+      confirmCalls.push(request);
+      return play(confirmScript, request, confirmCalls.length - 1);
+    };
+  }
+  return client;
+}
+
+export const SUCCEEDED: CancelOutcome = { kind: 'succeeded', alreadyCancelled: false };
+export const ALREADY: CancelOutcome = { kind: 'succeeded', alreadyCancelled: true };
+export const TOO_MANY = (retryAfterMs?: number): CancelOutcome =>
+  retryAfterMs === undefined
+    ? { kind: 'transient', code: 'HTTP_429', message: 'too many requests' }
+    : { kind: 'transient', code: 'HTTP_429', message: 'too many requests', retryAfterMs };
+export const UNAVAILABLE: CancelOutcome = { kind: 'transient', code: 'HTTP_503', message: 'temporarily unavailable' };
+export const CAPTURED: CancelOutcome = {
+  kind: 'permanent',
+  reason: 'captured',
+  code: 'CANCEL_NOT_ALLOWED',
+  message: 'Order has previous captures. Cancel not possible.',
+};
