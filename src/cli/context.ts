@@ -1,0 +1,80 @@
+/**
+ * What every command needs, built the same way each time: the validated configuration, the
+ * logger (to stdout, or to stderr when stdout carries a --json document), and the store.
+ */
+import { loadConfig } from '../config/load.js';
+import { ConfigError } from '../config/errors.js';
+import type { AppConfig } from '../config/types.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { openStore, type Store } from '../store/database.js';
+
+/** Exit codes (interface.md, "Exit codes"): a contract with operators' scripts. */
+export const EXIT = {
+  ok: 0,
+  /** The run failed: Specter unreachable or refused, database error, … */
+  failed: 1,
+  /** Usage or configuration error. */
+  usage: 2,
+  /** `once` succeeded, but something awaits a person. */
+  needsPerson: 3,
+} as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** A wrong argument: exit 2 with this message. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface OutputOptions {
+  /** stdout carries one JSON document; log lines go to stderr. */
+  json?: boolean;
+}
+
+export interface CommandContext {
+  config: AppConfig;
+  logger: Logger;
+  store: Store;
+  /** Where the command's own output goes. */
+  out: NodeJS.WritableStream;
+  close(): Promise<void>;
+}
+
+export function loggerFor(config: Pick<AppConfig, 'log' | 'secrets'>, options: OutputOptions): Logger {
+  return createLogger({
+    level: config.log.level,
+    format: config.log.format,
+    secrets: config.secrets,
+    stream: options.json ? process.stderr : process.stdout,
+  });
+}
+
+export async function openContext(options: OutputOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<CommandContext> {
+  const config = loadConfig({ env: options.env ?? process.env });
+  const logger = loggerFor(config, options);
+  let store: Store;
+  try {
+    store = await openStore(config.sync.dbPath);
+  } catch (error) {
+    await logger.close();
+    throw error;
+  }
+  return {
+    config,
+    logger,
+    store,
+    out: process.stdout,
+    close: async () => {
+      await store.close();
+      await logger.close();
+    },
+  };
+}
+
+/** Logs a configuration error as `config.invalid` (operators alert on it) and returns exit 2. */
+export async function reportConfigError(error: ConfigError, options: OutputOptions): Promise<ExitCode> {
+  const format = process.env.LOG_FORMAT === 'pretty' ? 'pretty' : 'json';
+  const logger = createLogger({ level: 'info', format, secrets: [], stream: options.json ? process.stderr : process.stdout });
+  logger.event('config.invalid', `configuration error: ${error.message}`, { setting: error.setting, source: error.source });
+  await logger.close();
+  return EXIT.usage;
+}

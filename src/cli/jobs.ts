@@ -1,0 +1,68 @@
+/** `specter-sync jobs list|retry`: the cancellation outbox. */
+import { JOB_STATES, type JobState } from '../domain.js';
+import { listJobs, requeueFailedJob } from '../store/jobs.js';
+import { EXIT, openContext, UsageError, type ExitCode } from './context.js';
+import { formatTable, printJson } from './format.js';
+
+export function parseJobState(value: string): JobState {
+  if ((JOB_STATES as readonly string[]).includes(value)) return value as JobState;
+  throw new UsageError(`--state must be one of ${JOB_STATES.join(', ')}; got "${value}"`);
+}
+
+export function parseJobId(value: string): number {
+  if (!/^[1-9][0-9]*$/.test(value)) throw new UsageError(`JOB_ID must be a positive integer, got "${value}"`);
+  return Number(value);
+}
+
+export async function jobsListCommand(options: { state?: string; json?: boolean }): Promise<ExitCode> {
+  const state = options.state === undefined ? undefined : parseJobState(options.state);
+  const ctx = await openContext({ json: options.json });
+  try {
+    const jobs = await listJobs(ctx.store, { state });
+    if (options.json) {
+      printJson(ctx.out, jobs);
+      return EXIT.ok;
+    }
+    if (jobs.length === 0) {
+      ctx.out.write(`No ${state ?? ''} jobs.\n`.replace('  ', ' '));
+      return EXIT.ok;
+    }
+    ctx.out.write(
+      `${formatTable(
+        ['id', 'order', 'provider', 'provider ref', 'reason', 'state', 'attempts', 'next attempt', 'failure', 'last error'],
+        jobs.map((j) => [
+          j.id,
+          j.orderNo,
+          j.provider,
+          j.providerRef,
+          j.reason,
+          j.state,
+          j.attempts,
+          j.state === 'pending' ? j.nextAttemptAt : null,
+          j.failureReason,
+          j.lastErrorCode ? `${j.lastErrorCode}: ${j.lastErrorMessage ?? ''}`.slice(0, 80) : null,
+        ]),
+      )}\n`,
+    );
+    return EXIT.ok;
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function jobsRetryCommand(jobIdText: string): Promise<ExitCode> {
+  const jobId = parseJobId(jobIdText);
+  const ctx = await openContext();
+  try {
+    const result = await requeueFailedJob(ctx.store, jobId, new Date().toISOString());
+    if (result === 'requeued') {
+      ctx.logger.event('job.requeued', `job ${jobId} put back in the queue with its original idempotency key`, { jobId });
+      ctx.out.write(`Job ${jobId} is queued again; the next run sends it with the same idempotency key.\n`);
+      return EXIT.ok;
+    }
+    process.stderr.write(result === 'not_found' ? `specter-sync: no job ${jobId}\n` : `specter-sync: job ${jobId} has not failed; only failed jobs can be retried\n`);
+    return EXIT.failed;
+  } finally {
+    await ctx.close();
+  }
+}

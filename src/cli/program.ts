@@ -1,0 +1,117 @@
+/**
+ * The command line: commander parses the arguments and each command calls one function. Every
+ * path ends in an exit code (interface.md); nothing here calls process.exit(), which would drop
+ * log lines winston has not written yet.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError } from '../config/errors.js';
+import { EXIT, reportConfigError, UsageError, type ExitCode } from './context.js';
+import { jobsListCommand, jobsRetryCommand } from './jobs.js';
+import { migrateCommand } from './migrate.js';
+import { onceCommand } from './once.js';
+import { statusCommand } from './status.js';
+import { vanishedCancelCommand, vanishedListCommand, vanishedResolveCommand } from './vanished.js';
+import { runCommand } from './run.js';
+import { demoCommand } from './demo.js';
+
+export async function main(argv: readonly string[]): Promise<ExitCode> {
+  let exitCode: ExitCode = EXIT.ok;
+  let json = false;
+  const done = (code: ExitCode) => {
+    exitCode = code;
+  };
+
+  const program = new Command('specter-sync')
+    .description('Cancels payment reservations for orders cancelled or deleted in Specter')
+    .exitOverride()
+    .showHelpAfterError('(run specter-sync --help for usage)')
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+  program
+    .command('once')
+    .description('run one whole cycle (poll, diff, record, dispatch, confirm), then exit')
+    .option('--dry-run', 'poll and diff, but change nothing and send nothing; print what would be done')
+    .option('--json', 'print the run report as one JSON document on stdout (logs go to stderr)')
+    .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
+      json = opts.json ?? false;
+      done(await onceCommand(opts));
+    });
+
+  program
+    .command('run')
+    .description('the long-running worker: a cycle on every tick of SYNC_SCHEDULE, health and metrics over HTTP')
+    .action(async () => done(await runCommand()));
+
+  program
+    .command('status')
+    .description('tracked orders, vanished orders awaiting a person, jobs by state, the last successful run')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      json = opts.json ?? false;
+      done(await statusCommand(opts));
+    });
+
+  const vanished = program.command('vanished').description('vanished (deleted) orders awaiting a person');
+  vanished
+    .command('list')
+    .description('vanished orders awaiting a person, with everything needed to act')
+    .option('--json', 'print a JSON array')
+    .action(async (opts: { json?: boolean }) => {
+      json = opts.json ?? false;
+      done(await vanishedListCommand(opts));
+    });
+  vanished
+    .command('resolve')
+    .description('a person has dealt with it: stop reporting it')
+    .argument('<ORDER_NO>', 'the Specter order number')
+    .option('--note <TEXT>', 'what was done, kept with the order')
+    .action(async (orderNo: string, opts: { note?: string }) => done(await vanishedResolveCommand(orderNo, opts)));
+  vanished
+    .command('cancel')
+    .description('a person confirms: send the cancellation to the provider')
+    .argument('<ORDER_NO>', 'the Specter order number')
+    .action(async (orderNo: string) => done(await vanishedCancelCommand(orderNo)));
+
+  const jobs = program.command('jobs').description('cancellation jobs (the outbox)');
+  jobs
+    .command('list')
+    .description('cancellation jobs')
+    .addOption(new Option('--state <STATE>', 'only jobs in this state').choices(['pending', 'sending', 'accepted', 'done', 'failed']))
+    .option('--json', 'print a JSON array')
+    .action(async (opts: { state?: string; json?: boolean }) => {
+      json = opts.json ?? false;
+      done(await jobsListCommand(opts));
+    });
+  jobs
+    .command('retry')
+    .description('put a failed job back in the queue (same idempotency key)')
+    .argument('<JOB_ID>', 'the job id (see jobs list)')
+    .action(async (jobId: string) => done(await jobsRetryCommand(jobId)));
+
+  program
+    .command('migrate')
+    .description('apply database migrations (also done automatically on start)')
+    .action(async () => done(await migrateCommand()));
+
+  program
+    .command('demo')
+    .description('run the real worker against the built-in sandbox on 127.0.0.1 and tell what happens; needs no configuration')
+    .action(async () => done(await demoCommand()));
+
+  try {
+    await program.parseAsync([...argv]);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end "with an error" of code 0.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof ConfigError) return reportConfigError(error, { json });
+    if (error instanceof UsageError) {
+      process.stderr.write(`specter-sync: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`specter-sync: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.failed;
+  }
+}
