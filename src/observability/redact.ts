@@ -26,13 +26,15 @@ const PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
   // `Authorization: Basic …`, `"authorization":"Bearer …"`, also when JSON-escaped again (\").
   // The whole value goes, whatever the scheme.
   [/(\b(?:proxy-)?authorization\\?["']?\s*[:=]\s*\\?["']?)[^"'\\\r\n,}]+/gi, `$1${REDACTED}`],
-  // A scheme followed by a token: at least 12 token characters including a digit, so that prose
-  // like "Svea returned 404" or "Basic auth failed" is left alone.
-  [new RegExp(`(\\b(?:Bearer|Basic|Qliro|Svea)\\s+)(?=${TOKEN}*[0-9])${TOKEN}{12,}={0,2}`, 'g'), `$1${REDACTED}`],
+  // A scheme followed by a token: at least 20 token characters including a digit, so that prose
+  // like "Svea returned 404", "Basic auth failed" or "Qliro order 3456789" is left alone (real
+  // tokens are longer: a Qliro signature is 44 characters, a Svea one over 100, a JWT more).
+  [new RegExp(`(\\b(?:Bearer|Basic|Qliro|Svea)\\s+)(?=${TOKEN}*[0-9])${TOKEN}{20,}={0,2}`, 'g'), `$1${REDACTED}`],
   // Query and form parameters: Specter's computed `key=`, OAuth form fields, and the usual names.
   [/(\b(?:key|api_?key|secret|client_secret|password|access_token|refresh_token|token|signature)=)[^&\s"'\\#<>]+/gi, `$1${REDACTED}`],
-  // Token responses and request bodies serialised as JSON (plain or escaped once more).
-  [/((?:\\?")(?:access_token|refresh_token|id_token|client_secret|password)\\?"\s*:\s*\\?")(?:[^"\\]|\\(?!"))*/gi, `$1${REDACTED}`],
+  // Token responses, request bodies and logged request params serialised as JSON (plain or
+  // escaped once more), e.g. `"access_token":"…"`, or Specter's `"key":"<md5>"` in a request config.
+  [/((?:\\?")(?:access_token|refresh_token|id_token|client_secret|password|key|api_?key|merchantApiKey)\\?"\s*:\s*\\?")(?:[^"\\]|\\(?!"))*/gi, `$1${REDACTED}`],
 ];
 
 function escapeRegExp(text: string): string {
