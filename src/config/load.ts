@@ -466,6 +466,8 @@ interface Found {
   source: string;
 }
 
+const BUILT_IN_DEFAULT = 'built-in default';
+
 interface Context {
   env: NodeJS.ProcessEnv;
   layers: Layer[];
@@ -478,6 +480,10 @@ function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
 
 function findRaw(def: SettingDef<unknown>, ctx: Context): Found | null {
   const fromEnv = envValue(ctx.env, def.env);
+  if (!def.secret && envValue(ctx.env, `${def.env}_FILE`) !== undefined) {
+    // Ignoring it would run with a value the operator did not mean.
+    throw new ConfigError(`${def.env}_FILE`, `${def.env} is not a secret and is not read from a file; set ${def.env} itself`, `environment variable ${def.env}_FILE`);
+  }
   if (def.secret) {
     const fileVar = `${def.env}_FILE`;
     const file = envValue(ctx.env, fileVar);
@@ -499,7 +505,7 @@ function findRaw(def: SettingDef<unknown>, ctx: Context): Found | null {
       throw new ConfigError(def.env, `must be a string or a number, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`, source);
     }
   }
-  if (def.default !== null) return { raw: def.default, source: 'built-in default' };
+  if (def.default !== null) return { raw: def.default, source: BUILT_IN_DEFAULT };
   return null;
 }
 
@@ -675,7 +681,7 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; configDir?: strin
   const sveaBaseUrl = get('SVEA_BASE_URL');
   const walleyScope = read(SETTINGS.WALLEY_SCOPE, ctx);
   const scope =
-    walleyScope !== null && walleyScope.source !== 'built-in default'
+    walleyScope !== null && walleyScope.source !== BUILT_IN_DEFAULT
       ? walleyScope.value
       : new URL(walleyBaseUrl).host === WALLEY_PRODUCTION_HOST
         ? WALLEY_PRODUCTION_SCOPE

@@ -293,6 +293,12 @@ describe('secrets', () => {
     expect(error.source).toBe('environment variables SPECTER_INTEGRATION_KEY and SPECTER_INTEGRATION_KEY_FILE');
   });
 
+  test('<NAME>_FILE for a setting that is not a secret is refused, not ignored', () => {
+    const error = configError(() => loadConfig({ configDir: configDir(), env: { ...REQUIRED, SYNC_LOOKBACK_DAYS_FILE: '/run/secrets/days' } }));
+    expect(error.setting).toBe('SYNC_LOOKBACK_DAYS_FILE');
+    expect(error.source).toBe('environment variable SYNC_LOOKBACK_DAYS_FILE');
+  });
+
   test('an invalid secret is reported with its value hidden', () => {
     const error = configError(() => loadConfig({ configDir: configDir(), env: { ...REQUIRED, SPECTER_API_USER_KEY: '   ' } }));
     expect(error.message).toBe('SPECTER_API_USER_KEY: (value hidden) is empty (from environment variable SPECTER_API_USER_KEY)');
