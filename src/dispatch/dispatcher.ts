@@ -227,7 +227,7 @@ async function sendJob(ctx: Context, client: ProviderClient, job: CancellationJo
   let attempt = job.attempts;
   const fields = (): Record<string, unknown> & ReturnType<typeof jobFields> => ({ ...jobFields(job), attempt });
 
-  if (ctx.stopping()) return null;
+  // (A stop is checked by the pool just before this job was taken: nothing in between awaits.)
   if (job.state === 'sending') {
     logger.event(
       'job.recovered',

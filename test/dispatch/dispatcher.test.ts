@@ -87,6 +87,23 @@ describe('outcomes', () => {
     }
   });
 
+  it('the row says `sending` with the attempt counted before the request leaves', async () => {
+    const job = seedJob(db.store);
+    const seen: Array<{ state: string; attempts: number }> = [];
+    const klarna = fakeClient('klarna', async (_request, call) => {
+      const row = await mustGetJob(db.store, job.id);
+      seen.push({ state: row.state, attempts: row.attempts });
+      return call === 0 ? TOO_MANY() : SUCCEEDED;
+    });
+
+    await dispatchDueJobs(deps({ klarna }));
+
+    expect(seen).toEqual([
+      { state: 'sending', attempts: 1 },
+      { state: 'sending', attempts: 2 },
+    ]);
+  });
+
   it('already cancelled → done, noted as such', async () => {
     const job = seedJob(db.store);
     const report = await dispatchDueJobs(deps({ klarna: fakeClient('klarna', [ALREADY]) }));
@@ -433,6 +450,22 @@ describe('stopping', () => {
 
     expect(klarna.cancelCalls).toHaveLength(1);
     expect(report.actions[0]).toMatchObject({ result: 'retry_scheduled', reason: 'HTTP_503' });
+    expect(await mustGetJob(db.store, job.id)).toMatchObject({ state: 'pending', attempts: 1 });
+  });
+
+  it('a transient answer to a request in flight when the stop came is queued at once, without waiting', async () => {
+    const job = seedJob(db.store);
+    const stop = new AbortController();
+    const klarna = fakeClient('klarna', async () => {
+      stop.abort();
+      return UNAVAILABLE;
+    });
+
+    const report = await dispatchDueJobs(deps({ klarna }, { signal: stop.signal }));
+
+    expect(clock.sleeps).toEqual([]);
+    expect(klarna.cancelCalls).toHaveLength(1);
+    expect(report.actions[0]).toMatchObject({ result: 'retry_scheduled', nextAttemptAt: '2026-01-01T00:00:01.000Z' });
     expect(await mustGetJob(db.store, job.id)).toMatchObject({ state: 'pending', attempts: 1 });
   });
 
