@@ -113,6 +113,8 @@ export interface SpecterSandbox {
   tamperListing(tamper: PageTamper, options?: { page?: number; times?: number }): void;
   /** The next `times` (default 1) requests answer an HTML error page (HTTP `status`, default 200). */
   serveHtmlPage(options?: { status?: number; times?: number }): void;
+  /** Forgets every scripted code, tamper, listing gap and transport fault not yet consumed. */
+  clearScripts(): void;
   setEncoding(encoding: SandboxEncoding): void;
   setNotFoundAnswer(answer: NotFoundAnswer): void;
 
@@ -463,6 +465,12 @@ export async function startSpecterSandbox(options: SpecterSandboxOptions = {}): 
         { kind: 'status', status: opts.status ?? 200, body: SANDBOX_HTML_PAGE, headers: { 'content-type': 'text/html; charset=utf-8' } },
         { times: opts.times ?? 1 },
       );
+    },
+    clearScripts() {
+      plannedCodes.length = 0;
+      plannedTampers.length = 0;
+      hidden.clear();
+      server.faults.clear();
     },
     setEncoding(next) {
       encoding = next;
