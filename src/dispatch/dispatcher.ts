@@ -227,15 +227,6 @@ async function sendJob(ctx: Context, client: ProviderClient, job: CancellationJo
   let attempt = job.attempts;
   const fields = (): Record<string, unknown> & ReturnType<typeof jobFields> => ({ ...jobFields(job), attempt });
 
-  // (A stop is checked by the pool just before this job was taken: nothing in between awaits.)
-  if (job.state === 'sending') {
-    logger.event(
-      'job.recovered',
-      `job ${job.id} was in flight when the process stopped; sending it again with the same idempotency key`,
-      fields(),
-    );
-  }
-
   // Bounded patience across restarts too: a job that keeps taking the process down while in
   // flight (or whose settings were lowered) is not sent an (n+1)th time; a person looks at it.
   if (attempt >= settings.maxAttempts) {
@@ -245,6 +236,15 @@ async function sendJob(ctx: Context, client: ProviderClient, job: CancellationJo
         ? `the process stopped while attempt ${attempt} of ${settings.maxAttempts} was in flight; whether ${job.provider} cancelled is unknown`
         : `${attempt} attempts made, the limit is ${settings.maxAttempts}`;
     return fail(ctx, job, attempt, 'exhausted', code, detail);
+  }
+
+  // (A stop is checked by the pool just before this job was taken: nothing in between awaits.)
+  if (job.state === 'sending') {
+    logger.event(
+      'job.recovered',
+      `job ${job.id} was in flight when the process stopped; sending it again with the same idempotency key`,
+      fields(),
+    );
   }
 
   const request: CancelRequest = {
