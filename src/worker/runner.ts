@@ -1,0 +1,420 @@
+/**
+ * The long-running worker behind `specter-sync run`: a cycle on every tick of SYNC_SCHEDULE, one
+ * at a time, a graceful stop, and the two alerts that must not go quiet (`sync.stale`,
+ * `vanished.reminder`). It owns no HTTP: it answers readiness from memory, and run.ts serves it.
+ *
+ * One writer (design.md): inside this process a tick that finds a cycle still running is skipped
+ * (node-cron's noOverlap for its own ticks, plus our guard, because the first cycle is started
+ * by us and not by node-cron, so node-cron would not know it is busy); between processes the
+ * SQLite lease, taken inside runCycle, decides.
+ */
+import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
+import type { AppConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { WorkerMetrics } from '../observability/metrics.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { SpecterClient } from '../specter/client.js';
+import type { Store } from '../store/database.js';
+import { countJobsByState } from '../store/jobs.js';
+import type { LeaseHolder } from '../store/lease.js';
+import { lastSuccessfulRun } from '../store/runs.js';
+import { countTrackedByStatus } from '../store/status.js';
+import { listVanishedAwaiting, type VanishedOrder } from '../store/vanished.js';
+import { runCycle, type CycleReport } from './cycle.js';
+import type { ReadinessAnswer } from './http.js';
+
+/** Readiness and the stale alert allow this many schedule periods without a success. */
+export const STALE_PERIODS = 3;
+/** How many upcoming runs the period is measured over (covers a week of weekday schedules and a year of monthly ones). */
+const PERIOD_SAMPLE_RUNS = 32;
+/** The stale check runs every period, but at least this often and at most this often. */
+const STALE_CHECK_MIN_MS = 1_000;
+const STALE_CHECK_MAX_MS = 60_000;
+/** While stale, `sync.stale` is repeated every period, but never more often than this. */
+const STALE_REPEAT_MIN_MS = 60_000;
+export const REMINDER_INTERVAL_MS = 24 * 60 * 60 * 1000;
+/** A reminder lists at most this many orders (a guard against a line of megabytes); the count is always complete. */
+const REMINDER_MAX_ORDERS = 200;
+
+// ---------------------------------------------------------------------------------------------
+// Pure parts, tested on plain values.
+
+/**
+ * The schedule period: the LONGEST gap between consecutive upcoming runs. For a regular schedule
+ * (every 5 minutes) every gap is the same; for an irregular one ("0 9 * * 1-5") the longest gap
+ * (Friday → Monday) is the one that must not raise a false stale alert.
+ */
+export function periodFromRuns(runs: readonly Date[]): number {
+  let longest = 0;
+  for (let i = 1; i < runs.length; i++) {
+    const gap = runs[i]!.getTime() - runs[i - 1]!.getTime();
+    if (gap > longest) longest = gap;
+  }
+  if (longest <= 0) throw new Error('a schedule period needs at least two distinct upcoming runs');
+  return longest;
+}
+
+/**
+ * The period of a cron expression (5 fields, or 6 with seconds first), measured by node-cron's own
+ * matcher over the next runs, so it agrees with when ticks really come (no second parser that
+ * could disagree with node-cron about ranges, steps, names or day-of-week rules). The task is
+ * created but never started, so it arms no timer, and is destroyed at once.
+ */
+export function schedulePeriodMs(expression: string): number {
+  const probe = cron.createTask(expression, () => undefined);
+  try {
+    return periodFromRuns(probe.getNextRuns(PERIOD_SAMPLE_RUNS));
+  } finally {
+    void probe.destroy();
+  }
+}
+
+export interface HealthState {
+  /** When the last successful cycle on this database finished (ours, or another process's seen after lease_busy). */
+  lastSuccessAtMs: number | null;
+  /** This process's last failed cycle. */
+  lastFailure: { atMs: number; reason: string } | null;
+  stopping?: boolean;
+}
+
+/** GET /readyz: ready while the last cycle succeeded and is younger than STALE_PERIODS periods. */
+export function evaluateReadiness(state: HealthState, nowMs: number, periodMs: number): ReadinessAnswer {
+  const lastSuccessAt = state.lastSuccessAtMs === null ? null : new Date(state.lastSuccessAtMs).toISOString();
+  if (state.stopping) return { ready: false, reason: 'the worker is stopping', lastSuccessAt };
+  // A failure after the last success (or with none yet) means the last cycle failed.
+  if (state.lastFailure !== null && (state.lastSuccessAtMs === null || state.lastFailure.atMs >= state.lastSuccessAtMs)) {
+    return { ready: false, reason: `the last cycle failed: ${state.lastFailure.reason}`, lastSuccessAt };
+  }
+  if (state.lastSuccessAtMs === null) return { ready: false, reason: 'no successful cycle yet', lastSuccessAt };
+  const ageMs = nowMs - state.lastSuccessAtMs;
+  if (ageMs > STALE_PERIODS * periodMs) {
+    return {
+      ready: false,
+      reason: `last success ${Math.round(ageMs / 1000)} s ago, older than ${STALE_PERIODS} periods (${formatSeconds((STALE_PERIODS * periodMs) / 1000)} s)`,
+      lastSuccessAt,
+    };
+  }
+  return { ready: true, reason: `last success ${Math.round(ageMs / 1000)} s ago`, lastSuccessAt };
+}
+
+export interface StaleInput {
+  lastSuccessAtMs: number | null;
+  /** When this process started: a fresh start is not stale before it had STALE_PERIODS periods to succeed. */
+  startedAtMs: number;
+  nowMs: number;
+  periodMs: number;
+  /** When sync.stale was last logged in the current stale episode; null outside one. */
+  lastAlertAtMs: number | null;
+}
+
+export interface StaleDecision {
+  stale: boolean;
+  /** Log sync.stale now. */
+  alert: boolean;
+  /** Milliseconds since the last success (or since start, when there is none since). */
+  sinceMs: number;
+}
+
+/**
+ * Stale: no success for longer than STALE_PERIODS periods, counted from the later of the last
+ * success and the process start (after a weekend switched off, the first cycle gets its chance
+ * before anyone is alerted). The alert is logged when an episode begins and then again every
+ * period (at least STALE_REPEAT_MIN_MS apart) while it lasts, so a rule that matches recent lines
+ * keeps firing instead of resolving itself while nothing works.
+ */
+export function decideStale(input: StaleInput): StaleDecision {
+  const since = Math.max(input.lastSuccessAtMs ?? 0, input.startedAtMs);
+  const sinceMs = input.nowMs - since;
+  const stale = sinceMs > STALE_PERIODS * input.periodMs;
+  if (!stale) return { stale, alert: false, sinceMs };
+  const repeatMs = Math.max(input.periodMs, STALE_REPEAT_MIN_MS);
+  const alert = input.lastAlertAtMs === null || input.nowMs - input.lastAlertAtMs >= repeatMs;
+  return { stale, alert, sinceMs };
+}
+
+function formatSeconds(seconds: number): string {
+  return Number.isInteger(seconds) ? String(seconds) : seconds.toFixed(1);
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(Math.max(value, min), max);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker.
+
+export interface WorkerDeps {
+  config: AppConfig;
+  store: Store;
+  specter: SpecterClient;
+  providers: ProviderRegistry;
+  logger: Logger;
+  holder: LeaseHolder;
+  metrics: WorkerMetrics;
+  now?: () => Date;
+}
+
+export interface StopResult {
+  /** False when the grace period ran out with a cycle still in flight. */
+  cycleFinished: boolean;
+  /** The cycle still running after the grace, if any; the store must stay open until it ends. */
+  inFlight: Promise<void> | null;
+}
+
+export interface Worker {
+  readonly periodMs: number;
+  /** Schedules the ticks and starts the first cycle at once (not awaited). */
+  start(): Promise<void>;
+  /** No new tick; dispatch is told to stop; waits up to `graceMs` for the cycle in flight. */
+  stop(graceMs: number): Promise<StopResult>;
+  readiness(): ReadinessAnswer;
+}
+
+export function createWorker(deps: WorkerDeps): Worker {
+  const { config, store, logger, metrics } = deps;
+  const clock = deps.now ?? (() => new Date());
+  const periodMs = schedulePeriodMs(config.sync.schedule);
+  // One signal for the life of the process: it fires on stop, and dispatch then finishes the
+  // requests in flight and starts no new one (a job is never left half-recorded by us).
+  const abort = new AbortController();
+  const health: HealthState = { lastSuccessAtMs: null, lastFailure: null };
+  let startedAtMs = clock().getTime();
+  let lastStaleAlertAtMs: number | null = null;
+  let inFlight: Promise<void> | null = null;
+  let stopping = false;
+  let task: ScheduledTask | null = null;
+  const timers: NodeJS.Timeout[] = [];
+
+  // node-cron writes its own warnings with console.* (plain text on stdout would break the
+  // one-JSON-object-per-line contract). Its warnings are the overlap (we log sync.skipped from
+  // the event) and missed ticks (suppressed); a scheduler error is the only thing worth a line.
+  const cronLogger: CronLogger = {
+    info: () => undefined,
+    warn: () => undefined,
+    debug: () => undefined,
+    error: (message, error) =>
+      logger.event('sync.failed', `the scheduler reported an error: ${message instanceof Error ? message.message : message}`, {
+        phase: 'scheduler',
+        willRetry: true,
+        error: error ?? message,
+      }),
+  };
+
+  function logSkipped(): void {
+    logger.event('sync.skipped', 'a scheduled tick found the previous cycle still running; this tick does nothing', {});
+    metrics.cycleFinished('overlap');
+  }
+
+  async function refreshDatabaseGauges(): Promise<void> {
+    try {
+      const [trackedByStatus, vanished, jobsByState] = await Promise.all([countTrackedByStatus(store), listVanishedAwaiting(store), countJobsByState(store)]);
+      metrics.setDatabaseGauges({ trackedByStatus, vanishedAwaiting: vanished.length, jobsByState });
+    } catch (error) {
+      logger.event('sync.failed', `the metrics could not be refreshed from the database: ${(error as Error).message}`, { phase: 'metrics', willRetry: true, error });
+    }
+  }
+
+  /** After lease_busy, another process ran (or runs) the cycles: its successes count for readiness. */
+  async function adoptLastSuccessFromDatabase(): Promise<void> {
+    try {
+      const run = await lastSuccessfulRun(store);
+      const atMs = run === null ? NaN : Date.parse(run.finished_at);
+      if (!Number.isNaN(atMs) && (health.lastSuccessAtMs === null || atMs > health.lastSuccessAtMs)) {
+        health.lastSuccessAtMs = atMs;
+        metrics.setLastSuccess(atMs);
+      }
+    } catch (error) {
+      logger.event('sync.failed', `the last successful run could not be read: ${(error as Error).message}`, { phase: 'metrics', willRetry: true, error });
+    }
+  }
+
+  function record(report: CycleReport, seconds: number): void {
+    switch (report.outcome) {
+      case 'succeeded':
+      case 'baseline': {
+        const atMs = Date.parse(report.finishedAt);
+        health.lastSuccessAtMs = atMs;
+        metrics.setLastSuccess(atMs);
+        metrics.cycleFinished(report.outcome, seconds);
+        break;
+      }
+      case 'failed':
+        health.lastFailure = { atMs: Date.parse(report.finishedAt), reason: report.reason };
+        metrics.cycleFinished('failed', seconds);
+        break;
+      case 'skipped':
+        // runCycle logged sync.lease_busy; it did no cycle, so no duration.
+        metrics.cycleFinished('lease_busy');
+        break;
+    }
+  }
+
+  async function cycle(): Promise<void> {
+    const startedAt = performance.now();
+    let report: CycleReport;
+    try {
+      report = await runCycle({
+        config,
+        store,
+        specter: deps.specter,
+        providers: deps.providers,
+        logger,
+        holder: deps.holder,
+        now: clock,
+        signal: abort.signal,
+        observer: metrics.observer,
+      });
+    } catch (error) {
+      // runCycle reports its own failures; this is the lease release or a store that broke under it.
+      const reason = error instanceof Error ? error.message : String(error);
+      logger.event('sync.failed', `the cycle could not complete: ${reason}`, { reason, kind: 'internal', willRetry: true, error });
+      const at = clock().toISOString();
+      report = { outcome: 'failed', dryRun: false, startedAt: at, finishedAt: at, reason, kind: 'internal' };
+    }
+    record(report, (performance.now() - startedAt) / 1000);
+    if (report.outcome === 'skipped') await adoptLastSuccessFromDatabase();
+    // Gauges from the database, read here, between cycles: a scrape never touches SQLite.
+    await refreshDatabaseGauges();
+  }
+
+  /** Starts a cycle unless one is running; resolves when it (and the gauge refresh) ended. */
+  function tick(): Promise<void> {
+    if (stopping) return Promise.resolve();
+    if (inFlight !== null) {
+      logSkipped();
+      return Promise.resolve();
+    }
+    const running = cycle()
+      .catch((error: unknown) => {
+        // Never out of a timer: an unhandled rejection would end the worker.
+        logger.event('sync.failed', `the cycle could not complete: ${(error as Error).message}`, { kind: 'internal', willRetry: true, error });
+      })
+      .finally(() => {
+        if (inFlight === running) inFlight = null;
+      });
+    inFlight = running;
+    return running;
+  }
+
+  async function remindVanished(): Promise<void> {
+    let orders: VanishedOrder[];
+    try {
+      orders = await listVanishedAwaiting(store);
+    } catch (error) {
+      logger.event('sync.failed', `the vanished orders could not be read for the reminder: ${(error as Error).message}`, { phase: 'reminder', willRetry: true, error });
+      return;
+    }
+    if (orders.length === 0) return;
+    const listed = orders.slice(0, REMINDER_MAX_ORDERS).map((o) => ({
+      orderNo: o.orderNo,
+      provider: o.provider,
+      providerRef: o.providerRef,
+      amount: o.amount,
+      currency: o.currency,
+      vanishedAt: o.vanishedAt,
+    }));
+    const summary = listed
+      .slice(0, 10)
+      .map((o) => `${o.orderNo} (${o.provider ?? 'no provider'} ${o.providerRef ?? '?'}, ${o.amount ?? '?'} ${o.currency ?? ''}`.trimEnd() + `, vanished ${o.vanishedAt})`)
+      .join('; ');
+    logger.event(
+      'vanished.reminder',
+      `${orders.length} vanished order(s) still await a person: ${summary}${orders.length > 10 ? `; and ${orders.length - 10} more` : ''}. ` +
+        'For each: cancel the reservation (specter-sync vanished cancel ORDER_NO) or mark it dealt with (specter-sync vanished resolve ORDER_NO); see specter-sync vanished list',
+      { count: orders.length, orders: listed, truncated: orders.length > listed.length },
+    );
+  }
+
+  function checkStale(): void {
+    const nowMs = clock().getTime();
+    const decision = decideStale({ lastSuccessAtMs: health.lastSuccessAtMs, startedAtMs, nowMs, periodMs, lastAlertAtMs: lastStaleAlertAtMs });
+    if (!decision.stale) {
+      lastStaleAlertAtMs = null; // the episode is over; the next one alerts at once
+      return;
+    }
+    if (!decision.alert) return;
+    lastStaleAlertAtMs = nowMs;
+    const lastSuccessAt = health.lastSuccessAtMs === null ? null : new Date(health.lastSuccessAtMs).toISOString();
+    logger.event(
+      'sync.stale',
+      `no cycle has succeeded for ${Math.round(decision.sinceMs / 1000)} s, longer than ${STALE_PERIODS} schedule periods (${formatSeconds((STALE_PERIODS * periodMs) / 1000)} s): ` +
+        (health.lastFailure ? `the last cycle failed: ${health.lastFailure.reason}` : 'no cycle has completed (another process may hold the lease, or a cycle hangs)'),
+      {
+        lastSuccessAt,
+        secondsSinceSuccess: Math.round(decision.sinceMs / 1000),
+        periodSeconds: periodMs / 1000,
+        lastFailure: health.lastFailure?.reason ?? null,
+      },
+    );
+  }
+
+  return {
+    periodMs,
+
+    async start() {
+      startedAtMs = clock().getTime();
+      const last = await lastSuccessfulRun(store);
+      // The metric tells the truth from the first scrape; readiness waits for our own first cycle.
+      if (last !== null && !Number.isNaN(Date.parse(last.finished_at))) metrics.setLastSuccess(Date.parse(last.finished_at));
+      await refreshDatabaseGauges();
+
+      task = cron.createTask(config.sync.schedule, () => tick(), {
+        name: 'specter-sync',
+        noOverlap: true,
+        logger: cronLogger,
+        suppressMissedWarning: true,
+      });
+      task.on('execution:overlap', () => logSkipped());
+      await task.start();
+
+      // Our own timers are unref'd: only the cron task and the HTTP server keep the process
+      // alive, and stop() ends both, so nothing is left to hold it open after a stop.
+      const staleTimer = setInterval(checkStale, clamp(periodMs, STALE_CHECK_MIN_MS, STALE_CHECK_MAX_MS));
+      staleTimer.unref();
+      const reminderTimer = setInterval(() => {
+        // After the cycle in flight, if any: the list is then up to date with what it recorded.
+        void (inFlight ?? Promise.resolve()).then(remindVanished);
+      }, REMINDER_INTERVAL_MS);
+      reminderTimer.unref();
+      timers.push(staleTimer, reminderTimer);
+
+      logger.event('worker.started', `worker started: schedule "${config.sync.schedule}" (period ${formatSeconds(periodMs / 1000)} s); first cycle now`, {
+        schedule: config.sync.schedule,
+        periodSeconds: periodMs / 1000,
+        nextRun: task.getNextRun()?.toISOString() ?? null,
+        holder: deps.holder.id,
+      });
+      // Once at start, so a restart never hides orders a person still has to deal with.
+      await remindVanished();
+      void tick();
+    },
+
+    async stop(graceMs) {
+      stopping = true;
+      health.stopping = true;
+      // No new tick first: a tick that fires while we wait would start a cycle we then abandon.
+      if (task !== null) {
+        await task.stop();
+        await task.destroy();
+      }
+      for (const timer of timers) clearInterval(timer);
+      abort.abort();
+      const running = inFlight;
+      if (running === null) return { cycleFinished: true, inFlight: null };
+      let graceTimer: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        running.then(() => true),
+        new Promise<boolean>((resolve) => {
+          graceTimer = setTimeout(() => resolve(false), graceMs);
+        }),
+      ]);
+      // The grace timer must not outlive the wait: it would hold the process for up to graceMs.
+      clearTimeout(graceTimer);
+      return { cycleFinished: finished, inFlight: finished ? null : running };
+    },
+
+    readiness() {
+      return evaluateReadiness(health, clock().getTime(), periodMs);
+    },
+  };
+}
