@@ -25,8 +25,6 @@ import type { ReadinessAnswer } from './http.js';
 
 /** Readiness and the stale alert allow this many schedule periods without a success. */
 export const STALE_PERIODS = 3;
-/** How many upcoming runs the period is measured over (covers a week of weekday schedules and a year of monthly ones). */
-const PERIOD_SAMPLE_RUNS = 32;
 /** The stale check runs every period, but at least this often and at most this often. */
 const STALE_CHECK_MIN_MS = 1_000;
 const STALE_CHECK_MAX_MS = 60_000;
@@ -39,31 +37,55 @@ const REMINDER_MAX_ORDERS = 200;
 // ---------------------------------------------------------------------------------------------
 // Pure parts, tested on plain values.
 
-/**
- * The schedule period: the LONGEST gap between consecutive upcoming runs. For a regular schedule
- * (every 5 minutes) every gap is the same; for an irregular one ("0 9 * * 1-5") the longest gap
- * (Friday → Monday) is the one that must not raise a false stale alert.
- */
-export function periodFromRuns(runs: readonly Date[]): number {
-  let longest = 0;
-  for (let i = 1; i < runs.length; i++) {
-    const gap = runs[i]!.getTime() - runs[i - 1]!.getTime();
-    if (gap > longest) longest = gap;
-  }
-  if (longest <= 0) throw new Error('a schedule period needs at least two distinct upcoming runs');
-  return longest;
-}
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** How far ahead the matching days are looked for: a monthly schedule's longest gap, with room. */
+const PERIOD_HORIZON_DAYS = 400;
 
 /**
- * The period of a cron expression (5 fields, or 6 with seconds first), measured by node-cron's own
- * matcher over the next runs, so it agrees with when ticks really come (no second parser that
- * could disagree with node-cron about ranges, steps, names or day-of-week rules). The task is
- * created but never started, so it arms no timer, and is destroyed at once.
+ * The schedule period: the LONGEST gap between two consecutive runs. For a regular schedule
+ * (every 5 minutes) every gap is the same; for an irregular one the longest gap is the one that
+ * must not raise a false stale alert ("0 9 * * 1-5": Friday → Monday, 3 days; every 15 minutes
+ * from 08:00 to 17:45: the night, 14 h 15 min).
+ *
+ * Why not "the gap between the next two runs" (getNextRuns(2)): that is right for regular
+ * schedules only, and a fixed sample of upcoming runs misses the night of a business-hours
+ * schedule. Instead, from node-cron's own parse: the times of day are hour × minute × second (the
+ * longest gap inside a day, and across midnight from the last to the first); which days match is
+ * asked of node-cron's matcher (task.match at the first time of each day for PERIOD_HORIZON_DAYS),
+ * so day-of-month, month, day-of-week names and `L` mean exactly what they mean to the scheduler.
+ * About 20 ms, once at start. Wall-clock days: a DST change can make a real gap an hour longer or
+ * shorter, which 3 periods absorb.
  */
-export function schedulePeriodMs(expression: string): number {
+export function schedulePeriodMs(expression: string, from: Date = new Date()): number {
+  const fields = cron.parse(expression);
+  const ascending = (values: readonly number[]) => [...values].sort((a, b) => a - b);
+  const times: number[] = [];
+  for (const hour of ascending(fields.hour)) {
+    for (const minute of ascending(fields.minute)) {
+      for (const second of ascending(fields.second)) times.push(hour * 3600 + minute * 60 + second);
+    }
+  }
+  const first = times[0];
+  const last = times[times.length - 1];
+  if (first === undefined || last === undefined) throw new Error(`the schedule "${expression}" never runs`);
+  let longestMs = 0;
+  for (let i = 1; i < times.length; i++) longestMs = Math.max(longestMs, (times[i]! - times[i - 1]!) * 1000);
+
+  // The task is created but never started, so it arms no timer; destroyed at once.
   const probe = cron.createTask(expression, () => undefined);
   try {
-    return periodFromRuns(probe.getNextRuns(PERIOD_SAMPLE_RUNS));
+    const acrossMidnightMs = (86_400 - last + first) * 1000;
+    const [h, m, s] = [Math.floor(first / 3600), Math.floor((first % 3600) / 60), first % 60];
+    let previousDay: number | null = null;
+    for (let day = 0; day < PERIOD_HORIZON_DAYS; day++) {
+      const at = new Date(from.getFullYear(), from.getMonth(), from.getDate() + day, h, m, s);
+      if (!probe.match(at)) continue;
+      if (previousDay !== null) longestMs = Math.max(longestMs, (day - previousDay - 1) * DAY_MS + acrossMidnightMs);
+      previousDay = day;
+    }
+    // Fewer than two matching days ahead (a yearly schedule): at least the whole horizon.
+    if (previousDay === null || longestMs === 0) longestMs = Math.max(longestMs, PERIOD_HORIZON_DAYS * DAY_MS);
+    return longestMs;
   } finally {
     void probe.destroy();
   }
