@@ -69,6 +69,20 @@ export class SpecterError extends Error {
     if (options.page !== undefined) this.page = options.page;
     if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
+
+  /** Error's own `message` is not enumerable: without this, JSON logs would lose it. */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      kind: this.kind,
+      message: this.message,
+      retriable: this.retriable,
+      code: this.code,
+      httpStatus: this.httpStatus,
+      action: this.action,
+      page: this.page,
+    };
+  }
 }
 
 export function isSpecterError(value: unknown): value is SpecterError {

@@ -298,6 +298,7 @@ describe('errors and retries', () => {
       expect(error.message).toContain(name);
     }
     expect(error.message).toContain('v1 key scheme');
+    expect(JSON.parse(JSON.stringify(error))).toMatchObject({ name: 'SpecterError', kind: 'auth', code: 10, retriable: false, message: error.message });
     expect(seen).toHaveLength(1);
     expect(retries).toEqual([]);
   });
