@@ -34,15 +34,18 @@ export async function demoCommand(): Promise<ExitCode> {
     process.stderr.write(`\nspecter-sync demo: ${what}: ${(error as Error).message}\n`);
   }
 
+  let closed = true;
   try {
     await stage.close();
   } catch (error) {
+    closed = false;
     code = EXIT.failed;
     process.stderr.write(`specter-sync demo: could not shut the sandbox down cleanly: ${(error as Error).message}\n`);
   }
   n.line('');
-  n.line(`Sandboxes stopped and database closed after ${((Date.now() - startedMs) / 1000).toFixed(1)} s.`);
+  if (closed) n.line(`Sandboxes stopped and database closed after ${((Date.now() - startedMs) / 1000).toFixed(1)} s.`);
   n.line(`The worker's own log (JSON lines, the alerting interface): ${stage.logPath}`);
+  // Kept, not removed: the log and the database are the best way to see what the worker did.
   n.line(`The database and the log are kept in ${stage.dir}; delete it when done: rm -r ${stage.dir}`);
   return code;
 }

@@ -14,7 +14,7 @@ import type { Cast, CastOrder, OrderMix } from './cast.js';
 import { describeDispatch, describeConfirm, money, orderLabel, plural, PROVIDER_TITLE, type Narrator } from './narrate.js';
 import { DemoStoryError, type CompletedReport, type DemoStage } from './stage.js';
 
-function expect(condition: boolean, whatWentWrong: string): asserts condition {
+function ensure(condition: boolean, whatWentWrong: string): asserts condition {
   if (!condition) throw new DemoStoryError(whatWentWrong);
 }
 
@@ -63,7 +63,7 @@ export function tellOpening(n: Narrator, stage: DemoStage, mix: OrderMix): void 
   n.line('');
   n.line(`The Specter sandbox (${w.specter.url}) holds ${mix.total} orders from the last two weeks: ${mix.byProvider.qliro} paid with Qliro,`);
   n.line(
-    `${mix.byProvider.klarna} with Klarna, ${mix.byProvider.walley} with Walley, ${mix.handledBySpecter} with Svea (cancelled by Specter itself), ` +
+    `${mix.byProvider.klarna} with Klarna, ${mix.byProvider.walley} with Walley, ${mix.handledBySpecter} with Svea (handled by Specter itself), ` +
       `${mix.unrouted} with Swish (no provider to cancel at), ${mix.withoutPayment} old ones without payment.`,
   );
   n.line(`The worker's database is a fresh SQLite file: ${stage.dbPath}`);
@@ -80,8 +80,8 @@ export async function baselineStep(n: Narrator, stage: DemoStage, cast: Cast): P
   const report = await stage.cycle();
   const jobs = await listJobs(stage.store);
   const requests = providerRequestCount(stage);
-  expect(report.outcome === 'baseline', `run 1 was expected to be the baseline, but was "${report.outcome}"`);
-  expect(jobs.length === 0 && requests === 0, `the baseline forwarded something: ${jobs.length} jobs, ${requests} provider requests`);
+  ensure(report.outcome === 'baseline', `run 1 was expected to be the baseline, but was "${report.outcome}"`);
+  ensure(jobs.length === 0 && requests === 0, `the baseline forwarded something: ${jobs.length} jobs, ${requests} provider requests`);
 
   const tracked = await countTrackedByStatus(stage.store);
   n.say(`${runLabel(stage)} (baseline): ${plural(report.counts.listed, 'order')} recorded, ${tracked.cancelled} of them already cancelled in Specter.`);
@@ -99,7 +99,7 @@ export async function cancellationsStep(n: Narrator, stage: DemoStage, cast: Cas
 
   const first = await stage.cycle();
   const created = first.actions.filter((a) => a.action === 'cancel_job_created');
-  expect(created.length === 3, `run ${stage.runs} was expected to create 3 cancellation jobs, but created ${created.length}`);
+  ensure(created.length === 3, `run ${stage.runs} was expected to create 3 cancellation jobs, but created ${created.length}`);
   n.say(`${runLabel(stage)}: sees ${plural(first.counts.cancelled, 'order')} turn cancelled and commits ${plural(created.length, 'cancellation job')}`);
   n.say('before sending anything (the outbox), then sends them:');
   tellProviderTraffic(n, first);
@@ -115,9 +115,9 @@ export async function cancellationsStep(n: Narrator, stage: DemoStage, cast: Cas
 
   for (const order of orders) {
     const jobs = (await listJobs(stage.store)).filter((j) => j.orderNo === order.orderNo);
-    expect(jobs.length === 1 && jobs[0]?.state === 'done', `the cancellation of order ${order.orderNo} at ${order.provider} did not end done`);
+    ensure(jobs.length === 1 && jobs[0]?.state === 'done', `the cancellation of order ${order.orderNo} at ${order.provider} did not end done`);
   }
-  expect(dispatchOf(first, cast.klarnaCancel.orderNo)?.result === 'succeeded', 'Klarna was expected to cancel at once');
+  ensure(dispatchOf(first, cast.klarnaCancel.orderNo)?.result === 'succeeded', 'Klarna was expected to cancel at once');
   n.say('What the providers now hold for these orders:');
   for (const o of orders) n.quote(`${PROVIDER_TITLE[o.provider]} ${o.providerRef}: ${stateAtProvider(stage, o)}`);
 }
@@ -126,19 +126,19 @@ export async function cancellationsStep(n: Narrator, stage: DemoStage, cast: Cas
 export async function deletedOrderStep(n: Narrator, stage: DemoStage, cast: Cast): Promise<void> {
   n.step('A deleted order: flagged for a person');
   const order = cast.deleted;
-  expect(stage.world.specter.delete(order.orderNo), `order ${order.orderNo} was not in the sandbox to delete`);
+  ensure(stage.world.specter.delete(order.orderNo), `order ${order.orderNo} was not in the sandbox to delete`);
   n.say('In Specter, a person deletes this order with the trash icon:');
   n.quote(orderLabel(order));
   n.say("Specter's API keeps no trace of a deletion: no status change, no event; the order is simply not there.");
 
   const report = await stage.cycle();
   const flagged = report.actions.find((a) => a.action === 'vanished_flagged' && a.orderNo === order.orderNo);
-  expect(flagged !== undefined && report.counts.vanished === 1, `run ${stage.runs} did not flag order ${order.orderNo} as vanished`);
+  ensure(flagged !== undefined && report.counts.vanished === 1, `run ${stage.runs} did not flag order ${order.orderNo} as vanished`);
   n.say(`${runLabel(stage)}: order ${order.orderNo} is missing from the listing. Missing is only a question, so the worker`);
   n.say(`asks Specter for that order (getOrder): not found. It is gone, and its payment may still be reserved.`);
 
   const vanished = (await listVanishedAwaiting(stage.store)).find((v) => v.orderNo === order.orderNo);
-  expect(vanished !== undefined && vanished.provider !== null, `order ${order.orderNo} is not awaiting a person`);
+  ensure(vanished !== undefined && vanished.provider !== null, `order ${order.orderNo} is not awaiting a person`);
   const provider = PROVIDER_TITLE[vanished.provider];
   n.say('The message a person acts on:');
   n.quote(
@@ -173,11 +173,11 @@ export async function capturedOrderStep(n: Narrator, stage: DemoStage, cast: Cas
 
   const report = await stage.cycle();
   const sent = dispatchOf(report, order.orderNo);
-  expect(sent !== undefined, `run ${stage.runs} sent nothing for order ${order.orderNo}`);
+  ensure(sent !== undefined, `run ${stage.runs} sent nothing for order ${order.orderNo}`);
   n.say(`${runLabel(stage)}: sees the cancellation, commits a job and sends it:`);
   tellProviderTraffic(n, report);
   const job = await getJob(stage.store, sent.jobId);
-  expect(job?.state === 'failed' && job.failureReason === 'captured', `the job of order ${order.orderNo} was expected to fail with reason captured`);
+  ensure(job?.state === 'failed' && job.failureReason === 'captured', `the job of order ${order.orderNo} was expected to fail with reason captured`);
   n.say(`The money has been taken, so cancelling cannot give it back: it needs a refund, a person must decide.`);
   n.say(`Job ${job.id} failed for good with reason captured; it is never retried on its own (cancel.failed alert).`);
 }
@@ -191,7 +191,7 @@ export async function listingGapStep(n: Narrator, stage: DemoStage, cast: Cast):
   n.quote(orderLabel(order));
 
   const report = await stage.cycle();
-  expect(report.counts.missing === 1 && report.counts.listingGaps === 1 && report.counts.vanished === 0, `run ${stage.runs} did not treat order ${order.orderNo} as a listing gap`);
+  ensure(report.counts.missing === 1 && report.counts.listingGaps === 1 && report.counts.vanished === 0, `run ${stage.runs} did not treat order ${order.orderNo} as a listing gap`);
   n.say(`${runLabel(stage)}: order ${order.orderNo} is missing from the listing; getOrder finds it: Specter still has it.`);
   n.say('Not flagged, nothing sent. Only an order getOrder cannot find counts as deleted.');
 }
