@@ -60,11 +60,19 @@ export function diffOrders(input: DiffInput): OrderDiff {
   const listed = new Set<string>();
 
   for (const order of listing) {
-    // Specter should not list an order outside the window, but getOrder answers for any order:
-    // an order older than the window is no longer ours to act on, wherever it came from.
-    if (isBeforeWindow(order.orderDate, window)) continue;
-    listed.add(order.orderNo);
     const before = snapshots.get(order.orderNo);
+    // Specter should not list an order outside the window, but getOrder answers for any order:
+    // an order older than the window is no longer ours to act on, wherever it came from. A
+    // tracked order whose date moved back out of the window (the listing no longer has it, and
+    // getOrder found it with its new date) leaves tracking; it did not vanish.
+    if (isBeforeWindow(order.orderDate, window)) {
+      if (before && !listed.has(order.orderNo)) {
+        listed.add(order.orderNo);
+        result.leftWindow.push(before);
+      }
+      continue;
+    }
+    listed.add(order.orderNo);
 
     if (!before) {
       result.newOrders.push(order);

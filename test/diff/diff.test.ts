@@ -110,6 +110,13 @@ describe('missing orders', () => {
     expect(diff.missing.map((s) => s.orderNo)).toEqual(['2']);
   });
 
+  it('a tracked order found with a date older than the window leaves it; it did not vanish', () => {
+    const tracked = snapshot(order('1'));
+    const diff = diffOrders(input([tracked], [order('1', { orderDate: '2026-01-02 08:00:00' })]));
+    expect(diff.leftWindow.map((s) => s.orderNo)).toEqual(['1']);
+    expect(diff.missing).toEqual([]);
+  });
+
   it('an order already recorded as vanished is not asked about again', () => {
     const gone = snapshot(order('1'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'awaiting' });
     const resolved = snapshot(order('2'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'resolved' });
