@@ -292,8 +292,11 @@ describe('specter-sync run', () => {
     }
     expect(samples.get('specter_sync_cycles_total{outcome="baseline"}')).toBe(1);
     expect(samples.get('specter_sync_cycles_total{outcome="succeeded"}')).toBeGreaterThanOrEqual(3);
-    expect(samples.get('specter_sync_cycles_total{outcome="failed"}')).toBeGreaterThanOrEqual(3);
-    expect(samples.get('specter_sync_cycle_duration_seconds_count')).toBeGreaterThanOrEqual(7);
+    expect(samples.get('specter_sync_cycles_total{outcome="failed"}')).toBeGreaterThanOrEqual(1);
+    // Every cycle that ran has a duration; ticks that ran none (lease_busy, overlap) have not.
+    expect(samples.get('specter_sync_cycle_duration_seconds_count')).toBe(
+      ['baseline', 'succeeded', 'failed'].reduce((sum, o) => sum + (samples.get(`specter_sync_cycles_total{outcome="${o}"}`) ?? NaN), 0),
+    );
     const tracked = ['open', 'cancelled', 'delivered'].map((s) => samples.get(`specter_sync_tracked_orders{status="${s}"}`) ?? NaN);
     // 40 seeded orders; the deleted one is still tracked, as vanished.
     expect(tracked.reduce((a, b) => a + b, 0)).toBe(40);
