@@ -1,0 +1,323 @@
+/**
+ * The measuring process: one per size (and one for dispatch), forked by bench.ts, which hosts the
+ * sandboxes. Only the worker's own code runs here, so process.resourceUsage().maxRSS is the
+ * worker's peak for this size alone (maxRSS never goes down within a process: a fresh process per
+ * size is what makes it a per-size figure).
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import type SqliteDatabase from 'better-sqlite3';
+import { loadConfig } from '../src/config/load.js';
+import { diffOrders } from '../src/diff/diff.js';
+import { compileStatusMap, trackOrder } from '../src/diff/track.js';
+import { windowFor } from '../src/diff/window.js';
+import { dispatchDueJobs } from '../src/dispatch/dispatcher.js';
+import { silentLogger } from '../src/observability/logger.js';
+import { createProviderRegistry } from '../src/providers/registry.js';
+import { compileRoutingRules } from '../src/routing/route.js';
+import { createSpecterClient } from '../src/specter/client.js';
+import { decodeSpecterBody, parseSpecterDocument } from '../src/specter/xml.js';
+import { openStore, type Store } from '../src/store/database.js';
+import { makeLeaseHolder } from '../src/store/lease.js';
+import { migrateToLatest } from '../src/store/migrate.js';
+import { hasSuccessfulRun } from '../src/store/runs.js';
+import { insertJob, loadTrackedSnapshots } from '../src/store/snapshots.js';
+import { runCycle, type CycleDeps, type CycleReport } from '../src/worker/cycle.js';
+import { FloorTable, makeRawFetcher, runFloor } from './floor.js';
+import type { ChildMessage, DispatchJob, DispatchResult, ParentMessage, SizeJob, SizeResult, SnapshotWriteProof } from './protocol.js';
+
+/** dist-bench/bench/child.js → the repository root (config/ and migrations/ live there). */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CONFIG_DIR = path.join(ROOT, 'config');
+const MIGRATIONS_DIR = path.join(ROOT, 'migrations');
+
+function send(message: ChildMessage): void {
+  process.send!(message);
+}
+
+let cancelWaiter: ((orderNos: string[]) => void) | null = null;
+
+function requestCancel(rep: number, count: number): Promise<string[]> {
+  return new Promise((resolve) => {
+    cancelWaiter = resolve;
+    send({ type: 'cancel', rep, count });
+  });
+}
+
+/** Between repetitions: start each from a collected heap (the child runs with --expose-gc). */
+function settle(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+// ---------------------------------------------------------------------------------------------
+// "An unchanged cycle writes no snapshot rows", proved on the worker's own connection.
+
+/**
+ * TEMP triggers count every row the cycle inserts, updates (including the upsert's DO UPDATE)
+ * or deletes in order_snapshots. They live in this connection's temp schema only: the database
+ * file is not changed, and a trigger costs nothing while no snapshot row is written.
+ */
+function installWriteCounters(sqlite: SqliteDatabase.Database): void {
+  sqlite.exec(`
+    CREATE TEMP TABLE bench_snapshot_writes (n INTEGER NOT NULL);
+    INSERT INTO bench_snapshot_writes VALUES (0);
+    CREATE TEMP TRIGGER bench_snapshot_ins AFTER INSERT ON main.order_snapshots
+      BEGIN UPDATE bench_snapshot_writes SET n = n + 1; END;
+    CREATE TEMP TRIGGER bench_snapshot_upd AFTER UPDATE ON main.order_snapshots
+      BEGIN UPDATE bench_snapshot_writes SET n = n + 1; END;
+    CREATE TEMP TRIGGER bench_snapshot_del AFTER DELETE ON main.order_snapshots
+      BEGIN UPDATE bench_snapshot_writes SET n = n + 1; END;`);
+}
+
+interface ProofMark {
+  writes: number;
+  total: number;
+  runs: number;
+  jobs: number;
+  startIso: string;
+}
+
+function scalar(sqlite: SqliteDatabase.Database, sql: string, ...params: unknown[]): number {
+  return Number(sqlite.prepare(sql).pluck().get(...params));
+}
+
+function mark(sqlite: SqliteDatabase.Database): ProofMark {
+  const m = {
+    writes: scalar(sqlite, 'SELECT n FROM temp.bench_snapshot_writes'),
+    total: scalar(sqlite, 'SELECT total_changes()'),
+    runs: scalar(sqlite, 'SELECT COUNT(*) FROM sync_runs'),
+    jobs: scalar(sqlite, 'SELECT COUNT(*) FROM cancellation_jobs'),
+    startIso: new Date().toISOString(),
+  };
+  return m;
+}
+
+function proofSince(sqlite: SqliteDatabase.Database, before: ProofMark): SnapshotWriteProof {
+  const after = mark(sqlite);
+  return {
+    // The counter's own UPDATEs happen inside triggers; total_changes() counts them too, so the
+    // delta is taken before the counter is read (mark() reads, it never writes).
+    snapshotRowWrites: after.writes - before.writes,
+    lastSeenChanged: scalar(sqlite, 'SELECT COUNT(*) FROM order_snapshots WHERE last_seen_at >= ?', before.startIso),
+    totalChanges: after.total - before.total,
+    runsAdded: after.runs - before.runs,
+    jobsAdded: after.jobs - before.jobs,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function openBenchStore(dbPath: string): Promise<Store> {
+  // Migrations from the repository's folder: the compiled sources sit one level deeper in
+  // dist-bench/ than in dist/, so the default MIGRATIONS_DIR would not find them.
+  const store = await openStore(dbPath, { migrate: false });
+  await migrateToLatest(store.db, store.sqlite, MIGRATIONS_DIR);
+  return store;
+}
+
+async function timedCycle(deps: CycleDeps): Promise<{ ms: number; report: Extract<CycleReport, { counts: unknown }> }> {
+  const t0 = performance.now();
+  const report = await runCycle(deps, { dispatch: false });
+  const ms = performance.now() - t0;
+  if (report.outcome !== 'succeeded' && report.outcome !== 'baseline') {
+    throw new Error(`cycle ${report.outcome}: ${'reason' in report ? report.reason : ''}`);
+  }
+  return { ms, report };
+}
+
+async function measureSize(job: SizeJob): Promise<SizeResult> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-bench-'));
+  try {
+    const env = { ...job.env, SYNC_DB_PATH: path.join(tmp, 'sync.db') };
+    const config = loadConfig({ env, configDir: CONFIG_DIR });
+    const store = await openBenchStore(config.sync.dbPath);
+    installWriteCounters(store.sqlite);
+    const deps: CycleDeps = {
+      config,
+      store,
+      specter: createSpecterClient(config.specter),
+      providers: createProviderRegistry(config.providers),
+      logger: silentLogger(),
+      holder: makeLeaseHolder(),
+    };
+
+    // The baseline: the first cycle records every order.
+    const baseline = await timedCycle(deps);
+    if (baseline.report.outcome !== 'baseline' || baseline.report.counts.listed !== job.size) {
+      throw new Error(`baseline listed ${baseline.report.counts.listed} orders (${baseline.report.outcome}), expected ${job.size} in the window`);
+    }
+    await timedCycle(deps); // warm-up: JIT, the sandbox's page cache
+
+    const steadyMs: number[] = [];
+    const steadyProof: SnapshotWriteProof[] = [];
+    for (let rep = 0; rep < job.reps; rep += 1) {
+      settle();
+      const before = mark(store.sqlite);
+      const { ms, report } = await timedCycle(deps);
+      steadyProof.push(proofSince(store.sqlite, before));
+      if (report.counts.changed !== 0 || report.counts.newOrders !== 0 || report.counts.unchanged !== job.size) {
+        throw new Error(`steady-state cycle saw changes: ${JSON.stringify(report.counts)}`);
+      }
+      steadyMs.push(ms);
+    }
+
+    const cancelMs: number[] = [];
+    const cancelProof: SizeResult['cancelProof'] = [];
+    const perRep = Math.max(1, Math.round(job.size / 100));
+    for (let rep = 0; rep < job.reps; rep += 1) {
+      const orderNos = await requestCancel(rep, perRep);
+      settle();
+      const before = mark(store.sqlite);
+      const { ms, report } = await timedCycle(deps);
+      const proof = proofSince(store.sqlite, before);
+      if (report.counts.changed !== orderNos.length || report.counts.cancelled !== orderNos.length) {
+        throw new Error(`1 % cycle: ${orderNos.length} cancelled in Specter, report ${JSON.stringify(report.counts)}`);
+      }
+      cancelProof.push({ ...proof, cancelled: orderNos.length, cancelledInReport: report.counts.cancelled, jobsCreated: report.counts.jobsCreated });
+      cancelMs.push(ms);
+    }
+    const peakRssCycleKb = process.resourceUsage().maxRSS;
+    const heapUsedAfterCycleMb = process.memoryUsage().heapUsed / 1048576;
+
+    // The floor, over the very same pages.
+    const window = windowFor(new Date(), config.sync.lookbackDays);
+    const fetchPage = makeRawFetcher(config.specter);
+    const table = new FloorTable(path.join(tmp, 'floor.db'), fs.readFileSync(path.join(MIGRATIONS_DIR, '0001_initial.sql'), 'utf8'));
+    const warm = await runFloor(fetchPage, window, table); // fills the table: the timed runs upsert over it
+    if (warm.rows !== job.size) throw new Error(`floor parsed ${warm.rows} orders, expected ${job.size}`);
+    const floorMs: number[] = [];
+    const floorFetchMs: number[] = [];
+    const floorParseMs: number[] = [];
+    const floorWriteMs: number[] = [];
+    for (let rep = 0; rep < job.reps; rep += 1) {
+      settle();
+      const t = await runFloor(fetchPage, window, table);
+      floorMs.push(t.totalMs);
+      floorFetchMs.push(t.fetchMs);
+      floorParseMs.push(t.parseMs);
+      floorWriteMs.push(t.writeMs);
+    }
+    const bodies: Buffer[] = [];
+    await runFloor(fetchPage, window, table, bodies);
+    table.close();
+
+    // Where a steady-state cycle's time goes: its steps, called one by one.
+    const phases: Record<string, number[]> = { listing: [], productParse: [], track: [], loadSnapshots: [], diff: [] };
+    const statusMap = compileStatusMap(config.specter.statusMap);
+    const rules = compileRoutingRules(config.routing);
+    for (let rep = 0; rep < Math.min(3, job.reps); rep += 1) {
+      settle();
+      let t = performance.now();
+      const raw = await deps.specter.listOrdersInWindow(window);
+      phases.listing!.push(performance.now() - t);
+      t = performance.now();
+      let parsedCount = 0;
+      for (const body of bodies) parsedCount += parseSpecterDocument(decodeSpecterBody(body)).orders.length;
+      phases.productParse!.push(performance.now() - t);
+      if (parsedCount !== job.size) throw new Error(`product parser: ${parsedCount} orders`);
+      t = performance.now();
+      const listing = raw.map((o) => trackOrder(o, statusMap, rules));
+      phases.track!.push(performance.now() - t);
+      t = performance.now();
+      const baselineRun = !(await hasSuccessfulRun(store));
+      const snapshots = loadTrackedSnapshots(store);
+      phases.loadSnapshots!.push(performance.now() - t);
+      t = performance.now();
+      const diff = diffOrders({ snapshots, listing, window, baseline: baselineRun });
+      phases.diff!.push(performance.now() - t);
+      if (diff.changed.length !== 0 || diff.newOrders.length !== 0) throw new Error('phase run: unexpected changes');
+    }
+
+    const result: SizeResult = {
+      kind: 'size',
+      size: job.size,
+      reps: job.reps,
+      pages: bodies.length,
+      bytes: bodies.reduce((sum, b) => sum + b.length, 0),
+      baselineMs: baseline.ms,
+      steadyMs,
+      steadyProof,
+      cancelMs,
+      cancelProof,
+      floorMs,
+      floorFetchMs,
+      floorParseMs,
+      floorWriteMs,
+      phases,
+      peakRssCycleKb,
+      peakRssEndKb: process.resourceUsage().maxRSS,
+      heapUsedAfterCycleMb,
+    };
+    await store.close();
+    return result;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function measureDispatch(job: DispatchJob): Promise<DispatchResult> {
+  const ms: number[] = [];
+  const succeeded: number[] = [];
+  let concurrency = 0;
+  for (let rep = 0; rep < job.reps; rep += 1) {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-bench-'));
+    try {
+      const config = loadConfig({ env: { ...job.env, SYNC_DB_PATH: path.join(tmp, 'sync.db') }, configDir: CONFIG_DIR });
+      const store = await openBenchStore(config.sync.dbPath);
+      const at = new Date(Date.now() - 1000).toISOString();
+      const snapshot = store.sqlite.prepare(
+        `INSERT INTO order_snapshots (order_no, order_date, status, status_id, route_kind, provider, provider_ref,
+           amount, currency, content_hash, first_seen_at, last_seen_at, cancelled_at)
+         VALUES (?, '2026-01-01 12:00:00', 'cancelled', '5', 'provider', 'klarna', ?, '100.00', 'SEK', 'x', ?, ?, ?)`,
+      );
+      store.sqlite.transaction(() => {
+        for (let i = 0; i < job.jobs; i += 1) {
+          const orderNo = String(500001 + i);
+          const providerRef = randomUUID(); // fresh per rep: every cancel meets an authorised order
+          snapshot.run(orderNo, providerRef, at, at, at);
+          insertJob(store, { orderNo, provider: 'klarna', providerRef, amount: '100.00', currency: 'SEK', reason: 'cancelled' }, at);
+        }
+      })();
+      const all = createProviderRegistry(config.providers);
+      const klarna = all.klarna;
+      if (!klarna) throw new Error('the sandbox environment configures no Klarna');
+      concurrency = klarna.maxConcurrency;
+      settle();
+      const t0 = performance.now();
+      const report = await dispatchDueJobs({ store, providers: { klarna }, settings: config.dispatch, logger: silentLogger() });
+      ms.push(performance.now() - t0);
+      succeeded.push(report.counts.succeeded);
+      if (report.counts.succeeded !== job.jobs) throw new Error(`dispatch: ${JSON.stringify(report.counts)}`);
+      await store.close();
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  return { kind: 'dispatch', jobs: job.jobs, reps: job.reps, latencyMs: job.latencyMs, concurrency, ms, succeeded };
+}
+
+process.on('message', (message: ParentMessage) => {
+  if (message.type === 'cancelled') {
+    const waiter = cancelWaiter;
+    cancelWaiter = null;
+    waiter?.(message.orderNos);
+    return;
+  }
+  const job = message.job;
+  const run = job.kind === 'size' ? measureSize(job) : measureDispatch(job);
+  run.then(
+    (result) => {
+      send({ type: 'result', result });
+      process.disconnect();
+    },
+    (error: unknown) => {
+      send({ type: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      process.disconnect();
+    },
+  );
+});
+
