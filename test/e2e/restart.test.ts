@@ -1,0 +1,99 @@
+/**
+ * Idempotency across a restart: the CLI kills itself with SIGKILL (src/crashpoint.ts) with a
+ * cancellation in flight, or after the provider answered but before the answer was recorded; the
+ * next run completes the cancellation with the same job and the same idempotency key, and the
+ * provider applies it once.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { RecordedRequest } from '../../src/sandbox/loopback.js';
+import type { SandboxWorld } from '../../src/sandbox/world.js';
+import { clearFaults, expectExit, makeOrder, providerRefOf, show, startWorld, waitFor, Workspace, type Method } from './harness.js';
+
+jest.setTimeout(60_000);
+
+let world: SandboxWorld;
+const workspaces: Workspace[] = [];
+
+beforeAll(async () => {
+  world = await startWorld();
+});
+afterEach(() => {
+  clearFaults(world);
+  for (const ws of workspaces.splice(0)) ws.cleanup();
+});
+afterAll(async () => {
+  await world.close();
+});
+
+type CrashPoint = 'dispatch.in_flight' | 'dispatch.after_answer';
+
+/** Baseline, cancel in Specter, a run that dies at `point`, then a run without the crash. */
+async function crashThenRecover(method: Method, point: CrashPoint) {
+  const ws = new Workspace(world);
+  workspaces.push(ws);
+  const order = makeOrder({ method });
+  world.specter.add(order);
+  expectExit(await ws.run(['once']), 0);
+  world.specter.cancel(order.orderNo);
+
+  const crashed = await ws.run(['once'], { env: { SPECTER_SYNC_CRASH_AT: point } });
+  if (crashed.signal !== 'SIGKILL') throw new Error(`expected the run to die by SIGKILL\n${show(crashed)}`);
+  expect(crashed.code).toBeNull();
+  // (No assertion on its last log lines: a SIGKILL right after a write may lose them, as kill -9 does.)
+  expect(crashed.events('cancel.succeeded')).toHaveLength(0);
+  // The job was committed before the request left, and the crash left it in flight.
+  const inFlight = ws.jobs(order.orderNo);
+  expect(inFlight).toEqual([expect.objectContaining({ state: 'sending', attempts: 1 })]);
+  const key = inFlight[0]!.idempotency_key as string;
+
+  const recovered = await ws.run(['once']);
+  return { ws, order, ref: providerRefOf(order), key, crashed, recovered };
+}
+
+function klarnaCancels(ref: string): RecordedRequest[] {
+  return world.klarna.requests.filter((r) => r.method === 'POST' && r.path === `/ordermanagement/v1/orders/${ref}/cancel`);
+}
+
+describe('a crash during dispatch', () => {
+  it.each<CrashPoint>(['dispatch.in_flight', 'dispatch.after_answer'])('Klarna, killed at %s: the next run completes it with the same key', async (point) => {
+    const { ws, order, ref, key, recovered } = await crashThenRecover('K', point);
+    expectExit(recovered, 0);
+    expect(recovered.events('job.recovered')).toEqual([expect.objectContaining({ orderNo: order.orderNo })]);
+    expect(recovered.events('cancel.succeeded')).toEqual([expect.objectContaining({ orderNo: order.orderNo })]);
+    expect(recovered.events('order.cancel_detected')).toHaveLength(0);
+
+    const jobs = ws.jobs(order.orderNo);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]).toMatchObject({ state: 'done', idempotency_key: key, attempts: 2 });
+    expect(ws.jobs()).toHaveLength(1);
+
+    // A request cut off by the kill may still be reaching the sandbox: wait for quiet, not a fixed time.
+    if (point === 'dispatch.after_answer') await waitFor(() => klarnaCancels(ref).length >= 2, 5_000, 'both cancel requests');
+    const sent = klarnaCancels(ref);
+    expect(sent.length).toBeGreaterThanOrEqual(point === 'dispatch.after_answer' ? 2 : 1);
+    expect(sent.length).toBeLessThanOrEqual(2);
+    for (const r of sent) expect(r.headers['klarna-idempotency-key']).toBe(key);
+    expect(world.klarna.cancelsApplied(ref)).toBe(1);
+    expect(world.klarna.orderState(ref)).toBe('cancelled');
+  });
+
+  it.each<CrashPoint>(['dispatch.in_flight', 'dispatch.after_answer'])('Qliro, killed at %s: every cancel carries the same RequestId', async (point) => {
+    const { ws, order, ref, key, recovered } = await crashThenRecover('QL', point);
+    expectExit(recovered, 0);
+    const jobs = ws.jobs(order.orderNo);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.idempotency_key).toBe(key);
+    // Finish the confirmation if it is still pending.
+    for (let i = 0; i < 3 && ws.jobs(order.orderNo)[0]!.state !== 'done'; i += 1) expectExit(await ws.run(['once']), 0);
+    expect(ws.jobs(order.orderNo)).toEqual([expect.objectContaining({ state: 'done', idempotency_key: key })]);
+
+    const bodies = world.qliro.requests
+      .filter((r) => r.method === 'POST' && r.path.endsWith('/cancelOrder'))
+      .map((r) => JSON.parse(r.body.toString('utf8')) as { OrderId: number; RequestId: string })
+      .filter((b) => String(b.OrderId) === ref);
+    expect(bodies.length).toBeGreaterThanOrEqual(1);
+    for (const b of bodies) expect(b.RequestId).toBe(key);
+    // One reversal at Qliro, whatever the repeats.
+    expect(world.qliro.transactions().filter((t) => t.orderId === ref)).toHaveLength(1);
+  });
+});
