@@ -1,0 +1,462 @@
+/**
+ * The fault-injection harness: a sandbox world (simulated Specter and providers on 127.0.0.1) and
+ * a real `node dist/cli.js once` child process per run, each scenario on its own SQLite file.
+ *
+ * Why child processes: a crash must be a real SIGKILL of a real process (no finally blocks, no
+ * flushed buffers, a WAL left behind), and the restart a fresh process that finds the database
+ * exactly as the dead one left it. Why async spawn: the sandboxes live in this (the test) process,
+ * so it must keep serving requests while the child runs.
+ *
+ * The child's environment is built from scratch (PATH, HOME, the world's env, the scenario's
+ * settings): nothing SPECTER_* leaks in from whoever runs the tests.
+ *
+ * The invariants every scenario ends with (assertInvariants):
+ *   - no cancellation lost: every cancelled order has exactly one job, it is done, and its
+ *     provider shows the payment cancelled, applied exactly once;
+ *   - no second idempotency key: every cancel request the provider recorded for the order (also
+ *     the ones a fault swallowed) carries the job's key;
+ *   - never a live order cancelled: no job and no provider cancel request for any other order;
+ *   - no false vanish: only the deleted orders have vanished_at;
+ *   - PRAGMA integrity_check is ok.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { expect } from '@jest/globals';
+import type { RecordedRequest } from '../../src/sandbox/loopback.js';
+import { formatStockholm } from '../../src/sandbox/specter/seed.js';
+import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
+import { startSandboxWorld, type SandboxWorld } from '../../src/sandbox/world.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = path.join(ROOT, 'dist', 'cli.js');
+
+/** One child run may take this long on a slow shared machine before the harness gives up. */
+const RUN_TIMEOUT_MS = 60_000;
+
+export type Provider = 'qliro' | 'klarna' | 'walley' | 'svea';
+
+/** An order of the fixture, with the provider its payment routes to (null: none of ours). */
+export interface FixtureOrder {
+  orderNo: string;
+  provider: Provider | null;
+  /** The provider's id of the payment (routing strips Qliro's "QLIRO-" prefix). */
+  providerRef: string | null;
+}
+
+/**
+ * A small, fixed shop: three orders per provider, two Svea orders Specter handles itself, one old
+ * order without payment. 14 orders, listed 5 per page: three pages, so a kill can land mid-listing.
+ */
+export function fixtureOrders(now = Date.now()): { orders: SandboxOrder[]; fixture: FixtureOrder[] } {
+  const orders: SandboxOrder[] = [];
+  const fixture: FixtureOrder[] = [];
+  let n = 0;
+  const add = (provider: Provider | null, payTypeIdentifier: string | null, reference: string | null, providerRef: string | null): void => {
+    n += 1;
+    const orderNo = String(300000 + n);
+    orders.push({
+      orderNo,
+      externalOrderNo: `WEB-${n}`,
+      // Spread over the last few days, well inside the 60-day window, rising with orderNo.
+      orderDate: formatStockholm(now - (20 - n) * 3_600_000 * 5),
+      lastChanged: formatStockholm(now - 60_000),
+      statusId: '1',
+      deliveryStatus: payTypeIdentifier === null ? null : 'N',
+      customerName: 'Åsa Öberg',
+      payment:
+        payTypeIdentifier === null
+          ? null
+          : {
+              payTypeIdentifier,
+              payTypeReference: reference,
+              payTypeIdentifierPaySystemUser: '7001',
+              currency: 'SEK',
+              totalIncVat: `${1000 + n}.00`,
+            },
+    });
+    fixture.push({ orderNo, provider, providerRef });
+  };
+  for (let i = 1; i <= 3; i += 1) {
+    add('qliro', 'QL', `QLIRO-${3_100_000 + i}`, String(3_100_000 + i));
+    add('klarna', 'K', `k-${i}000000-0000-4000-8000-00000000000${i}`, `k-${i}000000-0000-4000-8000-00000000000${i}`);
+    add('walley', 'WA', `w-${i}000000-0000-4000-8000-00000000000${i}`, `w-${i}000000-0000-4000-8000-00000000000${i}`);
+    add('svea', 'SP', String(81_000_000 + i), String(81_000_000 + i));
+  }
+  add(null, 'SCH', '91000001', null);
+  add(null, null, null, null);
+  return { orders, fixture };
+}
+
+/**
+ * The package's routing, with Svea's "SP" method sent to Svea (by default Specter cancels Svea
+ * payments itself): so every provider client is exercised. SCH stays handled by Specter.
+ */
+const ROUTING_CONFIG = {
+  specter: {
+    actions: { listOrders: 'getOrders', getOrder: 'getOrder' },
+    statusMap: { cancelledStatusIds: ['5'], deliveredDeliveryStatuses: ['D'] },
+  },
+  routing: [
+    { referencePrefix: 'QLIRO-', payTypeIdentifiers: ['QL'], provider: 'qliro', providerIdPattern: '^[0-9]+$' },
+    { payTypeIdentifiers: ['K', 'KG'], provider: 'klarna' },
+    { payTypeIdentifiers: ['CL', 'WA'], provider: 'walley' },
+    { payTypeIdentifiers: ['SP'], provider: 'svea' },
+    { payTypeIdentifiers: ['SS', 'SCH'], provider: 'handledBySpecter' },
+  ],
+};
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** The `once --json` report, when the run got far enough to print it. */
+  report: { outcome?: string } | null;
+}
+
+export interface RunOptions {
+  /** Extra environment for this run only (e.g. SPECTER_SYNC_CRASH_AT). */
+  env?: Record<string, string>;
+  /** Polled every 10 ms while the child runs; when it returns true the child is SIGKILLed. */
+  killWhen?: () => boolean;
+}
+
+export class Scenario {
+  readonly dir: string;
+  readonly dbPath: string;
+  readonly configDir: string;
+  /** Settings every run of this scenario gets (a run's own `env` wins). */
+  readonly baseEnv: Record<string, string>;
+  readonly cancelled = new Set<string>();
+  readonly deleted = new Set<string>();
+  readonly runs: RunResult[] = [];
+
+  private constructor(
+    readonly world: SandboxWorld,
+    readonly fixture: FixtureOrder[],
+    env: Record<string, string>,
+  ) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-faults-'));
+    this.dbPath = path.join(this.dir, 'db', 'sync.db');
+    this.configDir = path.join(this.dir, 'config');
+    fs.mkdirSync(this.configDir);
+    fs.writeFileSync(path.join(this.configDir, 'default.json'), JSON.stringify(ROUTING_CONFIG, null, 2));
+    this.baseEnv = { SPECTER_PAGE_SIZE: '5', ...env };
+  }
+
+  static async start(env: Record<string, string> = {}): Promise<Scenario> {
+    if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before the fault-injection suite`);
+    const { orders, fixture } = fixtureOrders();
+    const world = await startSandboxWorld({ orders });
+    return new Scenario(world, fixture, env);
+  }
+
+  async close(): Promise<void> {
+    await this.world.close();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  order(provider: Provider, index: number): FixtureOrder {
+    const found = this.fixture.filter((o) => o.provider === provider)[index];
+    if (!found) throw new Error(`fixture has no ${provider} order #${index}`);
+    return found;
+  }
+
+  /** Cancels the order in the sandbox Specter (statusId 5); the next good run must forward it. */
+  cancel(...orders: FixtureOrder[]): void {
+    for (const o of orders) {
+      this.world.specter.cancel(o.orderNo);
+      this.cancelled.add(o.orderNo);
+    }
+  }
+
+  /** The trash icon: gone from Specter without a trace; the next good run must flag it, only it. */
+  delete(...orders: FixtureOrder[]): void {
+    for (const o of orders) {
+      expect(this.world.specter.delete(o.orderNo)).toBe(true);
+      this.deleted.add(o.orderNo);
+    }
+  }
+
+  env(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? os.tmpdir(),
+      ...this.world.env,
+      SYNC_DB_PATH: this.dbPath,
+      SYNC_CONFIG_DIR: this.configDir,
+      ...this.baseEnv,
+      ...extra,
+    };
+  }
+
+  /** One `specter-sync once --json` in a child process; resolves when it has exited. */
+  run(options: RunOptions = {}): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, 'once', '--json'], {
+        cwd: ROOT,
+        env: this.env(options.env),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const poll = options.killWhen
+        ? setInterval(() => {
+            if (child.exitCode === null && child.signalCode === null && options.killWhen!()) child.kill('SIGKILL');
+          }, 10)
+        : null;
+      const guard = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`specter-sync once did not end within ${RUN_TIMEOUT_MS} ms (a run must always end)\n${stderr.slice(-4000)}`));
+      }, RUN_TIMEOUT_MS);
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        if (poll) clearInterval(poll);
+        clearTimeout(guard);
+        let report: RunResult['report'] = null;
+        try {
+          report = stdout.trim() ? (JSON.parse(stdout) as RunResult['report']) : null;
+        } catch {
+          report = null;
+        }
+        const result = { code, signal, stdout, stderr, report };
+        this.runs.push(result);
+        resolve(result);
+      });
+    });
+  }
+
+  /** A run that must complete its cycle: exit 0, or 3 while a vanished order awaits a person. */
+  async runOk(options: RunOptions = {}): Promise<RunResult> {
+    const result = await this.run(options);
+    const allowed = this.deleted.size > 0 ? [0, 3] : [0];
+    if (result.signal !== null || !allowed.includes(result.code ?? -1)) {
+      throw new Error(`expected a completed run (exit ${allowed.join(' or ')}), got code ${result.code} signal ${result.signal}\n${result.stderr.slice(-6000)}`);
+    }
+    return result;
+  }
+
+  /** A run that must fail cleanly: exit 1, no crash, a `failed` report. */
+  async runFailed(options: RunOptions = {}): Promise<RunResult> {
+    const result = await this.run(options);
+    if (result.signal !== null || result.code !== 1) {
+      throw new Error(`expected a failed run (exit 1), got code ${result.code} signal ${result.signal}\n${result.stderr.slice(-6000)}`);
+    }
+    expect(result.report?.outcome).toBe('failed');
+    return result;
+  }
+
+  /** Reads the database without writing to it (safe right after a kill: nothing is recovered). */
+  read<T>(fn: (db: Database.Database) => T): T {
+    const db = new Database(this.dbPath, { readonly: true, fileMustExist: true });
+    try {
+      db.pragma('busy_timeout = 5000');
+      return fn(db);
+    } finally {
+      db.close();
+    }
+  }
+
+  jobs(): JobRow[] {
+    return this.read((db) => db.prepare('SELECT * FROM cancellation_jobs ORDER BY id').all() as JobRow[]);
+  }
+
+  vanishedOrderNos(): string[] {
+    return this.read((db) =>
+      (db.prepare('SELECT order_no FROM order_snapshots WHERE vanished_at IS NOT NULL ORDER BY order_no').all() as Array<{ order_no: string }>).map(
+        (r) => r.order_no,
+      ),
+    );
+  }
+
+  /**
+   * Everything a cycle writes (snapshots, jobs, runs), as one comparable value. The lease row is
+   * left out: taking and releasing it is not a change of state.
+   */
+  dump(): string {
+    return this.read((db) =>
+      JSON.stringify({
+        snapshots: db.prepare('SELECT * FROM order_snapshots ORDER BY order_no').all(),
+        jobs: db.prepare('SELECT * FROM cancellation_jobs ORDER BY id').all(),
+        runs: db.prepare('SELECT * FROM sync_runs ORDER BY id').all(),
+      }),
+    );
+  }
+
+  integrity(): string {
+    return this.read((db) => String(db.pragma('integrity_check', { simple: true })));
+  }
+
+  /** Every cancel request this provider's sandbox received for `ref`, faulted ones included. */
+  cancelRequestsAt(provider: Provider, ref: string): RecordedRequest[] {
+    const w = this.world;
+    switch (provider) {
+      case 'klarna':
+        return w.klarna.requests.filter((r) => r.method === 'POST' && r.path === `/ordermanagement/v1/orders/${encodeURIComponent(ref)}/cancel`);
+      case 'walley':
+        return w.walley.requests.filter((r) => r.method === 'POST' && r.path === `/manage/orders/${encodeURIComponent(ref)}/cancel`);
+      case 'qliro':
+        return w.qliro.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/cancelOrder') && qliroBody(r).OrderId === Number(ref));
+      case 'svea':
+        return w.svea.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(`/orders/${encodeURIComponent(ref)}`));
+    }
+  }
+
+  /** The idempotency key a recorded cancel request carries (Svea has none: null). */
+  keyOf(provider: Provider, request: RecordedRequest): string | null | undefined {
+    switch (provider) {
+      case 'klarna':
+        return header(request, 'klarna-idempotency-key');
+      case 'walley':
+        return header(request, 'walley-idempotency-key');
+      case 'qliro': {
+        const id = qliroBody(request).RequestId;
+        return typeof id === 'string' ? id : undefined;
+      }
+      case 'svea':
+        return null;
+    }
+  }
+
+  /** Cancels the provider sandbox actually carried out for `ref` (must never exceed 1). */
+  cancelsApplied(provider: Provider, ref: string): number {
+    const w = this.world;
+    switch (provider) {
+      case 'klarna':
+        return w.klarna.cancelsApplied(ref);
+      case 'svea':
+        return w.svea.cancelsApplied(ref);
+      // Qliro: each 'accepted' answer created a Reversal; a repeat answers ORDER_HAS_BEEN_CANCELLED.
+      case 'qliro':
+        return w.qliro.cancelRequests().filter((c) => c.orderId === ref && c.answer === 'accepted').length;
+      // Walley: a plain "202" started a cancel; a repeated key is labelled "202 (replayed)"/"409 …".
+      case 'walley':
+        return w.walley.cancelRequests().filter((c) => c.orderId === ref && c.answer === '202').length;
+    }
+  }
+
+  providerState(provider: Provider, ref: string): string {
+    const w = this.world;
+    switch (provider) {
+      case 'klarna':
+        return w.klarna.orderState(ref);
+      case 'svea':
+        return w.svea.orderState(ref);
+      case 'qliro':
+        return w.qliro.orderState(ref);
+      case 'walley':
+        return w.walley.orderState(ref);
+    }
+  }
+
+  /**
+   * Runs `once` until every cancellation job is final (done or failed), at most `maxRuns` times.
+   * Qliro and Walley confirm on a later cycle, and a job whose retry was deferred is due a little
+   * later: this keeps the suite free of fixed sleeps while bounding the patience.
+   */
+  async settle(maxRuns = 4): Promise<void> {
+    for (let i = 0; i < maxRuns; i += 1) {
+      const open = this.jobs().filter((j) => j.state !== 'done' && j.state !== 'failed');
+      const missing = [...this.cancelled].filter((no) => this.routed(no) && !this.jobs().some((j) => j.order_no === no));
+      if (open.length === 0 && missing.length === 0) return;
+      await this.runOk();
+      // A deferred retry is due after at most DISPATCH_RETRY_MAX_MS: wait for it by polling the row.
+      await waitFor(() => this.jobs().every((j) => j.state !== 'pending' || Date.parse(j.next_attempt_at) <= Date.now()), 10_000);
+    }
+  }
+
+  routed(orderNo: string): boolean {
+    return this.fixture.some((o) => o.orderNo === orderNo && o.provider !== null);
+  }
+
+  /** The invariants of the module header, asserted on the database and on every sandbox. */
+  assertInvariants(): void {
+    const jobs = this.jobs();
+    const byOrder = new Map<string, JobRow[]>();
+    for (const job of jobs) byOrder.set(job.order_no, [...(byOrder.get(job.order_no) ?? []), job]);
+
+    for (const o of this.fixture) {
+      if (o.provider === null || o.providerRef === null) continue;
+      const own = byOrder.get(o.orderNo) ?? [];
+      const requests = this.cancelRequestsAt(o.provider, o.providerRef);
+      if (this.cancelled.has(o.orderNo)) {
+        // No cancellation lost, none doubled.
+        expect({ orderNo: o.orderNo, jobs: own.length }).toEqual({ orderNo: o.orderNo, jobs: 1 });
+        const job = own[0]!;
+        expect({ orderNo: o.orderNo, state: job.state, error: job.last_error_code }).toEqual({ orderNo: o.orderNo, state: 'done', error: job.last_error_code });
+        expect({ orderNo: o.orderNo, provider: o.provider, state: this.providerState(o.provider, o.providerRef) }).toEqual({
+          orderNo: o.orderNo,
+          provider: o.provider,
+          state: 'cancelled',
+        });
+        expect({ orderNo: o.orderNo, applied: this.cancelsApplied(o.provider, o.providerRef) }).toEqual({ orderNo: o.orderNo, applied: 1 });
+        // One idempotency key, the job's, on every request that reached the provider.
+        expect(requests.length).toBeGreaterThan(0);
+        if (o.provider !== 'svea') {
+          const keys = new Set(requests.map((r) => this.keyOf(o.provider!, r)));
+          expect({ orderNo: o.orderNo, keys: [...keys] }).toEqual({ orderNo: o.orderNo, keys: [job.idempotency_key] });
+        }
+      } else {
+        // Never a live (or merely deleted, flagged-for-a-person) order cancelled.
+        expect({ orderNo: o.orderNo, jobs: own.length, requests: requests.length }).toEqual({ orderNo: o.orderNo, jobs: 0, requests: 0 });
+        expect({ orderNo: o.orderNo, applied: this.cancelsApplied(o.provider, o.providerRef) }).toEqual({ orderNo: o.orderNo, applied: 0 });
+      }
+    }
+    // No job for anything outside the fixture's routed, cancelled orders.
+    expect([...byOrder.keys()].sort()).toEqual([...this.cancelled].filter((no) => this.routed(no)).sort());
+    // No false vanish.
+    expect(this.vanishedOrderNos()).toEqual([...this.deleted].sort());
+    expect(this.integrity()).toBe('ok');
+  }
+}
+
+export interface JobRow {
+  id: number;
+  order_no: string;
+  provider: string;
+  provider_ref: string;
+  idempotency_key: string;
+  state: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_error_code: string | null;
+  last_error_message: string | null;
+}
+
+function header(request: RecordedRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+function qliroBody(request: RecordedRequest): Record<string, unknown> {
+  try {
+    const parsed = JSON.parse(request.body.toString('utf8')) as unknown;
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Polls `condition` every 20 ms until it holds; throws after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, timeoutMs: number, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The page a recorded Specter listing request asked for. */
+export function listingPage(request: RecordedRequest): number {
+  return Number(request.query.get('page'));
+}
+
+export function isListing(request: RecordedRequest): boolean {
+  return request.query.get('Action') === 'getOrders';
+}
