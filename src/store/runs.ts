@@ -15,3 +15,11 @@ export async function lastSuccessfulRun(store: Store): Promise<SyncRunRow | null
 export async function listRuns(store: Store, limit = 100): Promise<SyncRunRow[]> {
   return store.db.selectFrom('sync_runs').selectAll().orderBy('id', 'desc').limit(limit).execute();
 }
+
+/**
+ * The run's end, once dispatch and confirmation are done too: the commit wrote the commit time,
+ * but the cycle (and the lease) lasts until its last provider answer.
+ */
+export function finishRun(store: Store, runId: number, finishedAt: string): void {
+  store.sqlite.prepare('UPDATE sync_runs SET finished_at = ? WHERE id = ?').run(finishedAt, runId);
+}

@@ -20,7 +20,7 @@ import { SpecterError } from '../specter/errors.js';
 import type { Store } from '../store/database.js';
 import { countJobsByState, countOpenJobsByProvider } from '../store/jobs.js';
 import { acquireLease, releaseLease, renewLease, type LeaseHolder } from '../store/lease.js';
-import { hasSuccessfulRun } from '../store/runs.js';
+import { finishRun, hasSuccessfulRun } from '../store/runs.js';
 import { commitCycle, loadTrackedSnapshots, type NewCancellationJob, type VanishRecord } from '../store/snapshots.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
 
@@ -296,6 +296,7 @@ async function cycleBody(
 
   const awaiting = await awaitingPerson(deps, plan.guardTripped);
   const finishedAt = clock().toISOString();
+  finishRun(store, committed.runId, finishedAt);
   logger.event('sync.completed', `cycle completed: ${counts.listed} listed, ${counts.cancelled} cancelled, ${counts.vanished} vanished, ${counts.jobsCreated} jobs created`, {
     ...counts,
     awaitingPerson: awaiting,

@@ -3,7 +3,7 @@
  * in under 30 s, tell each step of the story, leak no sandbox secret, and ignore whatever
  * SPECTER_* / SYNC_* / provider variables the caller happens to have set.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -81,8 +81,9 @@ const runs: Run[] = [];
 let cast: Cast;
 
 beforeAll(async () => {
-  // The test runs what a user runs: the built package.
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'pipe' });
+  // The test runs what a user runs: the built package. `npm test` builds before Jest starts; a
+  // build here would rewrite dist/ under the other suites' child processes.
+  if (!existsSync(path.join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` first');
   const env: NodeJS.ProcessEnv = { ...process.env, ...HOSTILE_ENV };
   // The fault-injection hook kills the process at a named point; it is not the user's setting.
   delete env.SPECTER_SYNC_CRASH_AT;
