@@ -5,7 +5,6 @@
  * The process then ends by itself: nothing here calls process.exit() on the normal path, since
  * winston would lose the lines it has not written yet.
  */
-import { ConfigError } from '../config/errors.js';
 import { createWorkerMetrics } from '../observability/metrics.js';
 import { createProviderRegistry } from '../providers/registry.js';
 import { createSpecterClient } from '../specter/client.js';
@@ -14,33 +13,15 @@ import { createHealthServer, type HealthServer } from '../worker/http.js';
 import { createWorker } from '../worker/runner.js';
 import { EXIT, openContext, type ExitCode } from './context.js';
 
-/**
- * How long a stop waits for the cycle in flight. 25 s leaves a margin inside the 30 s that
- * Kubernetes (terminationGracePeriodSeconds) and `docker stop --time 30` / compose
- * `stop_grace_period: 30s` give before SIGKILL. Override: SHUTDOWN_GRACE_MS.
- */
-export const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
-const MAX_SHUTDOWN_GRACE_MS = 3_600_000;
-
-/** SHUTDOWN_GRACE_MS: milliseconds from 0 to 3600000; unset or empty → the default. */
-export function shutdownGraceMs(env: NodeJS.ProcessEnv): number {
-  const raw = env.SHUTDOWN_GRACE_MS?.trim();
-  if (raw === undefined || raw === '') return DEFAULT_SHUTDOWN_GRACE_MS;
-  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(value) || value > MAX_SHUTDOWN_GRACE_MS) {
-    throw new ConfigError('SHUTDOWN_GRACE_MS', `"${raw}" is not a whole number of milliseconds from 0 to ${MAX_SHUTDOWN_GRACE_MS}`, 'environment variable SHUTDOWN_GRACE_MS');
-  }
-  return value;
-}
-
 /** 128 + the signal number: what a shell reports for a process ended by that signal. */
 const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: 130, SIGTERM: 143 };
 
 export async function runCommand(): Promise<ExitCode> {
-  // Checked before anything is opened or read from Specter: a bad value is exit 2.
-  const graceMs = shutdownGraceMs(process.env);
   const ctx = await openContext();
   const { config, logger, store } = ctx;
+  // 25 s by default: a margin inside the 30 s that Kubernetes (terminationGracePeriodSeconds) and
+  // `docker stop --time 30` / compose `stop_grace_period: 30s` give before SIGKILL.
+  const graceMs = config.sync.shutdownGraceMs;
   const metrics = createWorkerMetrics();
   const specter = createSpecterClient(config.specter, {
     onRetry: (info) =>

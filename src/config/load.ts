@@ -259,6 +259,11 @@ const SETTINGS = {
     env: 'HTTP_HOST', path: 'http.host', default: '127.0.0.1', secret: false,
     description: 'Address the health and metrics endpoint listens on.', parse: nonEmpty,
   }),
+  SHUTDOWN_GRACE_MS: setting({
+    env: 'SHUTDOWN_GRACE_MS', path: 'sync.shutdownGraceMs', default: '25000', secret: false,
+    description: 'On SIGTERM/SIGINT, `run` waits this long (ms) for the cycle in flight; 25 s fits inside the 30 s a container stop gives.',
+    parse: integerIn(0, 3_600_000, 'a whole number of milliseconds from 0 to 3600000'),
+  }),
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -714,6 +719,7 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; configDir?: strin
       lookbackDays: get('SYNC_LOOKBACK_DAYS'),
       vanishedAction: get('VANISHED_ACTION'),
       vanishGuardMaxPerRun: get('VANISH_GUARD_MAX_PER_RUN'),
+      shutdownGraceMs: get('SHUTDOWN_GRACE_MS'),
     },
     dispatch: {
       maxAttempts: get('DISPATCH_MAX_ATTEMPTS'),

@@ -62,6 +62,8 @@ export interface SyncSettings {
   lookbackDays: number;
   vanishedAction: 'flag' | 'cancel';
   vanishGuardMaxPerRun: number;
+  /** How long `run` waits for the cycle in flight after SIGTERM/SIGINT. */
+  shutdownGraceMs: number;
 }
 
 export interface AppConfig {

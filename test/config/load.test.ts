@@ -64,6 +64,7 @@ describe('sources and precedence', () => {
       lookbackDays: 60,
       vanishedAction: 'flag',
       vanishGuardMaxPerRun: 10,
+      shutdownGraceMs: 25000,
     });
     expect(config.dispatch).toEqual({ maxAttempts: 8, retryMinMs: 1000, retryMaxMs: 300000, confirmDeadlineMs: 86400000 });
     expect(config.providers).toEqual({ qliro: null, klarna: null, walley: null, svea: null, requestTimeoutMs: 15000 });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError } from '../../src/config/errors.js';
-import { DEFAULT_SHUTDOWN_GRACE_MS, shutdownGraceMs } from '../../src/cli/run.js';
+import { loadConfig } from '../../src/config/load.js';
 import { decideStale, evaluateReadiness, schedulePeriodMs, type HealthState } from '../../src/worker/runner.js';
 
 const S = 1000;
@@ -105,16 +105,18 @@ describe('the stale alert', () => {
 });
 
 describe('SHUTDOWN_GRACE_MS', () => {
+  const required = { SPECTER_SBM_ID: '1', SPECTER_API_USER_ID: 'u', SPECTER_API_USER_KEY: 'k' };
+  const grace = (value?: string) => loadConfig({ env: { ...required, ...(value === undefined ? {} : { SHUTDOWN_GRACE_MS: value }) } }).sync.shutdownGraceMs;
+
   it('defaults to 25 s and accepts whole milliseconds', () => {
-    expect(shutdownGraceMs({})).toBe(DEFAULT_SHUTDOWN_GRACE_MS);
-    expect(DEFAULT_SHUTDOWN_GRACE_MS).toBe(25_000);
-    expect(shutdownGraceMs({ SHUTDOWN_GRACE_MS: '' })).toBe(25_000);
-    expect(shutdownGraceMs({ SHUTDOWN_GRACE_MS: '0' })).toBe(0);
-    expect(shutdownGraceMs({ SHUTDOWN_GRACE_MS: '10000' })).toBe(10_000);
+    expect(grace()).toBe(25_000);
+    expect(grace('')).toBe(25_000);
+    expect(grace('0')).toBe(0);
+    expect(grace('10000')).toBe(10_000);
   });
 
   it.each(['-1', '2.5', '25s', 'abc', '3600001'])('refuses %s with an error naming the setting', (value) => {
-    expect(() => shutdownGraceMs({ SHUTDOWN_GRACE_MS: value })).toThrow(ConfigError);
-    expect(() => shutdownGraceMs({ SHUTDOWN_GRACE_MS: value })).toThrow(/SHUTDOWN_GRACE_MS/);
+    expect(() => grace(value)).toThrow(ConfigError);
+    expect(() => grace(value)).toThrow(/SHUTDOWN_GRACE_MS/);
   });
 });
