@@ -92,7 +92,6 @@ const CASES: CrashCase[] = [
     env: { SPECTER_SYNC_CRASH_AT: 'dispatch.in_flight', SPECTER_SYNC_CRASH_AFTER: '3' },
     atCrash: leftInFlight,
   },
-  { name: 'dispatch.after_answer (first answer)', env: { SPECTER_SYNC_CRASH_AT: 'dispatch.after_answer' }, atCrash: answeredNotRecorded },
   {
     name: 'dispatch.after_answer (3rd answer)',
     env: { SPECTER_SYNC_CRASH_AT: 'dispatch.after_answer', SPECTER_SYNC_CRASH_AFTER: '2' },
@@ -127,12 +126,10 @@ describe('kill -9 at each stage of a cycle, then restart', () => {
   });
 
   test.each(CASES)('$name', async (c) => {
-    const s = (scenario = await Scenario.start());
+    const s = (scenario = await Scenario.startAfterBaseline());
     // Walley shows an accepted cancel after a short time, as the real one does ("it can take a few
     // seconds"), not after a status read: a restarted process must not depend on having read it.
     s.world.walley.setCancelLag({ reads: 0, ms: 100 });
-    const baseline = await s.runOk();
-    expect(baseline.report?.outcome).toBe('baseline');
     expect(s.jobs()).toHaveLength(0);
 
     s.cancel(s.order('qliro', 0), s.order('klarna', 0), s.order('klarna', 1), s.order('walley', 0), s.order('svea', 0));

@@ -34,6 +34,15 @@ import { startSandboxWorld, type SandboxWorld } from '../../src/sandbox/world.js
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
 
+/**
+ * One instant for every fixture in this process: the orders (and so their snapshots) are then the
+ * same in every scenario, and one baseline database can seed them all (see startAfterBaseline).
+ */
+const FIXTURE_NOW = Date.now();
+
+/** The baseline database of this process (a clean, closed SQLite file), made once. */
+let baselineDb: Promise<string> | null = null;
+
 /** One child run may take this long on a slow shared machine before the harness gives up. */
 const RUN_TIMEOUT_MS = 60_000;
 
@@ -150,9 +159,38 @@ export class Scenario {
 
   static async start(env: Record<string, string> = {}): Promise<Scenario> {
     if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before the fault-injection suite`);
-    const { orders, fixture } = fixtureOrders();
+    const { orders, fixture } = fixtureOrders(FIXTURE_NOW);
     const world = await startSandboxWorld({ orders });
     return new Scenario(world, fixture, env);
+  }
+
+  /**
+   * A scenario whose database already holds the baseline (a copy of one real baseline run made
+   * by this process: on a loaded machine every child process costs seconds). The first call makes
+   * it with a real `once` and checks it was a baseline that sent nothing.
+   */
+  static async startAfterBaseline(env: Record<string, string> = {}): Promise<Scenario> {
+    baselineDb ??= (async () => {
+      const first = await Scenario.start();
+      try {
+        const run = await first.runOk();
+        expect(run.report?.outcome).toBe('baseline');
+        expect(first.jobs()).toHaveLength(0);
+        const keepDir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-baseline-'));
+        process.once('exit', () => fs.rmSync(keepDir, { recursive: true, force: true }));
+        const keep = path.join(keepDir, 'sync.db');
+        fs.copyFileSync(first.dbPath, keep);
+        return keep;
+      } finally {
+        await first.close();
+      }
+    })();
+    const source = await baselineDb;
+    const s = await Scenario.start(env);
+    fs.mkdirSync(path.dirname(s.dbPath), { recursive: true, mode: 0o700 });
+    fs.copyFileSync(source, s.dbPath);
+    fs.chmodSync(s.dbPath, 0o600);
+    return s;
   }
 
   async close(): Promise<void> {

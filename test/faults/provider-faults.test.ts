@@ -29,10 +29,9 @@ afterEach(async () => {
 
 /** Baseline, then the first order of every provider cancelled in Specter. */
 async function cancelledAtEveryProvider(env: Record<string, string> = {}): Promise<Scenario> {
-  const s = (scenario = await Scenario.start(env));
+  const s = (scenario = await Scenario.startAfterBaseline(env));
   // Walley's accepted cancel shows after a short time (the real one: "a few seconds").
   s.world.walley.setCancelLag({ reads: 0, ms: 400 });
-  await s.runOk();
   s.cancel(...PROVIDERS.map((p) => s.order(p, 0)));
   return s;
 }
@@ -141,9 +140,8 @@ describe('known gap: Walley lag longer than the retry budget', () => {
    * done (the 409 for our key means accepted: confirm it by reading the order).
    */
   test('resetAfterEffect at Walley with a 10 s lag: the job must still end done', async () => {
-    const s = (scenario = await Scenario.start());
+    const s = (scenario = await Scenario.startAfterBaseline());
     s.world.walley.setCancelLag({ reads: 0, ms: 10_000 });
-    await s.runOk();
     const w = s.order('walley', 0);
     s.cancel(w);
     s.world.walley.faults.add({ kind: 'resetAfterEffect' }, { matches: isCancel.walley, times: 1 });
