@@ -156,14 +156,9 @@ describe('vanished orders', () => {
     expect(ws.snapshot(shy.orderNo)).toMatchObject({ vanished_at: null, vanish_status: null });
   });
 
-  // BUG (src/diff/diff.ts, diffOrders, the `if (isBeforeWindow(order.orderDate, window)) continue;`
-  // in the listing loop): when Specter moves an order's date out of the window, the listing leaves
-  // it out, getOrder FINDS it (order.listing_gap is logged), but the second diff skips the found
-  // order without marking it listed, so its snapshot (still carrying the old, in-window date) lands
-  // in `missing` and the order is flagged as vanished (exit 3, order.vanished whose note names the
-  // order itself as its own "live twin"). A found order must never be vanished; it should leave the
-  // window. Marked `failing` so the suite stays green until diff.ts is fixed; remove `.failing` then.
-  it.failing('does not flag an order whose date moved out of the window', async () => {
+  // Regression: this case once flagged the order as vanished (the found order was skipped by the
+  // second diff and its stale in-window snapshot counted as missing); fixed in 16f11dc.
+  it('does not flag an order whose date moved out of the window', async () => {
     const ws = workspace();
     const aging = makeOrder({ method: 'K' });
     world.specter.add(aging);
