@@ -31,8 +31,9 @@ import { formatStockholm } from '../../src/sandbox/specter/seed.js';
 import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
 import { startSandboxWorld, type SandboxWorld } from '../../src/sandbox/world.js';
 
+/** FAULTS_CLI (read only here) points the suite at another build, e.g. a deliberately broken copy. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = path.join(ROOT, 'dist', 'cli.js');
+export const CLI = process.env.FAULTS_CLI ?? path.join(ROOT, 'dist', 'cli.js');
 
 /**
  * One instant for every fixture in this process: the orders (and so their snapshots) are then the
