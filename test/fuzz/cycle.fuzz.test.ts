@@ -311,17 +311,19 @@ function mutationsOf(text: string, kind: 'listing' | 'getOrder'): fc.Arbitrary<S
       return served('encoding:utf8-declared-latin1-bytes', Buffer.from(text, 'latin1'), /[^\x00-\x7f]/.test(text) ? 'fail' : harmless);
     }),
     fc.tuple(fc.array(fc.tuple(fc.nat(), fc.nat(NOISE.length - 1)), { minLength: 1, maxLength: 5 }), fc.boolean()).map(([inserts, bom]) => {
-      // Noise only at element boundaries ("><"), never inside a tag or the declaration.
-      let out = text;
-      for (const [where, which] of inserts) {
-        const boundaries: number[] = [];
-        for (let i = out.indexOf('><', afterDeclaration(out)); i >= 0; i = out.indexOf('><', i + 1)) boundaries.push(i + 1);
-        const openSbm = out.indexOf('<SBM>') + '<SBM>'.length;
-        const closeSbm = out.lastIndexOf('</SBM>');
-        const inside = boundaries.filter((b) => b >= openSbm && b <= closeSbm);
-        const at = inside.length === 0 ? openSbm : inside[where % inside.length]!;
-        out = `${out.slice(0, at)}${NOISE[which]!}${out.slice(at)}`;
+      // Noise only at element boundaries ("><") of the served answer, never inside a tag, the
+      // declaration or earlier noise (a comment inside a comment is malformed, not harmless).
+      const boundaries: number[] = [];
+      const openSbm = text.indexOf('<SBM>') + '<SBM>'.length;
+      const closeSbm = text.lastIndexOf('</SBM>');
+      for (let i = text.indexOf('><', afterDeclaration(text)); i >= 0; i = text.indexOf('><', i + 1)) {
+        if (i + 1 >= openSbm && i + 1 <= closeSbm) boundaries.push(i + 1);
       }
+      const chosen = inserts
+        .map(([where, which]) => ({ at: boundaries.length === 0 ? openSbm : boundaries[where % boundaries.length]!, noise: NOISE[which]! }))
+        .sort((a, b) => b.at - a.at);
+      let out = text;
+      for (const { at, noise } of chosen) out = `${out.slice(0, at)}${noise}${out.slice(at)}`;
       const body = Buffer.from(`\n${out}`, 'utf8');
       return served('noise', bom ? Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), body]) : body, harmless);
     }),
