@@ -1,7 +1,5 @@
 /** `specter-sync once [--dry-run] [--json]`: one whole cycle, then exit (interface.md). */
-import { createProviderRegistry } from '../providers/registry.js';
-import { createSpecterClient } from '../specter/client.js';
-import { makeLeaseHolder } from '../store/lease.js';
+import { buildCycleDeps } from '../worker/deps.js';
 import { describeAction, needsPerson, runCycle, type CycleReport } from '../worker/cycle.js';
 import { EXIT, openContext, type ExitCode } from './context.js';
 import { formatTable, printJson } from './format.js';
@@ -21,20 +19,9 @@ export async function onceCommand(options: OnceOptions): Promise<ExitCode> {
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   try {
-    const specter = createSpecterClient(config.specter, {
-      onRetry: (info) =>
-        logger.event('specter.retry', `Specter ${info.action} failed (attempt ${info.attempt}); retrying in ${info.delayMs} ms: ${info.reason}`, { ...info }),
-    });
     const report = await runCycle(
-      {
-        config,
-        store,
-        specter,
-        providers: createProviderRegistry(config.providers),
-        logger,
-        holder: makeLeaseHolder(),
-        signal: stop.signal,
-      },
+      // SIGTERM/SIGINT: the request in flight finishes, nothing new starts.
+      { ...buildCycleDeps(config, store, logger), signal: stop.signal },
       { dryRun: options.dryRun ?? false },
     );
     if (options.json) printJson(ctx.out, report);

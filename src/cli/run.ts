@@ -6,10 +6,8 @@
  * winston would lose the lines it has not written yet.
  */
 import { createWorkerMetrics } from '../observability/metrics.js';
-import { createProviderRegistry } from '../providers/registry.js';
-import { createSpecterClient } from '../specter/client.js';
-import { makeLeaseHolder } from '../store/lease.js';
 import { createHealthServer, type HealthServer } from '../worker/http.js';
+import { buildCycleDeps } from '../worker/deps.js';
 import { createWorker } from '../worker/runner.js';
 import { EXIT, openContext, type ExitCode } from './context.js';
 
@@ -23,19 +21,7 @@ export async function runCommand(): Promise<ExitCode> {
   // `docker stop --time 30` / compose `stop_grace_period: 30s` give before SIGKILL.
   const graceMs = config.sync.shutdownGraceMs;
   const metrics = createWorkerMetrics();
-  const specter = createSpecterClient(config.specter, {
-    onRetry: (info) =>
-      logger.event('specter.retry', `Specter ${info.action} failed (attempt ${info.attempt}); retrying in ${info.delayMs} ms: ${info.reason}`, { ...info }),
-  });
-  const worker = createWorker({
-    config,
-    store,
-    specter,
-    providers: createProviderRegistry(config.providers),
-    logger,
-    holder: makeLeaseHolder(),
-    metrics,
-  });
+  const worker = createWorker({ ...buildCycleDeps(config, store, logger), metrics });
 
   let server: HealthServer | null = null;
   if (config.http.port !== 0) {

@@ -13,12 +13,10 @@ import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { AppConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { createProviderRegistry } from '../providers/registry.js';
 import { startSandboxWorld, type SandboxWorld } from '../sandbox/world.js';
-import { createSpecterClient } from '../specter/client.js';
 import { openStore, type Store } from '../store/database.js';
-import { makeLeaseHolder } from '../store/lease.js';
-import { runCycle, type CycleDeps, type CycleReport } from '../worker/cycle.js';
+import { runCycle, type CycleReport } from '../worker/cycle.js';
+import { buildCycleDeps } from '../worker/deps.js';
 
 /** A cycle that completed (baseline or not): the only kind the story can go on from. */
 export type CompletedReport = Extract<CycleReport, { outcome: 'succeeded' | 'baseline' }>;
@@ -97,18 +95,7 @@ export async function startStage(): Promise<DemoStage> {
     // The worker's JSON lines are the alerting interface, not the story: they go to a file.
     logFile = createWriteStream(logPath, { flags: 'a', mode: 0o600 });
     logger = createLogger({ level: config.log.level, format: 'json', secrets: config.secrets, stream: logFile });
-    const specter = createSpecterClient(config.specter, {
-      onRetry: (info) =>
-        logger?.event('specter.retry', `Specter ${info.action} failed (attempt ${info.attempt}); retrying in ${info.delayMs} ms: ${info.reason}`, { ...info }),
-    });
-    const deps: CycleDeps = {
-      config,
-      store,
-      specter,
-      providers: createProviderRegistry(config.providers),
-      logger,
-      holder: makeLeaseHolder(),
-    };
+    const deps = buildCycleDeps(config, store, logger);
 
     let runs = 0;
     const cycle = async (): Promise<CompletedReport> => {

@@ -9,7 +9,7 @@ import type { ProviderClient, ConfirmOutcome, ConfirmRequest } from '../provider
 import { listAcceptedJobs, markDone, markFailed, noteConfirmAttempt, type CancellationJob } from '../store/jobs.js';
 import { addMs, clientError, failureAdvice, iso, jobFields } from './common.js';
 import type { DispatchDeps } from './dispatcher.js';
-import { runWithLimit } from './limit.js';
+import { runPerProvider } from './limit.js';
 
 export interface ConfirmAction {
   jobId: number;
@@ -30,40 +30,23 @@ export async function confirmAcceptedJobs(deps: DispatchDeps): Promise<{ actions
   const actions: ConfirmAction[] = [];
   const accepted = await listAcceptedJobs(deps.store);
 
-  const byProvider = new Map<ProviderClient, CancellationJob[]>();
-  for (const job of accepted) {
-    const client = deps.providers[job.provider];
-    if (!client) {
-      // Configured off since it accepted: it cannot be asked, so it is not failed for the
-      // deadline either (the provider may well have finished); it waits like a pending job does.
+  await runPerProvider(accepted, deps.providers, {
+    // Configured off since it accepted: it cannot be asked, so it is not failed for the deadline
+    // either (the provider may well have finished); it waits like a pending job does.
+    unconfigured: async (job) => {
       deps.logger.event(
         'cancel.waiting_for_provider',
         `${job.provider} is not configured: the accepted cancellation of order ${job.orderNo} cannot be confirmed until its credentials are set`,
         { ...jobFields(job), attempt: job.attempts },
       );
       actions.push({ ...actionBase(job), result: 'pending', reason: 'provider_not_configured' });
-      continue;
-    }
-    const queue = byProvider.get(client) ?? [];
-    queue.push(job);
-    byProvider.set(client, queue);
-  }
-
-  const settled = await Promise.allSettled(
-    [...byProvider].map(([client, jobs]) =>
-      runWithLimit(
-        jobs,
-        client.maxConcurrency,
-        async (job) => {
-          actions.push(await confirmJob(deps, now, client, job));
-        },
-        stopping,
-      ),
-    ),
-  );
-  const errors = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
-  if (errors.length === 1) throw errors[0];
-  if (errors.length > 1) throw new AggregateError(errors, `confirmation failed for ${errors.length} providers`);
+    },
+    work: async (client, job) => {
+      actions.push(await confirmJob(deps, now, client, job));
+    },
+    shouldStop: stopping,
+    what: 'confirmation',
+  });
   return { actions };
 }
 

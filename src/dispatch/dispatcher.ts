@@ -28,7 +28,7 @@ import {
 } from '../store/jobs.js';
 import { backoffDelayMs } from './backoff.js';
 import { addMs, clientError, failureAdvice, iso, jobFields } from './common.js';
-import { runWithLimit } from './limit.js';
+import { runPerProvider } from './limit.js';
 
 /**
  * The longest wait spent inside a cycle before another attempt. Longer waits go back to the
@@ -154,36 +154,17 @@ export async function dispatchDueJobs(deps: DispatchDeps): Promise<DispatchRepor
   const actions: DispatchAction[] = [];
   const due = await listDueJobs(deps.store, iso(now()));
 
-  const byProvider = new Map<ProviderClient, CancellationJob[]>();
-  for (const job of due) {
-    const client = deps.providers[job.provider];
-    if (!client) {
+  await runPerProvider(due, deps.providers, {
+    unconfigured: async (job) => {
       actions.push(await waitForProvider(ctx, job));
-      continue;
-    }
-    const queue = byProvider.get(client) ?? [];
-    queue.push(job);
-    byProvider.set(client, queue);
-  }
-
-  // allSettled: a provider whose pool hit an unexpected error (the database, a bug) stops only
-  // itself; the others finish their queues before the error is reported.
-  const settled = await Promise.allSettled(
-    [...byProvider].map(([client, jobs]) =>
-      runWithLimit(
-        jobs,
-        client.maxConcurrency,
-        async (job) => {
-          const action = await sendJob(ctx, client, job);
-          if (action) actions.push(action);
-        },
-        ctx.stopping,
-      ),
-    ),
-  );
-  const errors = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
-  if (errors.length === 1) throw errors[0];
-  if (errors.length > 1) throw new AggregateError(errors, `dispatch failed for ${errors.length} providers`);
+    },
+    work: async (client, job) => {
+      const action = await sendJob(ctx, client, job);
+      if (action) actions.push(action);
+    },
+    shouldStop: ctx.stopping,
+    what: 'dispatch',
+  });
 
   const counts = emptyCounts();
   for (const action of actions) counts[action.result] += 1;

@@ -2,6 +2,9 @@
  * A tiny pool: run `work` over `items` with at most `limit` in flight. Used once per provider so
  * each provider's own rate limit holds while providers run side by side.
  */
+import type { ProviderName } from '../domain.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { ProviderClient } from '../providers/types.js';
 
 /**
  * `shouldStop` is asked before each new item is started (a stop was requested: in-flight items
@@ -34,4 +37,42 @@ export async function runWithLimit<T>(
 
   await Promise.all(Array.from({ length: width }, () => lane()));
   if (errors.length > 0) throw errors[0];
+}
+
+/**
+ * Runs `work` over the jobs of each provider in that provider's own pool (its maxConcurrency),
+ * providers side by side. A job whose provider is not configured goes to `unconfigured` instead.
+ * allSettled: a provider whose pool hit an unexpected error (the database, a bug) stops only
+ * itself; the others finish their queues before the error is reported.
+ */
+export async function runPerProvider<J extends { provider: ProviderName }>(
+  jobs: readonly J[],
+  providers: ProviderRegistry,
+  handlers: {
+    unconfigured: (job: J) => Promise<void>;
+    work: (client: ProviderClient, job: J) => Promise<void>;
+    shouldStop: () => boolean;
+    /** e.g. "dispatch", for the error message when several providers failed. */
+    what: string;
+  },
+): Promise<void> {
+  const byProvider = new Map<ProviderClient, J[]>();
+  for (const job of jobs) {
+    const client = providers[job.provider];
+    if (!client) {
+      await handlers.unconfigured(job);
+      continue;
+    }
+    const queue = byProvider.get(client) ?? [];
+    queue.push(job);
+    byProvider.set(client, queue);
+  }
+  const settled = await Promise.allSettled(
+    [...byProvider].map(([client, queue]) =>
+      runWithLimit(queue, client.maxConcurrency, (job) => handlers.work(client, job), handlers.shouldStop),
+    ),
+  );
+  const errors = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new AggregateError(errors, `${handlers.what} failed for ${errors.length} providers`);
 }
