@@ -86,14 +86,10 @@ describe('seedOrders', () => {
     expect(orders.filter((o) => /[åäöÅÄÖ]/.test(o.customerName ?? '')).length).toBeGreaterThan(5000);
   });
 
-  it('generates 100,000 orders well under a second', () => {
-    seedOrders({ count: 1000, now: NOW });
-    const started = performance.now();
+  it('generates 100,000 orders (the benchmark measures how fast)', () => {
     const orders = seedOrders({ count: 100_000, now: NOW, seed: 5 });
-    const ms = performance.now() - started;
     expect(orders).toHaveLength(100_000);
-    // Typically ~150 ms; the bound leaves room for a loaded CI machine.
-    expect(ms).toBeLessThan(1000);
+    expect(new Set(orders.map((o) => o.orderNo)).size).toBe(100_000);
   });
 });
 
@@ -107,12 +103,9 @@ describe('the sandbox with 100,000 orders', () => {
     const orders = seedOrders({ count: 100_000, now: NOW, seed: 5, lookbackDays: 60 });
     sandbox = await startSpecterSandbox({ orders });
     const client = createSpecterClient(sandbox.settings({ timeoutMs: 10_000 }));
-    const started = performance.now();
     const listed = await client.listOrdersInWindow({ fromDate: '2026-01-01', toDate: '2026-12-31' });
-    const ms = performance.now() - started;
     expect(listed).toHaveLength(100_000);
     expect(listed[99_999]?.orderNo).toBe(orders[99_999]?.orderNo);
     expect(sandbox.requestsFor()).toHaveLength(200);
-    expect(ms).toBeLessThan(20_000);
   });
 });
