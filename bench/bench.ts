@@ -236,7 +236,7 @@ function phaseTable(results: SizeResult[]): string {
     row('  of it: decode + parseSpecterDocument (same bytes)', (r) => m(r, 'productParse')),
     row('  of it: raw HTTP fetch (floor, same pages)', (r) => median(r.floorFetchMs)),
     row('track: route + sha1 content hash', (r) => m(r, 'track')),
-    row('hasSuccessfulRun + loadTrackedSnapshots', (r) => m(r, 'loadSnapshots')),
+    row('hasSuccessfulRun + loadSnapshotIndex', (r) => m(r, 'loadSnapshots')),
     row('diffOrders', (r) => m(r, 'diff')),
     row('rest: lease, commit (no rows), awaitingPerson', rest),
     row('whole cycle (median)', (r) => median(r.steadyMs)),

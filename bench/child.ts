@@ -25,7 +25,7 @@ import { openStore, type Store } from '../src/store/database.js';
 import { makeLeaseHolder } from '../src/store/lease.js';
 import { migrateToLatest } from '../src/store/migrate.js';
 import { hasSuccessfulRun } from '../src/store/runs.js';
-import { insertJob, loadTrackedSnapshots } from '../src/store/snapshots.js';
+import { insertJob, loadSnapshotIndex } from '../src/store/snapshots.js';
 import { runCycle, type CycleDeps, type CycleReport } from '../src/worker/cycle.js';
 import { FloorTable, makeRawFetcher, runFloor } from './floor.js';
 import type { ChildMessage, DispatchJob, DispatchResult, ParentMessage, SizeJob, SizeResult, SnapshotWriteProof } from './protocol.js';
@@ -224,7 +224,7 @@ async function measureSize(job: SizeJob): Promise<SizeResult> {
       phases.track!.push(performance.now() - t);
       t = performance.now();
       const baselineRun = !(await hasSuccessfulRun(store));
-      const snapshots = loadTrackedSnapshots(store);
+      const snapshots = loadSnapshotIndex(store);
       phases.loadSnapshots!.push(performance.now() - t);
       t = performance.now();
       const diff = diffOrders({ snapshots, listing, window, baseline: baselineRun });

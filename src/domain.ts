@@ -78,6 +78,20 @@ export type VanishStatus =
   | 'handled_by_specter'
   | 'unrouted';
 
+/**
+ * What the diff needs to know of a tracked order: enough to decide, not to act. At 100,000 orders
+ * the cycle holds this compact index, not the full snapshots (bench/RESULTS.md, peak RSS), and
+ * reads the full rows of the few orders it acts on.
+ */
+export interface SnapshotSummary {
+  orderNo: string;
+  orderDate: string;
+  contentHash: string;
+  cancelledAt: string | null;
+  vanishedAt: string | null;
+  vanishStatus: VanishStatus | null;
+}
+
 /** A tracked order as stored, with the facts written once about it. */
 export interface OrderSnapshot extends TrackedOrder {
   firstSeenAt: string;

@@ -3,12 +3,13 @@
  * listing) to what changed. No I/O, no clock: everything it needs comes in as values, so every
  * rule of design.md is tested on plain data (test/diff/diff.test.ts).
  */
-import type { OrderSnapshot, TrackedOrder } from '../domain.js';
+import type { SnapshotSummary, TrackedOrder } from '../domain.js';
 import { isBeforeWindow, type OrderWindow } from './window.js';
 
-export interface DiffInput {
+/** S: the compact SnapshotSummary in the cycle, or full OrderSnapshots; the diff reads only the summary. */
+export interface DiffInput<S extends SnapshotSummary = SnapshotSummary> {
   /** Every order still tracked (not yet left the window), by orderNo. */
-  snapshots: ReadonlyMap<string, OrderSnapshot>;
+  snapshots: ReadonlyMap<string, S>;
   /** A complete listing of the window, plus any order `getOrder` found since. */
   listing: readonly TrackedOrder[];
   window: OrderWindow;
@@ -22,32 +23,32 @@ export interface CancellationTransition {
   firstSeenCancelled: boolean;
 }
 
-export interface OrderDiff {
+export interface OrderDiff<S extends SnapshotSummary = SnapshotSummary> {
   /** Not tracked before. */
   newOrders: TrackedOrder[];
   /** Tracked, and its content hash differs. */
-  changed: Array<{ before: OrderSnapshot; after: TrackedOrder }>;
+  changed: Array<{ before: S; after: TrackedOrder }>;
   /** Seen cancelled for the first time (cancelled_at is still unset): the fact to write. */
   cancelledFacts: TrackedOrder[];
   /** The subset of cancelledFacts that must be forwarded (none on a baseline). */
   cancellations: CancellationTransition[];
   /** Tracked, in the window, absent from the listing: a question for getOrder, not an answer. */
-  missing: OrderSnapshot[];
+  missing: S[];
   /** Vanished before (and not dealt with as gone for good) but listed again. */
-  reappeared: Array<{ before: OrderSnapshot; after: TrackedOrder }>;
+  reappeared: Array<{ before: S; after: TrackedOrder }>;
   /** Tracked, but now older than the window: they leave tracking quietly. */
-  leftWindow: OrderSnapshot[];
+  leftWindow: S[];
   unchanged: number;
 }
 
 /** Vanished orders whose disappearance is already recorded are not asked about again. */
-function vanishIsRecorded(snapshot: OrderSnapshot): boolean {
+function vanishIsRecorded(snapshot: SnapshotSummary): boolean {
   return snapshot.vanishedAt !== null && snapshot.vanishStatus !== 'reappeared';
 }
 
-export function diffOrders(input: DiffInput): OrderDiff {
+export function diffOrders<S extends SnapshotSummary>(input: DiffInput<S>): OrderDiff<S> {
   const { snapshots, listing, window, baseline } = input;
-  const result: OrderDiff = {
+  const result: OrderDiff<S> = {
     newOrders: [],
     changed: [],
     cancelledFacts: [],

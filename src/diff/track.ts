@@ -34,7 +34,25 @@ function routeKey(route: Route): string {
   }
 }
 
-export function trackOrder(order: SpecterOrder, statusMap: StatusMap, rules: readonly CompiledRule[]): TrackedOrder {
+/**
+ * A copy of `text` that shares no memory with the page it was parsed from. V8 keeps a substring
+ * of 13 or more characters as a slice of its parent, so one kept orderDate or reference would keep
+ * its whole ~170 KB page alive: ~35 MB of page text held through the diff at 100,000 orders
+ * (bench/RESULTS.md). Short strings are copied by V8 already.
+ */
+function detached(text: string | null): string | null {
+  return text !== null && text.length >= 13 ? Buffer.from(text, 'utf8').toString('utf8') : text;
+}
+
+export function trackOrder(specterOrder: SpecterOrder, statusMap: StatusMap, rules: readonly CompiledRule[]): TrackedOrder {
+  const order: SpecterOrder = {
+    ...specterOrder,
+    orderDate: detached(specterOrder.orderDate) ?? specterOrder.orderDate,
+    payment: specterOrder.payment && {
+      ...specterOrder.payment,
+      payTypeReference: detached(specterOrder.payment.payTypeReference),
+    },
+  };
   const route = routePayment(order.payment, rules);
   const status = mapStatus(order.statusId, order.deliveryStatus, statusMap);
   const payTypeIdentifier = order.payment?.payTypeIdentifier ?? null;

@@ -37,8 +37,13 @@ export interface SpecterClientHooks {
 }
 
 export interface SpecterClient {
-  /** Every page of the window, checked complete, or it throws SpecterError. Never a partial list. */
+  /**
+   * Every page of the window, checked complete, or it throws SpecterError. Never a partial list.
+   * `map` turns each order into what the caller keeps as soon as its page is checked, so a large
+   * listing is never held twice (once as Specter's orders, once as the caller's).
+   */
   listOrdersInWindow(window: OrderWindow): Promise<SpecterOrder[]>;
+  listOrdersInWindow<T>(window: OrderWindow, map: (order: SpecterOrder) => T): Promise<T[]>;
   /** null = not found (code 20, or an empty <orders/>). Any other failure throws SpecterError. */
   getOrder(orderNo: string): Promise<SpecterOrder | null>;
 }
@@ -240,14 +245,14 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
     }
   }
 
-  async function listOrdersInWindow(window: OrderWindow): Promise<SpecterOrder[]> {
+  async function listOrdersInWindow<T>(window: OrderWindow, map?: (order: SpecterOrder) => T): Promise<Array<T | SpecterOrder>> {
     if (!DATE.test(window.fromDate) || !DATE.test(window.toDate)) {
       throw new RangeError(`order window dates must be YYYY-MM-DD, got ${JSON.stringify(window)}`);
     }
     const action = settings.actions.listOrders;
     const pageSize = settings.pageSize;
     const listing = `${action} ${window.fromDate}..${window.toDate}`;
-    const orders: SpecterOrder[] = [];
+    const orders: Array<T | SpecterOrder> = [];
     let first: { totalPages: number; totalCount: number } | null = null;
     let previousOrderNo: string | null = null;
 
@@ -300,7 +305,7 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
           );
         }
         previousOrderNo = order.orderNo;
-        orders.push(order);
+        orders.push(map ? map(order) : order);
       }
       if (page >= lastPage) break;
     }
@@ -333,7 +338,7 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
     return order;
   }
 
-  return { listOrdersInWindow, getOrder };
+  return { listOrdersInWindow: listOrdersInWindow as SpecterClient['listOrdersInWindow'], getOrder };
 }
 
 /** Numeric order of canonical (no leading zero) digit strings, without Number's 2^53 limit. */

@@ -4,7 +4,7 @@
  * statements, and a crash at any point leaves the database exactly as it was before the cycle.
  */
 import { randomUUID } from 'node:crypto';
-import type { OrderSnapshot, ProviderName, Route, TrackedOrder, VanishStatus } from '../domain.js';
+import type { OrderSnapshot, ProviderName, Route, SnapshotSummary, TrackedOrder, VanishStatus } from '../domain.js';
 import type { Store } from './database.js';
 import type { SnapshotRow } from './schema.js';
 
@@ -46,6 +46,33 @@ export function loadTrackedSnapshots(store: Store): Map<string, OrderSnapshot> {
   const map = new Map<string, OrderSnapshot>();
   for (const row of rows) map.set(row.order_no, snapshotFromRow(row));
   return map;
+}
+
+/**
+ * The compact index the diff works on (SnapshotSummary), for every tracked order. Raw rows
+ * (arrays) read one at a time: no 22-column row objects, no full snapshots for 100,000 orders.
+ */
+export function loadSnapshotIndex(store: Store): Map<string, SnapshotSummary> {
+  const rows = store.sqlite
+    .prepare(
+      'SELECT order_no, order_date, content_hash, cancelled_at, vanished_at, vanish_status FROM order_snapshots WHERE left_window_at IS NULL',
+    )
+    .raw(true)
+    .iterate() as IterableIterator<[string, string, string, string | null, string | null, VanishStatus | null]>;
+  const index = new Map<string, SnapshotSummary>();
+  for (const [orderNo, orderDate, contentHash, cancelledAt, vanishedAt, vanishStatus] of rows) {
+    index.set(orderNo, { orderNo, orderDate, contentHash, cancelledAt, vanishedAt, vanishStatus });
+  }
+  return index;
+}
+
+/** Full snapshots of the given orders (the few a cycle acts on), in the order asked. */
+export function loadSnapshots(store: Store, orderNos: readonly string[]): OrderSnapshot[] {
+  const select = store.sqlite.prepare('SELECT * FROM order_snapshots WHERE order_no = ?');
+  return orderNos.flatMap((orderNo) => {
+    const row = select.get(orderNo) as SnapshotRow | undefined;
+    return row ? [snapshotFromRow(row)] : [];
+  });
 }
 
 export async function getSnapshot(store: Store, orderNo: string): Promise<OrderSnapshot | null> {

@@ -21,7 +21,7 @@ import type { Store } from '../store/database.js';
 import { countJobsByState, countOpenJobsByProvider } from '../store/jobs.js';
 import { acquireLease, releaseLease, renewLease, type LeaseHolder } from '../store/lease.js';
 import { finishRun, hasSuccessfulRun } from '../store/runs.js';
-import { commitCycle, loadTrackedSnapshots, type NewCancellationJob, type VanishRecord } from '../store/snapshots.js';
+import { commitCycle, loadSnapshotIndex, loadSnapshots, type NewCancellationJob, type VanishRecord } from '../store/snapshots.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
 
 /** How long a lease lasts without renewal; renewed every LEASE_RENEW_MS while a cycle runs. */
@@ -180,11 +180,12 @@ async function cycleBody(
   const rules = compileRoutingRules(config.routing);
   const track = (order: Parameters<typeof trackOrder>[0]) => trackOrder(order, statusMap, rules);
 
-  const listing = (await specter.listOrdersInWindow(window)).map(track);
+  // Tracked as each page is checked: the listing is never held twice (Specter's and ours).
+  const listing = await specter.listOrdersInWindow(window, track);
   crashPoint('cycle.listing');
 
   const baseline = !(await hasSuccessfulRun(store));
-  const snapshots = loadTrackedSnapshots(store);
+  const snapshots = loadSnapshotIndex(store);
   let diff = diffOrders({ snapshots, listing, window, baseline });
 
   // Missing from a listing is a question; only getOrder answers it. A confirmation that fails
@@ -199,8 +200,9 @@ async function cycleBody(
   }
   const missingCount = diff.missing.length;
   if (found.length > 0) diff = diffOrders({ snapshots, listing: [...listing, ...found], window, baseline });
-  // After the second diff, what is still missing is exactly what getOrder said is gone.
-  const gone = diff.missing;
+  // After the second diff, what is still missing is exactly what getOrder said is gone; read
+  // their full snapshots (route, amount) to act on them.
+  const gone = loadSnapshots(store, diff.missing.map((s) => s.orderNo));
 
   const actions: CycleAction[] = [];
   const plan = planFacts(diff, gone, listing.concat(found), deps, actions);
@@ -258,7 +260,7 @@ async function cycleBody(
   counts.jobsCreated = committed.createdJobs.length;
 
   // Logged after the commit, so an alert never announces something the database does not hold.
-  logCommittedFacts(deps, diff, plan, committed.createdJobs);
+  logCommittedFacts(deps, diff, gone, plan, committed.createdJobs);
   for (const action of actions) {
     if (action.action === 'cancel_job_created') {
       action.jobId = committed.createdJobs.find((j) => j.orderNo === action.orderNo && j.provider === action.provider)?.id;
@@ -386,6 +388,7 @@ function planFacts(diff: OrderDiff, gone: readonly OrderSnapshot[], present: rea
 function logCommittedFacts(
   deps: CycleDeps,
   diff: OrderDiff,
+  gone: readonly OrderSnapshot[],
   plan: FactPlan,
   createdJobs: ReadonlyArray<{ id: number; orderNo: string; reason: string }>,
 ): void {
@@ -415,10 +418,10 @@ function logCommittedFacts(
     logger.event(
       'vanish_guard.tripped',
       `more orders vanished in one run than VANISH_GUARD_MAX_PER_RUN=${config.sync.vanishGuardMaxPerRun} allows; none flagged. Check Specter (a wrong account, a data problem?); if the deletions are real, run once with a higher VANISH_GUARD_MAX_PER_RUN`,
-      { count: diff.missing.length, limit: config.sync.vanishGuardMaxPerRun, orderNos: diff.missing.slice(0, 50).map((s) => s.orderNo) },
+      { count: gone.length, limit: config.sync.vanishGuardMaxPerRun, orderNos: gone.slice(0, 50).map((s) => s.orderNo) },
     );
   }
-  const snapshotsByNo = new Map(diff.missing.map((s) => [s.orderNo, s]));
+  const snapshotsByNo = new Map(gone.map((s) => [s.orderNo, s]));
   for (const v of plan.vanished) {
     const snapshot = snapshotsByNo.get(v.orderNo);
     if (!snapshot || snapshot.route.kind !== 'provider' || snapshot.cancelledAt !== null) continue;

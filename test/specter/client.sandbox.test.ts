@@ -70,6 +70,12 @@ describe('listing', () => {
     expect(sandbox.requestsFor().map((r) => r.query.get('page'))).toEqual(['1', '2', '3']);
   });
 
+  it('maps each order as its page is checked, in listing order', async () => {
+    const client = createSpecterClient(sandbox.settings());
+    const orderNos = await client.listOrdersInWindow(WINDOW, (order) => order.orderNo);
+    expect(orderNos).toEqual(inWindow(sandbox.orders()).map((o) => o.orderNo));
+  });
+
   it('filters on the order date, inclusive at both ends', async () => {
     const day = ORDERS[600]!.orderDate.slice(0, 10);
     const client = createSpecterClient(sandbox.settings({ pageSize: 7 }));

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { TrackedOrder } from '../../src/domain.js';
 import { openStore, type Store } from '../../src/store/database.js';
 import { acquireLease, makeLeaseHolder, readLease, releaseLease, renewLease } from '../../src/store/lease.js';
-import { commitCycle, loadTrackedSnapshots, type CycleRecord } from '../../src/store/snapshots.js';
+import { commitCycle, loadSnapshotIndex, loadSnapshots, loadTrackedSnapshots, type CycleRecord } from '../../src/store/snapshots.js';
 import { listJobs } from '../../src/store/jobs.js';
 import { listVanishedAwaiting, requestVanishedCancel, resolveVanished } from '../../src/store/vanished.js';
 
@@ -83,6 +83,26 @@ describe('commitCycle', () => {
     expect(snapshots.get('1')?.cancelledAt).toBe('2026-11-26T11:00:00.000Z');
     expect(snapshots.get('2')?.vanishedAt).toBe('2026-11-26T11:00:00.000Z');
     expect(snapshots.get('1')?.firstSeenAt).toBe('2026-11-26T10:00:01.000Z');
+  });
+
+  it('the compact index holds what the diff needs; full rows are read for the few acted on', () => {
+    commitCycle(store, record({ upserts: [order('1'), order('2', { status: 'cancelled' }), order('3')], cancelledFacts: ['2'] }));
+    commitCycle(store, record({ leftWindow: ['3'] }));
+    const index = loadSnapshotIndex(store);
+    expect([...index.keys()]).toEqual(['1', '2']);
+    expect(index.get('2')).toEqual({
+      orderNo: '2',
+      orderDate: '2026-11-20 10:15:00',
+      contentHash: 'h-2-cancelled',
+      cancelledAt: '2026-11-26T10:00:01.000Z',
+      vanishedAt: null,
+      vanishStatus: null,
+    });
+    const full = loadSnapshots(store, ['2', 'missing', '1']);
+    expect(full.map((s) => [s.orderNo, s.route.kind, s.amount])).toEqual([
+      ['2', 'provider', '100.00'],
+      ['1', 'provider', '100.00'],
+    ]);
   });
 
   it('creates one job per order and reference, whatever asks twice, each with its own key', () => {
