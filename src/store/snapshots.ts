@@ -87,6 +87,13 @@ export interface NewCancellationJob {
   amount: string | null;
   currency: string | null;
   reason: 'cancelled' | 'vanished';
+  /**
+   * Not to be sent without a person: the job is created `failed` (reason `rejected`) with this
+   * code and message, so it alerts, keeps `once` at exit 3, and `jobs retry` sends it if a person
+   * decides it must go. Used when a live order shares the payment (design: never cancel a live
+   * order's payment).
+   */
+  hold?: { code: string; message: string };
 }
 
 export interface CreatedJob extends NewCancellationJob {
@@ -223,13 +230,27 @@ export function insertJob(store: Store, job: NewCancellationJob, at: string): Cr
   const row = store.sqlite
     .prepare(
       `INSERT INTO cancellation_jobs (order_no, provider, provider_ref, amount, currency, reason,
-         idempotency_key, state, attempts, next_attempt_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+         idempotency_key, state, attempts, next_attempt_at, failure_reason, last_error_code,
+         last_error_message, created_at, updated_at, completed_at)
+       VALUES (@orderNo, @provider, @providerRef, @amount, @currency, @reason, @idempotencyKey,
+         @state, 0, @at, @failureReason, @code, @message, @at, @at, @completedAt)
        ON CONFLICT (order_no, provider, provider_ref) DO NOTHING
        RETURNING id`,
     )
-    .get(job.orderNo, job.provider, job.providerRef, job.amount, job.currency, job.reason, idempotencyKey, at, at, at) as
-    | { id: number }
-    | undefined;
+    .get({
+      orderNo: job.orderNo,
+      provider: job.provider,
+      providerRef: job.providerRef,
+      amount: job.amount,
+      currency: job.currency,
+      reason: job.reason,
+      idempotencyKey,
+      state: job.hold ? 'failed' : 'pending',
+      failureReason: job.hold ? 'rejected' : null,
+      code: job.hold?.code ?? null,
+      message: job.hold?.message ?? null,
+      completedAt: job.hold ? at : null,
+      at,
+    }) as { id: number } | undefined;
   return row ? { ...job, id: row.id, idempotencyKey } : null;
 }

@@ -21,7 +21,7 @@ import type { Store } from '../store/database.js';
 import { countJobsByState, countOpenJobsByProvider } from '../store/jobs.js';
 import { acquireLease, releaseLease, renewLease, type LeaseHolder } from '../store/lease.js';
 import { finishRun, hasSuccessfulRun } from '../store/runs.js';
-import { commitCycle, loadSnapshotIndex, loadSnapshots, type NewCancellationJob, type VanishRecord } from '../store/snapshots.js';
+import { commitCycle, loadSnapshotIndex, loadSnapshots, type CreatedJob, type NewCancellationJob, type VanishRecord } from '../store/snapshots.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
 
 /** How long a lease lasts without renewal; renewed every LEASE_RENEW_MS while a cycle runs. */
@@ -52,7 +52,7 @@ export interface CycleOptions {
 
 /** One thing the cycle did (or, in a dry run, would do), for `once` output and the demo. */
 export type CycleAction =
-  | { action: 'cancel_job_created'; orderNo: string; provider: ProviderName; providerRef: string; reason: 'cancelled' | 'vanished'; jobId?: number }
+  | { action: 'cancel_job_created'; orderNo: string; provider: ProviderName; providerRef: string; reason: 'cancelled' | 'vanished'; jobId?: number; heldBecause?: string }
   | { action: 'vanished_flagged'; orderNo: string; provider: string | null; providerRef: string | null; amount: string | null; currency: string | null; note: string | null }
   | { action: 'reappeared'; orderNo: string }
   | { action: 'unrouted'; orderNo: string; reason: string }
@@ -321,11 +321,37 @@ function planFacts(diff: OrderDiff, gone: readonly OrderSnapshot[], present: rea
   const vanished: VanishRecord[] = [];
   const unroutedNotes = new Map<string, string>();
 
+  // Orders still in Specter, by provider reference: a deleted or cancelled duplicate must never
+  // cancel the payment its live twin still depends on.
+  const liveRefs = new Map<string, string>();
+  const openRefs = new Map<string, string>();
+  for (const order of present) {
+    if (order.route.kind !== 'provider') continue;
+    const key = `${order.route.provider}:${order.route.providerRef}`;
+    liveRefs.set(key, order.orderNo);
+    if (order.status !== 'cancelled') openRefs.set(key, order.orderNo);
+  }
+
   for (const { order } of diff.cancellations) {
     const route = order.route;
     if (route.kind === 'provider') {
-      jobs.push({ orderNo: order.orderNo, provider: route.provider, providerRef: route.providerRef, amount: order.amount, currency: order.currency, reason: 'cancelled' });
-      actions.push({ action: 'cancel_job_created', orderNo: order.orderNo, provider: route.provider, providerRef: route.providerRef, reason: 'cancelled' });
+      const twin = openRefs.get(`${route.provider}:${route.providerRef}`);
+      const hold =
+        twin !== undefined && twin !== order.orderNo
+          ? {
+              code: 'LIVE_TWIN',
+              message: `not sent: order ${twin}, not cancelled in Specter, carries the same ${route.provider} reference ${route.providerRef}; if this payment must be cancelled anyway, re-queue the job`,
+            }
+          : undefined;
+      jobs.push({ orderNo: order.orderNo, provider: route.provider, providerRef: route.providerRef, amount: order.amount, currency: order.currency, reason: 'cancelled', hold });
+      actions.push({
+        action: 'cancel_job_created',
+        orderNo: order.orderNo,
+        provider: route.provider,
+        providerRef: route.providerRef,
+        reason: 'cancelled',
+        ...(hold ? { heldBecause: hold.message } : {}),
+      });
     } else if (route.kind === 'handledBySpecter') {
       actions.push({ action: 'handled_by_specter', orderNo: order.orderNo, what: 'cancelled' });
     } else {
@@ -339,13 +365,6 @@ function planFacts(diff: OrderDiff, gone: readonly OrderSnapshot[], present: rea
   if (guardTripped) {
     actions.push({ action: 'vanish_guard_tripped', vanished: gone.length, limit });
     return { jobs, vanished, guardTripped, unroutedNotes };
-  }
-
-  // Orders still in Specter, by provider reference: a deleted duplicate must never cancel the
-  // payment its live twin still depends on.
-  const liveRefs = new Map<string, string>();
-  for (const order of present) {
-    if (order.route.kind === 'provider') liveRefs.set(`${order.route.provider}:${order.route.providerRef}`, order.orderNo);
   }
 
   for (const snapshot of gone) {
@@ -390,19 +409,29 @@ function logCommittedFacts(
   diff: OrderDiff,
   gone: readonly OrderSnapshot[],
   plan: FactPlan,
-  createdJobs: ReadonlyArray<{ id: number; orderNo: string; reason: string }>,
+  createdJobs: readonly CreatedJob[],
 ): void {
   const { logger, config } = deps;
-  const created = new Map(createdJobs.map((j) => [`${j.orderNo}:${j.reason}`, j.id]));
+  const created = new Map(createdJobs.map((j) => [`${j.orderNo}:${j.reason}`, j]));
 
   for (const { order, firstSeenCancelled } of diff.cancellations) {
-    const jobId = created.get(`${order.orderNo}:cancelled`);
-    if (order.route.kind === 'provider' && jobId !== undefined) {
-      logger.event('order.cancel_detected', `order ${order.orderNo} was cancelled in Specter; cancellation job ${jobId} queued`, {
-        ...orderFields(order),
-        jobId,
-        firstSeenCancelled,
-      });
+    const job = created.get(`${order.orderNo}:cancelled`);
+    if (order.route.kind === 'provider' && job !== undefined) {
+      const jobId = job.id;
+      logger.event(
+        'order.cancel_detected',
+        `order ${order.orderNo} was cancelled in Specter; cancellation job ${jobId} ${job.hold ? 'held for a person' : 'queued'}`,
+        { ...orderFields(order), jobId, firstSeenCancelled },
+      );
+      if (job.hold) {
+        logger.event('cancel.failed', `rejected: ${job.hold.message} (specter-sync jobs retry ${jobId})`, {
+          ...orderFields(order),
+          jobId,
+          reason: 'rejected',
+          code: job.hold.code,
+          detail: job.hold.message,
+        });
+      }
     } else if (order.route.kind === 'handledBySpecter') {
       logger.event('order.cancel_detected', `order ${order.orderNo} was cancelled in Specter; Specter cancels this payment itself, nothing is sent`, {
         ...orderFields(order),
@@ -472,7 +501,9 @@ function actionFields(action: CycleAction): LogFields {
 export function describeAction(action: CycleAction): string {
   switch (action.action) {
     case 'cancel_job_created':
-      return `cancel order ${action.orderNo} at ${action.provider} (${action.providerRef}), reason ${action.reason}`;
+      return action.heldBecause
+        ? `hold the cancellation of order ${action.orderNo} at ${action.provider} (${action.providerRef}) for a person: ${action.heldBecause}`
+        : `cancel order ${action.orderNo} at ${action.provider} (${action.providerRef}), reason ${action.reason}`;
     case 'vanished_flagged':
       return `flag vanished order ${action.orderNo} (${action.provider ?? 'no provider'} ${action.providerRef ?? ''}, ${action.amount ?? '?'} ${action.currency ?? ''})${action.note ? `: ${action.note}` : ''}`;
     case 'reappeared':

@@ -270,3 +270,30 @@ describe('VANISHED_ACTION=cancel', () => {
     expect(listed[0]!.note).toContain(live.orderNo);
   });
 });
+
+describe('a cancelled duplicate', () => {
+  it('is held for a person, never sent, while a live order shares its payment; jobs retry sends it on purpose', async () => {
+    const ws = workspace();
+    const live = makeOrder({ method: 'K' });
+    const duplicate = makeOrder({ method: 'K', reference: live.payment!.payTypeReference! });
+    world.specter.add(live, duplicate);
+    expectExit(await ws.run(['once']), 0);
+
+    world.specter.cancel(duplicate.orderNo);
+    const run = await ws.run(['once']);
+    expectExit(run, 3);
+    const failed = run.events('cancel.failed');
+    expect(failed).toEqual([expect.objectContaining({ orderNo: duplicate.orderNo, reason: 'rejected', code: 'LIVE_TWIN', alert: true })]);
+    expect(String(failed[0]!.message)).toContain(live.orderNo);
+    expect(ws.jobs(duplicate.orderNo)).toEqual([expect.objectContaining({ state: 'failed', failure_reason: 'rejected', last_error_code: 'LIVE_TWIN' })]);
+    expect(run.events('cancel.sent')).toHaveLength(0);
+    expect(world.klarna.cancelRequests(providerRefOf(live))).toBe(0);
+
+    // A person decides the payment must be cancelled anyway.
+    const jobId = String(ws.jobs(duplicate.orderNo)[0]!.id);
+    expectExit(await ws.run(['jobs', 'retry', jobId]), 0);
+    expectExit(await ws.run(['once']), 0);
+    expect(ws.jobs(duplicate.orderNo)).toEqual([expect.objectContaining({ state: 'done' })]);
+    expect(world.klarna.cancelRequests(providerRefOf(live))).toBe(1);
+  });
+});
