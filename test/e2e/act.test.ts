@@ -2,32 +2,20 @@
  * Act, end to end: a cancellation in the sandbox Specter travels through the real CLI to the
  * sandbox providers, and every answer class ends in the right job state, event and exit code.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { RecordedRequest } from '../../src/sandbox/loopback.js';
 import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import { clearFaults, expectExit, makeOrder, providerRefOf, startWorld, Workspace, type Method } from './harness.js';
+import { expectExit, makeOrder, type Method, providerRefOf, useSandboxWorld, Workspace } from './harness.js';
 
 jest.setTimeout(60_000);
 
-let world: SandboxWorld;
-const workspaces: Workspace[] = [];
-
-beforeAll(async () => {
-  world = await startWorld();
-});
-afterEach(() => {
-  clearFaults(world);
-  for (const ws of workspaces.splice(0)) ws.cleanup();
-});
-afterAll(async () => {
-  await world.close();
-});
+let world!: SandboxWorld;
+const workspace = useSandboxWorld((w) => (world = w));
 
 /** A workspace with a baseline that already tracks a fresh open order paid with `method`. */
 async function trackedOrder(method: Method, env: Record<string, string> = {}): Promise<{ ws: Workspace; order: SandboxOrder; ref: string }> {
-  const ws = new Workspace(world, env);
-  workspaces.push(ws);
+  const ws = workspace(env);
   const order = makeOrder({ method });
   world.specter.add(order);
   const base = await ws.run(['once']);

@@ -4,32 +4,15 @@
  * configuration errors that stop the program before anything reaches Specter.
  */
 import fs from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import { clearFaults, expectExit, makeOrder, providerRefOf, startWorld, Workspace, type Method } from './harness.js';
+import { expectExit, makeOrder, type Method, providerRefOf, useSandboxWorld, Workspace } from './harness.js';
 
 jest.setTimeout(60_000);
 
-let world: SandboxWorld;
-const workspaces: Workspace[] = [];
-
-function workspace(env: Record<string, string | undefined> = {}): Workspace {
-  const ws = new Workspace(world, env);
-  workspaces.push(ws);
-  return ws;
-}
-
-beforeAll(async () => {
-  world = await startWorld();
-});
-afterEach(() => {
-  clearFaults(world);
-  for (const ws of workspaces.splice(0)) ws.cleanup();
-});
-afterAll(async () => {
-  await world.close();
-});
+let world!: SandboxWorld;
+const workspace = useSandboxWorld((w) => (world = w));
 
 async function baselineWith(ws: Workspace, ...methods: Method[]): Promise<SandboxOrder[]> {
   const orders = methods.map((method) => makeOrder({ method }));

@@ -2,31 +2,14 @@
  * Detect, end to end: the real CLI against the sandbox Specter, asserting on its log lines, exit
  * codes, the sandbox's recorded requests and the SQLite file it wrote.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import { clearFaults, expectExit, getOrderRequests, makeOrder, providerRefOf, startWorld, Workspace } from './harness.js';
+import { expectExit, getOrderRequests, makeOrder, providerRefOf, useSandboxWorld } from './harness.js';
 
 jest.setTimeout(60_000);
 
-let world: SandboxWorld;
-const workspaces: Workspace[] = [];
-
-function workspace(env: Record<string, string | undefined> = {}): Workspace {
-  const ws = new Workspace(world, env);
-  workspaces.push(ws);
-  return ws;
-}
-
-beforeAll(async () => {
-  world = await startWorld();
-});
-afterEach(() => {
-  clearFaults(world);
-  for (const ws of workspaces.splice(0)) ws.cleanup();
-});
-afterAll(async () => {
-  await world.close();
-});
+let world!: SandboxWorld;
+const workspace = useSandboxWorld((w) => (world = w));
 
 describe('cancellations', () => {
   it('baselines first, then turns one cancellation into exactly one job, once', async () => {

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { startSandboxWorld, type SandboxWorld, type SandboxWorldOptions } from '../../src/sandbox/world.js';
 import { formatStockholm } from '../../src/sandbox/specter/seed.js';
@@ -281,6 +282,36 @@ export function makeOrder(spec: OrderSpec = {}): SandboxOrder {
 export async function startWorld(options: SandboxWorldOptions = {}): Promise<SandboxWorld> {
   const orders = options.orders ?? [makeOrder({ method: 'K' }), makeOrder({ method: 'QL' }), makeOrder({ method: 'CL' }), makeOrder({ method: 'SP' })];
   return startSandboxWorld({ ...options, orders });
+}
+
+/**
+ * One sandbox world for a test file, its lifecycle registered with Jest: started before the
+ * file's tests, faults cleared and workspaces removed after each test, closed at the end.
+ * `onStart` hands the world to the file; `workspace(env)` makes a per-test workspace on it.
+ */
+export function useSandboxWorld(
+  onStart: (world: SandboxWorld) => void,
+  options: SandboxWorldOptions = {},
+): (env?: Record<string, string | undefined>) => Workspace {
+  let world: SandboxWorld | undefined;
+  const workspaces: Workspace[] = [];
+  beforeAll(async () => {
+    world = await startWorld(options);
+    onStart(world);
+  });
+  afterEach(() => {
+    if (world) clearFaults(world);
+    for (const ws of workspaces.splice(0)) ws.cleanup();
+  });
+  afterAll(async () => {
+    await world?.close();
+  });
+  return (env = {}) => {
+    if (!world) throw new Error('the sandbox world is not started yet (use workspaces inside tests)');
+    const ws = new Workspace(world, env);
+    workspaces.push(ws);
+    return ws;
+  };
 }
 
 /** Polls `check` until it is true (no fixed sleeps). */

@@ -5,26 +5,15 @@
  * then a cancellation and a new order waiting in the sandbox), and ends by showing that the next
  * healthy run does make those changes.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import { clearFaults, expectExit, makeOrder, providerRefOf, startWorld, Workspace, type CliResult } from './harness.js';
+import { clearFaults, type CliResult, expectExit, makeOrder, providerRefOf, useSandboxWorld } from './harness.js';
 
 jest.setTimeout(60_000);
 
-let world: SandboxWorld;
-const workspaces: Workspace[] = [];
-
-beforeAll(async () => {
+let world!: SandboxWorld;
   // Eight orders: with SPECTER_PAGE_SIZE=2 the listing has four pages.
-  world = await startWorld({ orders: Array.from({ length: 8 }, (_, i) => makeOrder({ method: i % 2 === 0 ? 'K' : 'QL' })) });
-});
-afterEach(() => {
-  clearFaults(world);
-  for (const ws of workspaces.splice(0)) ws.cleanup();
-});
-afterAll(async () => {
-  await world.close();
-});
+const workspace = useSandboxWorld((w) => (world = w), { orders: Array.from({ length: 8 }, (_, i) => makeOrder({ method: i % 2 === 0 ? 'K' : 'QL' })) });
 
 interface Case {
   name: string;
@@ -90,8 +79,7 @@ const cases: Case[] = [
 
 describe('a failing listing changes nothing and exits 1', () => {
   it.each(cases)('$name', async (c) => {
-    const ws = new Workspace(world, c.env ?? {});
-    workspaces.push(ws);
+    const ws = workspace(c.env ?? {});
     const victim = makeOrder({ method: 'K' });
     world.specter.add(victim);
     const base = await ws.run(['once']);

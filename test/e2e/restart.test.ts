@@ -4,33 +4,21 @@
  * next run completes the cancellation with the same job and the same idempotency key, and the
  * provider applies it once.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { RecordedRequest } from '../../src/sandbox/loopback.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import { clearFaults, expectExit, makeOrder, providerRefOf, show, startWorld, waitFor, Workspace, type Method } from './harness.js';
+import { expectExit, makeOrder, type Method, providerRefOf, show, useSandboxWorld, waitFor } from './harness.js';
 
 jest.setTimeout(60_000);
 
-let world: SandboxWorld;
-const workspaces: Workspace[] = [];
-
-beforeAll(async () => {
-  world = await startWorld();
-});
-afterEach(() => {
-  clearFaults(world);
-  for (const ws of workspaces.splice(0)) ws.cleanup();
-});
-afterAll(async () => {
-  await world.close();
-});
+let world!: SandboxWorld;
+const workspace = useSandboxWorld((w) => (world = w));
 
 type CrashPoint = 'dispatch.in_flight' | 'dispatch.after_answer';
 
 /** Baseline, cancel in Specter, a run that dies at `point`, then a run without the crash. */
 async function crashThenRecover(method: Method, point: CrashPoint) {
-  const ws = new Workspace(world);
-  workspaces.push(ws);
+  const ws = workspace();
   const order = makeOrder({ method });
   world.specter.add(order);
   expectExit(await ws.run(['once']), 0);

@@ -5,31 +5,16 @@
  * WAL. The search is for the values themselves (and the Basic/credential encodings that carry them),
  * not for field names, so a leak through any path fails.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { SANDBOX_CREDENTIALS, SANDBOX_SECRETS, type SandboxWorld } from '../../src/sandbox/world.js';
-import { clearFaults, expectExit, makeOrder, startWorld, Workspace, type CliResult } from './harness.js';
+import { type CliResult, expectExit, makeOrder, useSandboxWorld, Workspace } from './harness.js';
 
 jest.setTimeout(90_000);
 
-let world: SandboxWorld;
-const workspaces: Workspace[] = [];
-
-function workspace(env: Record<string, string> = {}): Workspace {
-  const ws = new Workspace(world, { LOG_LEVEL: 'debug', ...env });
-  workspaces.push(ws);
-  return ws;
-}
-
-beforeAll(async () => {
-  world = await startWorld();
-});
-afterEach(() => {
-  clearFaults(world);
-  for (const ws of workspaces.splice(0)) ws.cleanup();
-});
-afterAll(async () => {
-  await world.close();
-});
+let world!: SandboxWorld;
+const newWorkspace = useSandboxWorld((w) => (world = w));
+/** Every run in this file logs at debug level: the most talkative output there is. */
+const workspace = (env: Record<string, string> = {}): Workspace => newWorkspace({ LOG_LEVEL: 'debug', ...env });
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
