@@ -118,6 +118,14 @@ function parseHeaderNumber(attributes: Record<string, string>, name: string): nu
 
 function checkDate(where: string, field: string, value: string): void {
   if (!DATE_TIME.test(value)) throw malformed(`${where}: ${field} ${quote(value)} is not "YYYY-MM-DD HH:mm:ss"`);
+  // The pattern allows day 31 in every month: a day that does not exist (2026-02-30) is as
+  // broken as any other malformed value, and would sort into the window by text.
+  const year = Number(value.slice(0, 4));
+  const month = Number(value.slice(5, 7));
+  const day = Number(value.slice(8, 10));
+  if (day > 28 && day > new Date(Date.UTC(year, month, 0)).getUTCDate()) {
+    throw malformed(`${where}: ${field} ${quote(value)} is not a calendar date`);
+  }
 }
 
 function buildPayment(where: string, a: Record<string, string>): SpecterPayment {

@@ -204,6 +204,7 @@ describe('parseSpecterDocument: a malformed order names the order, the field and
     ['lowercase currency', order('orderNo="100234" orderDate="2026-11-20"', '<orderstatus statusId="2"/><payment currency="sek"/>'), 'order 100234: currency "sek"'],
     ['a date with slashes', order('orderNo="100234" orderDate="2026/11/20 10:15:00"'), 'order 100234: orderDate "2026/11/20 10:15:00"'],
     ['an impossible month', order('orderNo="100234" orderDate="2026-13-01 00:00:00"'), 'orderDate "2026-13-01 00:00:00"'],
+    ['a day the month does not have', order('orderNo="100234" orderDate="2026-02-29 10:00:00"'), 'orderDate "2026-02-29 10:00:00" is not a calendar date'],
     ['a bad lastChanged', order('orderNo="100234" orderDate="2026-11-20" lastChanged="yesterday"'), 'order 100234: lastChanged "yesterday"'],
     ['a missing orderDate', order('orderNo="100234"'), 'order 100234: orderDate is missing'],
     ['a padded statusId', order('orderNo="100234" orderDate="2026-11-20"', '<orderstatus statusId=" 5"/>'), 'order 100234: statusId " 5" is not an integer'],
