@@ -3,6 +3,7 @@
  * path ends in an exit code (interface.md); nothing here calls process.exit(), which would drop
  * log lines winston has not written yet.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { EXIT, reportConfigError, UsageError, type ExitCode } from './context.js';
@@ -14,6 +15,12 @@ import { vanishedCancelCommand, vanishedListCommand, vanishedResolveCommand } fr
 import { runCommand } from './run.js';
 import { demoCommand } from './demo.js';
 
+/** The package's version (src/cli and dist/cli are both two levels below the package root). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
 export async function main(argv: readonly string[]): Promise<ExitCode> {
   let exitCode: ExitCode = EXIT.ok;
   let json = false;
@@ -23,6 +30,7 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
 
   const program = new Command('specter-sync')
     .description('Cancels payment reservations for orders cancelled or deleted in Specter')
+    .version(packageVersion())
     .exitOverride()
     .showHelpAfterError('(run specter-sync --help for usage)')
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
