@@ -125,7 +125,7 @@ async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T
 }
 
 export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Promise<CycleReport> {
-  const { config, store, specter, logger, holder } = deps;
+  const { store, logger, holder } = deps;
   const clock = deps.now ?? (() => new Date());
   const dryRun = options.dryRun ?? false;
   const startedAt = clock().toISOString();

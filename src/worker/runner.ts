@@ -9,18 +9,12 @@
  * SQLite lease, taken inside runCycle, decides.
  */
 import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
-import type { AppConfig } from '../config/types.js';
-import type { Logger } from '../observability/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
-import type { ProviderRegistry } from '../providers/registry.js';
-import type { SpecterClient } from '../specter/client.js';
-import type { Store } from '../store/database.js';
 import { countJobsByState } from '../store/jobs.js';
-import type { LeaseHolder } from '../store/lease.js';
 import { lastSuccessfulRun } from '../store/runs.js';
 import { countTrackedByStatus } from '../store/status.js';
 import { listVanishedAwaiting, type VanishedOrder } from '../store/vanished.js';
-import { runCycle, type CycleReport } from './cycle.js';
+import { runCycle, type CycleDeps, type CycleReport } from './cycle.js';
 import type { ReadinessAnswer } from './http.js';
 
 /** Readiness and the stale alert allow this many schedule periods without a success. */
@@ -165,15 +159,9 @@ function clamp(value: number, min: number, max: number): number {
 // ---------------------------------------------------------------------------------------------
 // The worker.
 
-export interface WorkerDeps {
-  config: AppConfig;
-  store: Store;
-  specter: SpecterClient;
-  providers: ProviderRegistry;
-  logger: Logger;
-  holder: LeaseHolder;
+/** A cycle's collaborators (the worker makes the stop signal and the metrics observer itself). */
+export interface WorkerDeps extends Omit<CycleDeps, 'signal' | 'observer'> {
   metrics: WorkerMetrics;
-  now?: () => Date;
 }
 
 export interface StopResult {
