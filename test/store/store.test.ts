@@ -70,7 +70,7 @@ describe('opening', () => {
     await store.close();
     store = await openStore(path.join(dir, 'nested', 'sync.db'));
     const applied = store.sqlite.prepare('SELECT name FROM kysely_migration').all() as Array<{ name: string }>;
-    expect(applied.map((r) => r.name)).toEqual(['0001_initial']);
+    expect(applied.map((r) => r.name)).toEqual(['0001_initial', '0002_tracked_index']);
   });
 });
 
@@ -83,6 +83,15 @@ describe('commitCycle', () => {
     expect(snapshots.get('1')?.cancelledAt).toBe('2026-11-26T11:00:00.000Z');
     expect(snapshots.get('2')?.vanishedAt).toBe('2026-11-26T11:00:00.000Z');
     expect(snapshots.get('1')?.firstSeenAt).toBe('2026-11-26T10:00:01.000Z');
+  });
+
+  it('reads the tracked rows through the covering index, never walking the history', () => {
+    const plan = store.sqlite
+      .prepare(
+        'EXPLAIN QUERY PLAN SELECT order_no, order_date, content_hash, cancelled_at, vanished_at, vanish_status FROM order_snapshots WHERE left_window_at IS NULL',
+      )
+      .all() as Array<{ detail: string }>;
+    expect(plan.map((p) => p.detail).join(' ')).toContain('USING COVERING INDEX order_snapshots_tracked');
   });
 
   it('the compact index holds what the diff needs; full rows are read for the few acted on', () => {
