@@ -76,6 +76,8 @@ export interface LoopbackServer {
   port: number;
   requests: RecordedRequest[];
   faults: FaultPlan;
+  /** Every answer waits this long before the handler runs (the benchmark's 50 ms provider). */
+  setLatency(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -83,7 +85,8 @@ export interface LoopbackServer {
  * Starts `handler` on 127.0.0.1 (port 0 = any free port). Faults are applied around the handler;
  * every request is recorded before anything else happens.
  */
-export async function startLoopbackServer(handler: SandboxHandler, port = 0): Promise<LoopbackServer> {
+export async function startLoopbackServer(handler: SandboxHandler, port = 0, options: { latencyMs?: number } = {}): Promise<LoopbackServer> {
+  let latencyMs = options.latencyMs ?? 0;
   const requests: RecordedRequest[] = [];
   const faults = new FaultPlan();
   const sockets = new Set<import('node:net').Socket>();
@@ -120,6 +123,7 @@ export async function startLoopbackServer(handler: SandboxHandler, port = 0): Pr
       res.end(fault.body ?? '');
       return;
     }
+    if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
     if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
     let answer: SandboxResponse;
     try {
@@ -164,6 +168,9 @@ export async function startLoopbackServer(handler: SandboxHandler, port = 0): Pr
     port: address.port,
     requests,
     faults,
+    setLatency: (ms) => {
+      latencyMs = ms;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         // Hanging requests would keep close() waiting for ever: end their sockets.

@@ -2,26 +2,18 @@
  * confirmAcceptedJobs: accepted is not done. Jobs reach `accepted` through the real dispatcher on
  * a real SQLite file, then each confirmation pass asks the provider once.
  */
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { CONFIRM_DEADLINE_CODE, confirmAcceptedJobs } from '../../src/dispatch/confirm.js';
 import { dispatchDueJobs, type DispatchDeps } from '../../src/dispatch/dispatcher.js';
-import { memoryLogger, type RecordedEvent } from '../../src/observability/logger.js';
+import type { memoryLogger, RecordedEvent } from '../../src/observability/logger.js';
 import type { ProviderRegistry } from '../../src/providers/registry.js';
 import type { CancelOutcome, ConfirmOutcome } from '../../src/providers/types.js';
-import { FakeClock, SETTINGS, fakeClient, mustGetJob, openTestStore, seedJob, type TestDb } from './helpers.js';
+import { FakeClock, SETTINGS, fakeClient, mustGetJob, seedJob, type TestDb, useDispatchFixture } from './helpers.js';
 
 let db: TestDb;
 let clock: FakeClock;
 let logger: ReturnType<typeof memoryLogger>;
-
-beforeEach(async () => {
-  db = await openTestStore();
-  clock = new FakeClock();
-  logger = memoryLogger();
-});
-afterEach(async () => {
-  await db.cleanup();
-});
+useDispatchFixture((fixture) => ({ db, clock, logger } = fixture));
 
 function deps(providers: ProviderRegistry): DispatchDeps {
   return { store: db.store, providers, settings: SETTINGS, logger, now: clock.now, sleep: clock.sleep, random: () => 1 };

@@ -2,9 +2,9 @@
  * dispatchDueJobs against a real SQLite file: jobs created by commitCycle, fake provider clients
  * that record every request, and a fake clock whose sleep moves time forward.
  */
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { dispatchDueJobs, IN_CYCLE_RETRY_MAX_MS, type DispatchDeps } from '../../src/dispatch/dispatcher.js';
-import { memoryLogger, type RecordedEvent } from '../../src/observability/logger.js';
+import type { memoryLogger, RecordedEvent } from '../../src/observability/logger.js';
 import type { ProviderRegistry } from '../../src/providers/registry.js';
 import type { CancelOutcome, ProviderClient } from '../../src/providers/types.js';
 import { openStore } from '../../src/store/database.js';
@@ -19,23 +19,15 @@ import {
   UNAVAILABLE,
   fakeClient,
   mustGetJob,
-  openTestStore,
   seedJob,
   type TestDb,
+  useDispatchFixture,
 } from './helpers.js';
 
 let db: TestDb;
 let clock: FakeClock;
 let logger: ReturnType<typeof memoryLogger>;
-
-beforeEach(async () => {
-  db = await openTestStore();
-  clock = new FakeClock();
-  logger = memoryLogger();
-});
-afterEach(async () => {
-  await db.cleanup();
-});
+useDispatchFixture((fixture) => ({ db, clock, logger } = fixture));
 
 function deps(providers: ProviderRegistry, extra: Partial<DispatchDeps> = {}): DispatchDeps {
   return {

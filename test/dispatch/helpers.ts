@@ -3,6 +3,7 @@
  * the cycle creates them (commitCycle), scripted fake provider clients that record every call, and
  * a fake clock whose sleep moves time forward.
  */
+import { afterEach, beforeEach } from '@jest/globals';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,25 @@ import type { CancelOutcome, CancelRequest, ConfirmOutcome, ConfirmRequest, Prov
 import { openStore, type Store } from '../../src/store/database.js';
 import { getJob, type CancellationJob } from '../../src/store/jobs.js';
 import { commitCycle } from '../../src/store/snapshots.js';
+import { memoryLogger } from '../../src/observability/logger.js';
+
+export interface DispatchFixture {
+  db: TestDb;
+  clock: FakeClock;
+  logger: ReturnType<typeof memoryLogger>;
+}
+
+/** A fresh database file, clock and recording logger for every test, removed after it. */
+export function useDispatchFixture(onEach: (fixture: DispatchFixture) => void): void {
+  let db: TestDb | undefined;
+  beforeEach(async () => {
+    db = await openTestStore();
+    onEach({ db, clock: new FakeClock(), logger: memoryLogger() });
+  });
+  afterEach(async () => {
+    await db?.cleanup();
+  });
+}
 
 export const SETTINGS: DispatchSettings = {
   maxAttempts: 4,

@@ -1,21 +1,16 @@
 /** The Qliro client against the Qliro sandbox over real loopback HTTP. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createQliroClient } from '../../src/providers/qliro/client.js';
-import type { CancelRequest, ProviderClient } from '../../src/providers/types.js';
+import type { ProviderClient } from '../../src/providers/types.js';
 import { startQliroSandbox, type QliroSandbox } from '../../src/sandbox/providers/qliro.js';
+import { cancelRequestFor } from './requests.js';
 
 const API_KEY = 'sandbox-key';
 const SECRET = 'sandbox-secret-123';
 let sandbox: QliroSandbox;
 let client: ProviderClient;
 
-const req = (providerRef: string, idempotencyKey = `key-${providerRef}`): CancelRequest => ({
-  orderNo: `SO-${providerRef}`,
-  providerRef,
-  idempotencyKey,
-  amount: '100.00',
-  currency: 'SEK',
-});
+const req = cancelRequestFor;
 
 beforeAll(async () => {
   sandbox = await startQliroSandbox({ merchantApiKey: API_KEY, merchantApiSecret: SECRET });

@@ -1,20 +1,15 @@
 /** The Walley client against the Walley sandbox over real loopback HTTP. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createWalleyClient } from '../../src/providers/walley/client.js';
-import type { CancelRequest, ProviderClient } from '../../src/providers/types.js';
+import type { ProviderClient } from '../../src/providers/types.js';
 import { startWalleySandbox, type WalleySandbox } from '../../src/sandbox/providers/walley.js';
+import { cancelRequestFor } from './requests.js';
 
 const CREDENTIALS = { clientId: 'sandbox-client', clientSecret: 'sandbox-client-secret', scope: 'walley.manage' };
 let sandbox: WalleySandbox;
 let client: ProviderClient;
 
-const req = (providerRef: string, idempotencyKey = `key-${providerRef}`): CancelRequest => ({
-  orderNo: `SO-${providerRef}`,
-  providerRef,
-  idempotencyKey,
-  amount: '100.00',
-  currency: 'SEK',
-});
+const req = cancelRequestFor;
 const confirmOf = (providerRef: string) => ({ orderNo: `SO-${providerRef}`, providerRef, transactionId: null });
 
 beforeAll(async () => {

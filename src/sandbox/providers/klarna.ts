@@ -47,7 +47,6 @@ export interface KlarnaSandbox extends LoopbackServer {
   orderState(id: string): KlarnaOrderState | 'not_found';
   cancelsApplied(id: string): number;
   cancelRequests(id: string): number;
-  setLatency(ms: number): void;
   setCancelledOrderAnswer(mode: 'cancel_not_allowed' | 'no_content'): void;
   advanceClock(ms: number): void;
 }
@@ -67,7 +66,6 @@ export async function startKlarnaSandbox(options: KlarnaSandboxOptions): Promise
   const applied = new Map<string, number>();
   const attempted = new Map<string, number>();
   const idempotency = new Map<string, { at: number; answer: SandboxResponse }>();
-  let latencyMs = options.latencyMs ?? 0;
   let cancelledOrderAnswer = options.cancelledOrderAnswer ?? 'cancel_not_allowed';
   let clockOffsetMs = 0;
   const now = (): number => Date.now() + clockOffsetMs;
@@ -115,7 +113,6 @@ export async function startKlarnaSandbox(options: KlarnaSandboxOptions): Promise
   }
 
   async function handle(request: RecordedRequest): Promise<SandboxResponse> {
-    if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
     // Credentials first: an unauthenticated request neither sees an order nor uses up a key.
     if (request.headers.authorization !== expectedAuth) {
       return klarnaError(401, 'UNAUTHORIZED', 'Invalid credentials');
@@ -137,7 +134,7 @@ export async function startKlarnaSandbox(options: KlarnaSandboxOptions): Promise
     return klarnaError(404, 'NOT_FOUND', `No route for ${request.method} ${request.path}`);
   }
 
-  const server = await startLoopbackServer(handle, options.port ?? 0);
+  const server = await startLoopbackServer(handle, options.port ?? 0, { latencyMs: options.latencyMs });
   return {
     ...server,
     setOrder(id, state, orderOptions) {
@@ -151,9 +148,6 @@ export async function startKlarnaSandbox(options: KlarnaSandboxOptions): Promise
     },
     cancelsApplied: (id) => applied.get(id) ?? 0,
     cancelRequests: (id) => attempted.get(id) ?? 0,
-    setLatency(ms) {
-      latencyMs = ms;
-    },
     setCancelledOrderAnswer(mode) {
       cancelledOrderAnswer = mode;
     },

@@ -95,7 +95,6 @@ export async function startQliroSandbox(options: QliroSandboxOptions): Promise<Q
   const cancels: QliroCancelRecord[] = [];
   let settleAfterReads = options.settleAfterReads ?? 1;
   let settleAfterMs = options.settleAfterMs ?? 0;
-  let latencyMs = options.latencyMs ?? 0;
   let finalStatus: QliroTransactionStatus = 'Success';
   let nextTransactionId = 900_001;
   const finalOf = new Map<number, QliroTransactionStatus>();
@@ -201,10 +200,7 @@ export async function startQliroSandbox(options: QliroSandboxOptions): Promise<Q
     });
   }
 
-  const server = await startLoopbackServer(async (request) => {
-    if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
-    return handle(request);
-  }, options.port ?? 0);
+  const server = await startLoopbackServer(handle, options.port ?? 0, { latencyMs: options.latencyMs });
 
   return {
     url: server.url,
@@ -227,9 +223,7 @@ export async function startQliroSandbox(options: QliroSandboxOptions): Promise<Q
       settleAfterReads = settle.reads ?? settleAfterReads;
       settleAfterMs = settle.ms ?? settleAfterMs;
     },
-    setLatency: (ms) => {
-      latencyMs = ms;
-    },
+    setLatency: server.setLatency,
   };
 }
 

@@ -46,7 +46,6 @@ export interface SveaSandbox extends LoopbackServer {
   orderState(id: string): SveaOrderState | 'not_found';
   cancelsApplied(id: string): number;
   cancelRequests(id: string): number;
-  setLatency(ms: number): void;
   advanceClock(ms: number): void;
 }
 
@@ -58,7 +57,6 @@ export async function startSveaSandbox(options: SveaSandboxOptions): Promise<Sve
   const applied = new Map<string, number>();
   const attempted = new Map<string, number>();
   const maxSkewMs = options.maxClockSkewMs ?? 5 * 60 * 1000;
-  let latencyMs = options.latencyMs ?? 0;
   let clockOffsetMs = 0;
   const now = (): number => Date.now() + clockOffsetMs;
 
@@ -141,7 +139,6 @@ export async function startSveaSandbox(options: SveaSandboxOptions): Promise<Sve
   }
 
   async function handle(request: RecordedRequest): Promise<SandboxResponse> {
-    if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
     const problem = authenticationProblem(request);
     if (problem) return sveaError(401, problem);
     const match = ORDER_PATH.exec(request.path);
@@ -152,7 +149,7 @@ export async function startSveaSandbox(options: SveaSandboxOptions): Promise<Sve
     return sveaError(405, `Method ${request.method} not allowed`);
   }
 
-  const server = await startLoopbackServer(handle, options.port ?? 0);
+  const server = await startLoopbackServer(handle, options.port ?? 0, { latencyMs: options.latencyMs });
   return {
     ...server,
     setOrder(id, state) {
@@ -164,9 +161,6 @@ export async function startSveaSandbox(options: SveaSandboxOptions): Promise<Sve
     orderState: (id) => orders.get(id) ?? 'not_found',
     cancelsApplied: (id) => applied.get(id) ?? 0,
     cancelRequests: (id) => attempted.get(id) ?? 0,
-    setLatency(ms) {
-      latencyMs = ms;
-    },
     advanceClock(ms) {
       clockOffsetMs += ms;
     },

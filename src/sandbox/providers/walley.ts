@@ -96,7 +96,6 @@ export async function startWalleySandbox(options: WalleySandboxOptions): Promise
   let issued = 0;
   const ttlSeconds = options.tokenTtlSeconds ?? 3599;
   let lag = { reads: options.cancelLagReads ?? 1, ms: options.cancelLagMs ?? 0, notFound: options.notFoundDuringLag ?? false };
-  let latencyMs = options.latencyMs ?? 0;
   const withCodes = options.errorCodes ?? true;
 
   function lagOver(pending: PendingCancel): boolean {
@@ -242,10 +241,7 @@ export async function startWalleySandbox(options: WalleySandboxOptions): Promise
     return refusal(405, 'METHOD_NOT_ALLOWED', 'Method not allowed');
   }
 
-  const server = await startLoopbackServer(async (request) => {
-    if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
-    return handle(request);
-  }, options.port ?? 0);
+  const server = await startLoopbackServer(handle, options.port ?? 0, { latencyMs: options.latencyMs });
 
   return {
     url: server.url,
@@ -266,9 +262,7 @@ export async function startWalleySandbox(options: WalleySandboxOptions): Promise
     setCancelLag: (next) => {
       lag = { reads: next.reads ?? lag.reads, ms: next.ms ?? lag.ms, notFound: next.notFound ?? lag.notFound };
     },
-    setLatency: (ms) => {
-      latencyMs = ms;
-    },
+    setLatency: server.setLatency,
   };
 
   function accepted(orderId: string): SandboxResponse {
