@@ -8,15 +8,11 @@
 import type { FailureReason, JobState, ProviderName } from '../domain.js';
 import type { Store } from './database.js';
 import type { JobRow } from './schema.js';
+import type { NewCancellationJob } from './snapshots.js';
 
-export interface CancellationJob {
+/** A job as stored: what it was created with (see NewCancellationJob), and where it stands. */
+export interface CancellationJob extends Omit<NewCancellationJob, 'hold'> {
   id: number;
-  orderNo: string;
-  provider: ProviderName;
-  providerRef: string;
-  amount: string | null;
-  currency: string | null;
-  reason: 'cancelled' | 'vanished';
   idempotencyKey: string;
   state: JobState;
   attempts: number;
