@@ -13,8 +13,12 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface EventSpec {
   readonly event: string;
   readonly level: LogLevel;
-  /** True only for events a person must act on; such events are always `warn` or `error`. */
-  readonly alert: boolean;
+  /**
+   * True only for events a person must act on; such events are always `warn` or `error`.
+   * 'conditional': the call site decides, line by line, with the field `alert: true` (interface.md:
+   * `order.reopened` is an alert only when a cancellation already went out for its payment).
+   */
+  readonly alert: boolean | 'conditional';
   /** One sentence: when the event is logged. */
   readonly when: string;
 }
@@ -34,7 +38,8 @@ export const EVENT_CATALOGUE = [
   { event: 'order.cancel_detected', level: 'info', alert: false, when: 'An order turned cancelled in Specter and a cancellation job was created.' },
   { event: 'order.vanished', level: 'warn', alert: true, when: 'An order is confirmed gone from Specter; carries the order, provider, reference, amount and what a person must do.' },
   { event: 'order.reappeared', level: 'warn', alert: false, when: 'An order recorded as vanished is back in Specter.' },
-  { event: 'order.unrouted', level: 'info', alert: false, when: 'A cancelled or vanished order matches no provider rule (or its reference fails the rule), so nothing is sent.' },
+  { event: 'order.unrouted', level: 'warn', alert: true, when: 'A cancelled or vanished order\'s payment has no route (or its reference fails the route\'s rule): it awaits a person as a failed job with reason `unrouted`.' },
+  { event: 'order.reopened', level: 'warn', alert: 'conditional', when: 'An order recorded as cancelled is open in Specter again; an alert when a cancellation was already sent for its payment.' },
   { event: 'order.listing_gap', level: 'info', alert: false, when: 'An order was missing from the listing but getOrder still found it, so it is not vanished.' },
   { event: 'order.left_window', level: 'debug', alert: false, when: 'An order became older than the lookback window and left tracking.' },
 
@@ -52,8 +57,15 @@ export const EVENT_CATALOGUE = [
   { event: 'cancel.retry_scheduled', level: 'warn', alert: false, when: 'A cancellation failed transiently; carries the time of the next attempt.' },
   { event: 'cancel.failed', level: 'error', alert: true, when: 'A cancellation failed permanently; `reason` is captured, not_found, auth, rejected or exhausted.' },
   { event: 'cancel.waiting_for_provider', level: 'warn', alert: false, when: 'A job\'s provider is not configured, so the job stays pending until it is.' },
+  { event: 'cancel.voided', level: 'warn', alert: false, when: 'A job was not sent because what it was made from no longer holds (`reason`: reopened, reappeared, …).' },
+  { event: 'job.dismissed', level: 'info', alert: false, when: 'A person closed a failed job without sending anything.' },
+  { event: 'job.rerouted', level: 'info', alert: false, when: 'A payment that awaited a person for want of a route is covered by routing now: its job got its provider and is queued.' },
   { event: 'job.requeued', level: 'info', alert: false, when: 'A person put a failed job back in the queue with the same idempotency key.' },
   { event: 'job.recovered', level: 'warn', alert: false, when: 'A job found in state `sending` at start (after a crash) is sent again with the same idempotency key.' },
+
+  // The lease (one writer)
+  { event: 'lease.acquired', level: 'info', alert: false, when: 'This process took the database lease.' },
+  { event: 'lease.lost', level: 'warn', alert: false, when: 'This process lost the database lease (it expired and another process holds it now); it stops sending and writing.' },
 
   // The process
   { event: 'worker.started', level: 'info', alert: false, when: 'The `run` worker started and scheduled its cycles.' },

@@ -13,7 +13,7 @@
 import winston from 'winston';
 // Types only (erased): winston's own declarations are built on this package.
 import type TransportStream from 'winston-transport';
-import { eventSpec, type EventName, type LogLevel } from './events.js';
+import { eventSpec, type EventName, type EventSpec, type LogLevel } from './events.js';
 import { createRedactor, type Redactor } from './redact.js';
 
 export interface LogFields {
@@ -248,7 +248,7 @@ export function createLogger(options: LoggerOptions): Logger {
       level,
       event: name,
       message,
-      alert: spec?.alert ?? false,
+      alert: alertOf(spec, fields),
       fields,
     };
     winstonLogger.log({ level, message, [ENTRY]: entry });
@@ -279,6 +279,12 @@ export function createLogger(options: LoggerOptions): Logger {
   return make({});
 }
 
+/** The catalogue decides, except for a 'conditional' event, where the line's `alert: true` does. */
+function alertOf(spec: EventSpec | undefined, fields: LogFields): boolean {
+  if (spec?.alert === 'conditional') return fields.alert === true;
+  return spec?.alert ?? false;
+}
+
 /** A logger that writes nothing: for tests and library use. */
 export function silentLogger(): Logger {
   const logger: Logger = {
@@ -303,7 +309,8 @@ export function memoryLogger(): Logger & { readonly events: RecordedEvent[] } {
   const make = (base: LogFields): Logger => ({
     event: (name, message, fields) => {
       const spec = eventSpec(name);
-      events.push({ event: name, level: spec?.level ?? 'info', alert: spec?.alert ?? false, message, fields: { ...base, ...fields } });
+      const all = { ...base, ...fields };
+      events.push({ event: name, level: spec?.level ?? 'info', alert: alertOf(spec, all), message, fields: all });
     },
     child: (fields) => make({ ...base, ...fields }),
     close: () => Promise.resolve(),
