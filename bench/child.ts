@@ -25,7 +25,8 @@ import { openStore, type Store } from '../src/store/database.js';
 import { makeLeaseHolder } from '../src/store/lease.js';
 import { migrateToLatest } from '../src/store/migrate.js';
 import { hasSuccessfulRun } from '../src/store/runs.js';
-import { insertJob, loadSnapshotIndex } from '../src/store/snapshots.js';
+import { ensureJob } from '../src/store/jobs.js';
+import { loadSnapshotIndex } from '../src/store/snapshots.js';
 import { runCycle, type CycleDeps, type CycleReport } from '../src/worker/cycle.js';
 import { FloorTable, makeRawFetcher, runFloor } from './floor.js';
 import type { ChildMessage, DispatchJob, DispatchResult, ParentMessage, SizeJob, SizeResult, SnapshotWriteProof } from './protocol.js';
@@ -279,7 +280,21 @@ async function measureDispatch(job: DispatchJob): Promise<DispatchResult> {
           const orderNo = String(500001 + i);
           const providerRef = randomUUID(); // fresh per rep: every cancel meets an authorised order
           snapshot.run(orderNo, providerRef, at, at, at);
-          insertJob(store, { orderNo, provider: 'klarna', providerRef, amount: '100.00', currency: 'SEK', reason: 'cancelled' }, at);
+          ensureJob(
+            store,
+            {
+              orderNo,
+              paymentKey: `klarna:${providerRef}`,
+              provider: 'klarna',
+              providerRef,
+              payTypeIdentifier: 'K',
+              payTypeReference: providerRef,
+              amount: '100.00',
+              currency: 'SEK',
+              reason: 'cancelled',
+            },
+            at,
+          );
         }
       })();
       const all = createProviderRegistry(config.providers);

@@ -38,11 +38,17 @@ export interface SpecterOrder {
   payment: SpecterPayment | null;
 }
 
-/** Where an order's payment is cancelled, decided by the routing rules in config. */
+/**
+ * Where an order's payment is cancelled, decided by the routing rules in config. `elsewhere`: the
+ * merchant settles these payments outside specter-sync, on purpose (quiet); `unrouted`: no rule
+ * covers the payment, so a cancelled or vanished order's payment awaits a person.
+ */
 export type Route =
   | { kind: 'provider'; provider: ProviderName; providerRef: string }
   | { kind: 'handledBySpecter' }
+  | { kind: 'elsewhere' }
   | { kind: 'unrouted'; reason: string };
+export type RouteKind = Route['kind'];
 
 /** What the worker tracks of one order: Specter's facts, mapped and routed. */
 export interface TrackedOrder {
@@ -55,6 +61,12 @@ export interface TrackedOrder {
   payTypeIdentifier: string | null;
   payTypeReference: string | null;
   route: Route;
+  /**
+   * The payment this order carries now, the unit a cancellation belongs to (routing/payment.ts):
+   * "<provider>:<providerRef>", or "unrouted:…" for a payment no route covers; null when there is
+   * nothing to cancel (no payment, handled by Specter, settled elsewhere).
+   */
+  paymentKey: string | null;
   amount: string | null;
   currency: string | null;
   /** Hash over every field above: equal hashes mean nothing changed. */
@@ -63,11 +75,17 @@ export interface TrackedOrder {
 
 export type CancellationReason = 'cancelled' | 'vanished';
 
-export type JobState = 'pending' | 'sending' | 'accepted' | 'done' | 'failed';
-export const JOB_STATES: readonly JobState[] = ['pending', 'sending', 'accepted', 'done', 'failed'];
+/**
+ * The outbox's states (docs/money-safety.md): pending → sending → done | accepted → done|failed;
+ * voided: never sent, what the job was made from no longer holds; dismissed: a person closed a
+ * failed job without sending. The one list every other module derives from.
+ */
+export const JOB_STATES = ['pending', 'sending', 'accepted', 'done', 'failed', 'voided', 'dismissed'] as const;
+export type JobState = (typeof JOB_STATES)[number];
 
-/** Why a job failed for good; the `reason` of `cancel.failed`. */
-export type FailureReason = 'captured' | 'not_found' | 'auth' | 'rejected' | 'exhausted';
+/** Why a job failed for good (the `reason` of `cancel.failed`), or `unrouted`: no route covers its payment. */
+export const FAILURE_REASONS = ['captured', 'not_found', 'auth', 'rejected', 'exhausted', 'unrouted'] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 /** What became of a vanished order (see migrations/0001_initial.sql). */
 export type VanishStatus =
@@ -76,6 +94,7 @@ export type VanishStatus =
   | 'resolved'
   | 'cancel_requested'
   | 'handled_by_specter'
+  | 'settled_elsewhere'
   | 'unrouted';
 
 /**
@@ -87,9 +106,17 @@ export interface SnapshotSummary {
   orderNo: string;
   orderDate: string;
   contentHash: string;
+  /** As last seen: a transition is judged against it (a re-open, a cancellation while watched). */
+  status: OrderStatus;
+  paymentKey: string | null;
   cancelledAt: string | null;
   vanishedAt: string | null;
   vanishStatus: VanishStatus | null;
+  /**
+   * The order had left the window and is listed again (a lengthened lookback): its facts stand,
+   * and what happened to it while it was out of the window was not watched.
+   */
+  reentering?: boolean;
 }
 
 /** A tracked order as stored, with the facts written once about it. */

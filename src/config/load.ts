@@ -278,7 +278,7 @@ const routingRule = z
   .strictObject({
     payTypeIdentifiers: z.array(z.string().min(1)).min(1).optional(),
     referencePrefix: z.string().min(1).optional(),
-    provider: z.enum([...PROVIDER_NAMES, 'handledBySpecter']),
+    provider: z.enum([...PROVIDER_NAMES, 'handledBySpecter', 'elsewhere']),
     providerIdPattern: z
       .string()
       .refine((pattern) => {
@@ -314,7 +314,7 @@ const FILE_SETTINGS = {
   },
   routing: {
     schema: z.array(routingRule),
-    description: 'Routing rules, first match wins: payTypeIdentifiers and/or referencePrefix → provider.',
+    description: 'Routing rules, first match wins: payTypeIdentifiers and/or referencePrefix → a provider, handledBySpecter, or elsewhere (settled outside specter-sync, quiet on purpose).',
   },
 } as const;
 type FileSettingPath = keyof typeof FILE_SETTINGS;

@@ -43,7 +43,11 @@ export interface RoutingRule {
   payTypeIdentifiers?: string[];
   /** … or its payTypeReference starts with this prefix (stripped to get the provider's id). */
   referencePrefix?: string;
-  provider: ProviderName | 'handledBySpecter';
+  /**
+   * `handledBySpecter`: Specter releases the payment itself (Svea); `elsewhere`: the merchant
+   * settles these payments outside specter-sync, so a cancelled or vanished order stays quiet.
+   */
+  provider: ProviderName | 'handledBySpecter' | 'elsewhere';
   /** The provider's id must match this (e.g. Qliro's OrderId is an integer: "^[0-9]+$"). */
   providerIdPattern?: string;
 }

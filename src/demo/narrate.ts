@@ -76,6 +76,10 @@ export function describeDispatch(action: DispatchAction): string {
       return `${name}: FAILED for good, reason ${action.reason ?? 'unknown'} (${job} failed)`;
     case 'waiting_for_provider':
       return `${name}: not sent, ${name} is not configured (${job} pending)`;
+    case 'voided':
+      return `${name}: not sent, the order's story changed (${action.reason ?? 'no longer needed'}; ${job} voided)`;
+    case 'not_verified':
+      return `${name}: not sent now, Specter could not be asked whether the order still calls for it (${job} pending)`;
   }
 }
 

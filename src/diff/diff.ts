@@ -4,17 +4,23 @@
  * rule of design.md is tested on plain data (test/diff/diff.test.ts).
  */
 import type { SnapshotSummary, TrackedOrder } from '../domain.js';
-import { isBeforeWindow, type OrderWindow } from './window.js';
+import { isBeforeWindow, orderDay, type OrderWindow } from './window.js';
 
 /** S: the compact SnapshotSummary in the cycle, or full OrderSnapshots; the diff reads only the summary. */
 export interface DiffInput<S extends SnapshotSummary = SnapshotSummary> {
-  /** Every order still tracked (not yet left the window), by orderNo. */
+  /** Every order still tracked (not yet left the window), by orderNo, plus kept snapshots of orders that left it and are dated inside it again (`reentering`). */
   snapshots: ReadonlyMap<string, S>;
   /** A complete listing of the window, plus any order `getOrder` found since. */
   listing: readonly TrackedOrder[];
   window: OrderWindow;
   /** No successful run yet: record what exists and forward nothing. */
   baseline: boolean;
+  /**
+   * The window of the previous successful run: an order first seen with an order date before it
+   * was never watched (a lengthened lookback brought it in), so it is recorded like a baseline.
+   * Null: unknown (runs recorded before migration 0003), every date counts as covered.
+   */
+  coverage?: OrderWindow | null;
 }
 
 export interface CancellationTransition {
@@ -23,19 +29,32 @@ export interface CancellationTransition {
   firstSeenCancelled: boolean;
 }
 
+export interface Transition<S> {
+  before: S;
+  after: TrackedOrder;
+}
+
 export interface OrderDiff<S extends SnapshotSummary = SnapshotSummary> {
   /** Not tracked before. */
   newOrders: TrackedOrder[];
   /** Tracked, and its content hash differs. */
-  changed: Array<{ before: S; after: TrackedOrder }>;
+  changed: Array<Transition<S>>;
   /** Seen cancelled for the first time (cancelled_at is still unset): the fact to write. */
   cancelledFacts: TrackedOrder[];
-  /** The subset of cancelledFacts that must be forwarded (none on a baseline). */
+  /**
+   * Cancellations the worker watched happen, to be forwarded (none on a baseline): an order seen
+   * not cancelled that is cancelled now, a cancelled order carrying a new payment, or a new order
+   * already cancelled whose date the previous run covered (created and cancelled between polls).
+   */
   cancellations: CancellationTransition[];
+  /** Recorded as cancelled, open (or delivered) in Specter again. */
+  reopened: Array<Transition<S>>;
+  /** Had left the window and is listed again: matched with its kept snapshot, not new. */
+  reentered: S[];
   /** Tracked, in the window, absent from the listing: a question for getOrder, not an answer. */
   missing: S[];
   /** Vanished before (and not dealt with as gone for good) but listed again. */
-  reappeared: Array<{ before: S; after: TrackedOrder }>;
+  reappeared: Array<Transition<S>>;
   /** Tracked, but now older than the window: they leave tracking quietly. */
   leftWindow: S[];
   unchanged: number;
@@ -46,13 +65,20 @@ function vanishIsRecorded(snapshot: SnapshotSummary): boolean {
   return snapshot.vanishedAt !== null && snapshot.vanishStatus !== 'reappeared';
 }
 
+/** Was `orderDate` inside the previous run's window (or is it newer)? Unknown coverage: yes. */
+function covered(orderDate: string, coverage: OrderWindow | null | undefined): boolean {
+  return coverage === null || coverage === undefined || orderDay(orderDate) >= coverage.fromDate;
+}
+
 export function diffOrders<S extends SnapshotSummary>(input: DiffInput<S>): OrderDiff<S> {
-  const { snapshots, listing, window, baseline } = input;
+  const { snapshots, listing, window, baseline, coverage } = input;
   const result: OrderDiff<S> = {
     newOrders: [],
     changed: [],
     cancelledFacts: [],
     cancellations: [],
+    reopened: [],
+    reentered: [],
     missing: [],
     reappeared: [],
     leftWindow: [],
@@ -79,7 +105,9 @@ export function diffOrders<S extends SnapshotSummary>(input: DiffInput<S>): Orde
       result.newOrders.push(order);
       if (order.status === 'cancelled') {
         result.cancelledFacts.push(order);
-        if (!baseline) result.cancellations.push({ order, firstSeenCancelled: true });
+        // History stays history: an order dated before what the previous run covered may have
+        // been cancelled years ago; only one the worker could have seen open is news.
+        if (!baseline && covered(order.orderDate, coverage)) result.cancellations.push({ order, firstSeenCancelled: true });
       }
       continue;
     }
@@ -87,19 +115,32 @@ export function diffOrders<S extends SnapshotSummary>(input: DiffInput<S>): Orde
     // Back after a recorded disappearance — even one a person already resolved or cancelled:
     // whoever acted on it must hear that the order exists after all.
     if (vanishIsRecorded(before)) result.reappeared.push({ before, after: order });
+    if (before.reentering === true) result.reentered.push(before);
     if (before.contentHash !== order.contentHash) result.changed.push({ before, after: order });
     else result.unchanged += 1;
 
-    // cancelled_at is a fact written once: an order cancelled, re-opened and cancelled again
-    // is forwarded once, and an order seen cancelled at the baseline is never forwarded.
-    if (order.status === 'cancelled' && before.cancelledAt === null) {
-      result.cancelledFacts.push(order);
-      if (!baseline) result.cancellations.push({ order, firstSeenCancelled: false });
+    // cancelled_at is a fact written once (when it was first seen cancelled, watched or not).
+    if (order.status === 'cancelled' && before.cancelledAt === null) result.cancelledFacts.push(order);
+    // What happened while the order was outside the window was not watched: a re-entering order
+    // adds history, not news.
+    const watched = !baseline && before.reentering !== true;
+    if (order.status === 'cancelled') {
+      // A cancellation belongs to a payment: a cancelled order that now carries another payment
+      // (paid again under a new reference) has a new payment to cancel. The same payment again
+      // (cancelled, re-opened, cancelled) finds its job already there: forwarded once.
+      const newlyCancelled = before.status !== 'cancelled';
+      const newPayment = !newlyCancelled && order.paymentKey !== null && order.paymentKey !== before.paymentKey;
+      if (watched && (newlyCancelled || newPayment)) result.cancellations.push({ order, firstSeenCancelled: false });
+    } else if (before.status === 'cancelled') {
+      result.reopened.push({ before, after: order });
     }
   }
 
   for (const snapshot of snapshots.values()) {
     if (listed.has(snapshot.orderNo)) continue;
+    // A kept snapshot of an order that left the window, dated inside it again but not listed: it
+    // was never re-entered, so its absence is not news (it may have gone while unwatched).
+    if (snapshot.reentering === true) continue;
     if (isBeforeWindow(snapshot.orderDate, window)) {
       result.leftWindow.push(snapshot);
       continue;

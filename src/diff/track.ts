@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { SpecterSettings } from '../config/types.js';
 import type { OrderStatus, Route, SpecterOrder, TrackedOrder } from '../domain.js';
+import { paymentKeyOf } from '../routing/payment.js';
 import { routePayment, type CompiledRule } from '../routing/route.js';
 
 export interface StatusMap {
@@ -29,6 +30,8 @@ function routeKey(route: Route): string {
       return `provider:${route.provider}:${route.providerRef}`;
     case 'handledBySpecter':
       return 'handledBySpecter';
+    case 'elsewhere':
+      return 'elsewhere';
     case 'unrouted':
       return `unrouted:${route.reason}`;
   }
@@ -76,6 +79,8 @@ export function trackOrder(specterOrder: SpecterOrder, statusMap: StatusMap, rul
     payTypeIdentifier,
     payTypeReference,
     route,
+    // Derived from the route and the reference, both in the hash: no separate hash input.
+    paymentKey: paymentKeyOf({ orderNo: order.orderNo, route, payTypeIdentifier, payTypeReference }),
     amount,
     currency,
     contentHash,

@@ -4,12 +4,12 @@
  * transient outcome.
  */
 import type { FailureReason } from '../domain.js';
-import type { CancellationJob } from '../store/jobs.js';
+import type { SendableJob } from '../store/jobs.js';
 
 /** Fields of every log line about a job (interface.md: orderNo, provider, providerRef, amount, currency). */
-export function jobFields(job: CancellationJob): {
+export function jobFields(job: SendableJob): {
   orderNo: string;
-  provider: CancellationJob['provider'];
+  provider: SendableJob['provider'];
   providerRef: string;
   amount: string | null;
   currency: string | null;
@@ -34,7 +34,7 @@ export function addMs(date: Date, ms: number): Date {
 }
 
 /** The `cancel.failed` message: what a person must do, then what the provider said. */
-export function failureAdvice(job: CancellationJob, reason: FailureReason, detail: string): string {
+export function failureAdvice(job: SendableJob, reason: FailureReason, detail: string): string {
   const retry = `then re-queue it with \`specter-sync jobs retry ${job.id}\``;
   let advice: string;
   switch (reason) {
@@ -52,6 +52,9 @@ export function failureAdvice(job: CancellationJob, reason: FailureReason, detai
       break;
     case 'exhausted':
       advice = `exhausted: no final answer from ${job.provider}; check the payment at ${job.provider}, cancel it by hand or ${retry}`;
+      break;
+    case 'unrouted':
+      advice = `unrouted: no route covers this payment; add a routing rule, or settle it by hand and close it with \`specter-sync jobs dismiss ${job.id} --note "…"\``;
       break;
   }
   return `${advice} (${detail})`;

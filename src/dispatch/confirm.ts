@@ -6,7 +6,7 @@
  */
 import type { FailureReason } from '../domain.js';
 import type { ProviderClient, ConfirmOutcome, ConfirmRequest } from '../providers/types.js';
-import { listAcceptedJobs, markDone, markFailed, noteConfirmAttempt, type CancellationJob } from '../store/jobs.js';
+import { listAcceptedJobs, markDone, markFailed, noteConfirmAttempt, type SendableJob } from '../store/jobs.js';
 import { addMs, clientError, failureAdvice, iso, jobFields } from './common.js';
 import type { DispatchDeps } from './dispatcher.js';
 import { runPerProvider } from './limit.js';
@@ -14,7 +14,7 @@ import { runPerProvider } from './limit.js';
 export interface ConfirmAction {
   jobId: number;
   orderNo: string;
-  provider: CancellationJob['provider'];
+  provider: SendableJob['provider'];
   providerRef: string;
   result: 'confirmed' | 'pending' | 'failed';
   /** failed: the failure reason; pending: the provider's status or transient code, or why it was not asked. */
@@ -50,11 +50,11 @@ export async function confirmAcceptedJobs(deps: DispatchDeps): Promise<{ actions
   return { actions };
 }
 
-function actionBase(job: CancellationJob): Pick<ConfirmAction, 'jobId' | 'orderNo' | 'provider' | 'providerRef'> {
+function actionBase(job: SendableJob): Pick<ConfirmAction, 'jobId' | 'orderNo' | 'provider' | 'providerRef'> {
   return { jobId: job.id, orderNo: job.orderNo, provider: job.provider, providerRef: job.providerRef };
 }
 
-async function confirmJob(deps: DispatchDeps, now: () => Date, client: ProviderClient, job: CancellationJob): Promise<ConfirmAction> {
+async function confirmJob(deps: DispatchDeps, now: () => Date, client: ProviderClient, job: SendableJob): Promise<ConfirmAction> {
   const { store, logger } = deps;
   const fields = { ...jobFields(job), attempt: job.attempts, transactionId: job.providerTransactionId };
   const base = actionBase(job);
@@ -117,7 +117,7 @@ async function confirmJob(deps: DispatchDeps, now: () => Date, client: ProviderC
  * The deadline written when the job was accepted. A row without one (written by hand or by an
  * older version) falls back to accepted_at + confirmDeadlineMs, so no accepted job waits forever.
  */
-function deadlineOf(job: CancellationJob, confirmDeadlineMs: number): Date | null {
+function deadlineOf(job: SendableJob, confirmDeadlineMs: number): Date | null {
   if (job.confirmDeadlineAt) return new Date(job.confirmDeadlineAt);
   if (job.acceptedAt) return addMs(new Date(job.acceptedAt), confirmDeadlineMs);
   return null;
@@ -137,7 +137,7 @@ async function askProvider(client: ProviderClient, request: ConfirmRequest): Pro
 
 async function fail(
   deps: DispatchDeps,
-  job: CancellationJob,
+  job: SendableJob,
   at: Date,
   reason: FailureReason,
   code: string,

@@ -24,8 +24,10 @@ import {
   markFailed,
   markRetry,
   markSending,
-  type CancellationJob,
+  voidJob,
+  type SendableJob,
 } from '../store/jobs.js';
+import type { SendVerdict } from '../worker/truth.js';
 import { backoffDelayMs } from './backoff.js';
 import { addMs, clientError, failureAdvice, iso, jobFields } from './common.js';
 import { runPerProvider } from './limit.js';
@@ -55,6 +57,12 @@ export interface DispatchDeps {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** The jitter source (tests make it deterministic). */
   random?: () => number;
+  /**
+   * Send-time truth (worker/truth.ts): asked right before a job's first request of this dispatch.
+   * A job whose cause no longer holds is voided, a live twin holds it for a person, and an
+   * unanswerable question sends nothing now. Absent: every due job is sent (unit tests only).
+   */
+  verify?: (job: SendableJob) => Promise<SendVerdict>;
 }
 
 export type DispatchResult =
@@ -63,6 +71,8 @@ export type DispatchResult =
   | 'accepted'
   | 'retry_scheduled'
   | 'failed'
+  | 'voided'
+  | 'not_verified'
   | 'waiting_for_provider';
 
 export interface DispatchAction {
@@ -116,7 +126,7 @@ class Deferred extends Error {
 class JobMoved extends Error {}
 
 export function emptyCounts(): Record<DispatchResult, number> {
-  return { succeeded: 0, already_cancelled: 0, accepted: 0, retry_scheduled: 0, failed: 0, waiting_for_provider: 0 };
+  return { succeeded: 0, already_cancelled: 0, accepted: 0, retry_scheduled: 0, failed: 0, voided: 0, not_verified: 0, waiting_for_provider: 0 };
 }
 
 export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -156,7 +166,9 @@ export async function dispatchDueJobs(deps: DispatchDeps): Promise<DispatchRepor
 
   await runPerProvider(due, deps.providers, {
     unconfigured: async (job) => {
-      actions.push(await waitForProvider(ctx, job));
+      // A job waiting for its provider still stops waiting when its cause stops holding.
+      const verdict = deps.verify ? await deps.verify(job) : null;
+      actions.push(verdict?.kind === 'void' ? await settleUnsent(ctx, job, job.attempts, verdict) : await waitForProvider(ctx, job));
     },
     work: async (client, job) => {
       const action = await sendJob(ctx, client, job);
@@ -176,7 +188,7 @@ export async function dispatchDueJobs(deps: DispatchDeps): Promise<DispatchRepor
  * crash goes back to pending (same key, due now), so it is not mistaken for an in-flight request
  * for as long as the provider stays off and is sent once it is configured.
  */
-async function waitForProvider(ctx: Context, job: CancellationJob): Promise<DispatchAction> {
+async function waitForProvider(ctx: Context, job: SendableJob): Promise<DispatchAction> {
   const { store, logger } = ctx.deps;
   const fields = { ...jobFields(job), attempt: job.attempts };
   if (job.state === 'sending') {
@@ -197,16 +209,22 @@ async function waitForProvider(ctx: Context, job: CancellationJob): Promise<Disp
   return { ...actionBase(job), result: 'waiting_for_provider', reason: 'provider_not_configured' };
 }
 
-function actionBase(job: CancellationJob): Pick<DispatchAction, 'jobId' | 'orderNo' | 'provider' | 'providerRef'> {
+function actionBase(job: SendableJob): Pick<DispatchAction, 'jobId' | 'orderNo' | 'provider' | 'providerRef'> {
   return { jobId: job.id, orderNo: job.orderNo, provider: job.provider, providerRef: job.providerRef };
 }
 
 /** One job: every attempt of this cycle, then the outcome recorded. Null when nothing was done. */
-async function sendJob(ctx: Context, client: ProviderClient, job: CancellationJob): Promise<DispatchAction | null> {
+async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): Promise<DispatchAction | null> {
   const { store, logger, settings } = ctx.deps;
   const base = actionBase(job);
   let attempt = job.attempts;
   const fields = (): Record<string, unknown> & ReturnType<typeof jobFields> => ({ ...jobFields(job), attempt });
+
+  // Send-time truth first: a job whose cause no longer holds needs nobody, even an exhausted one.
+  if (ctx.deps.verify) {
+    const verdict = await ctx.deps.verify(job);
+    if (verdict.kind !== 'send') return settleUnsent(ctx, job, attempt, verdict);
+  }
 
   // Bounded patience across restarts too: a job that keeps taking the process down while in
   // flight (or whose settings were lowered) is not sent an (n+1)th time; a person looks at it.
@@ -355,9 +373,40 @@ function checkOutcome(outcome: CancelOutcome): CancelOutcome {
   return clientError(outcome);
 }
 
+/** The verdict said not to send: void it, hold it for a person, or leave it for the next try. */
+async function settleUnsent(ctx: Context, job: SendableJob, attempt: number, verdict: Exclude<SendVerdict, { kind: 'send' }>): Promise<DispatchAction> {
+  const { store, logger } = ctx.deps;
+  switch (verdict.kind) {
+    case 'void': {
+      if (voidJob(store, job.id, verdict.reason, iso(ctx.now()))) {
+        logger.event('cancel.voided', `not sent: ${verdict.detail}; the cancellation of order ${job.orderNo} at ${job.provider} is voided`, {
+          ...jobFields(job),
+          reason: verdict.reason,
+          detail: verdict.detail,
+          // A row left `sending` by a crash may have reached the provider before this check.
+          possiblySent: job.state === 'sending',
+        });
+      }
+      return { ...actionBase(job), result: 'voided', reason: verdict.reason };
+    }
+    case 'hold':
+      return fail(ctx, job, attempt, 'rejected', verdict.code, verdict.message);
+    case 'unknown':
+      logger.event('cancel.retry_scheduled', `not sent now: ${verdict.detail}; the job stays queued`, {
+        ...jobFields(job),
+        attempt,
+        code: 'NOT_VERIFIED',
+        detail: verdict.detail,
+        nextAttemptAt: job.nextAttemptAt,
+        inCycle: false,
+      });
+      return { ...actionBase(job), result: 'not_verified', reason: 'NOT_VERIFIED' };
+  }
+}
+
 async function fail(
   ctx: Context,
-  job: CancellationJob,
+  job: SendableJob,
   attempt: number,
   reason: FailureReason,
   code: string,

@@ -31,6 +31,7 @@ export function routePayment(payment: SpecterPayment | null, rules: readonly Com
     if (!byPrefix && !byIdentifier) continue;
 
     if (rule.provider === 'handledBySpecter') return { kind: 'handledBySpecter' };
+    if (rule.provider === 'elsewhere') return { kind: 'elsewhere' };
 
     // The prefix is stripped whenever it is there, also when the method code matched.
     const providerRef =

@@ -1,16 +1,39 @@
 /**
- * The outbox's state machine (design.md, "Job states"):
+ * The outbox's state machine (docs/money-safety.md, "Job states"):
  *   pending → sending → done · pending → sending → accepted → done|failed ·
- *   sending → pending (transient) · → failed (permanent or exhausted; a person can re-queue).
- * Each transition is one conditional UPDATE, committed before the next step, so whatever the
- * process dies between, the row says what to do next.
+ *   sending → pending (transient) · → failed (permanent, exhausted, unrouted; a person re-queues
+ *   or dismisses it) · pending|sending|failed → voided (its cause no longer holds: never sent) ·
+ *   failed → dismissed (a person closed it) · voided → pending (the cause holds again: re-armed).
+ * One row per payment (payment_key), one idempotency key for the row's whole life. Each
+ * transition is one conditional UPDATE, committed before the next step, so whatever the process
+ * dies between, the row says what to do next.
  */
-import type { FailureReason, JobState, ProviderName } from '../domain.js';
+import { randomUUID } from 'node:crypto';
+import { JOB_STATES, type CancellationReason, type FailureReason, type JobState, type ProviderName } from '../domain.js';
 import type { Store } from './database.js';
 import type { JobRow } from './schema.js';
-import type { NewCancellationJob } from './snapshots.js';
 
-/** A job as stored: what it was created with (see NewCancellationJob), and where it stands. */
+/** What a job is made from: one payment, and the order whose story asks for its cancellation. */
+export interface NewCancellationJob {
+  orderNo: string;
+  paymentKey: string;
+  /** Null while no route covers the payment (the job is then created failed, reason unrouted). */
+  provider: ProviderName | null;
+  providerRef: string | null;
+  payTypeIdentifier: string | null;
+  payTypeReference: string | null;
+  amount: string | null;
+  currency: string | null;
+  reason: CancellationReason;
+  /**
+   * Not to be sent without a person: the job is created `failed` with this reason, code and
+   * message, so it alerts and keeps `once` at exit 3 until a person retries or dismisses it.
+   * `rejected` (code LIVE_TWIN): a live order shares the payment; `unrouted`: no route covers it.
+   */
+  hold?: { reason: Extract<FailureReason, 'rejected' | 'unrouted'>; code: string; message: string };
+}
+
+/** A job as stored: what it was created with, and where it stands. */
 export interface CancellationJob extends Omit<NewCancellationJob, 'hold'> {
   id: number;
   idempotencyKey: string;
@@ -21,6 +44,10 @@ export interface CancellationJob extends Omit<NewCancellationJob, 'hold'> {
   lastErrorCode: string | null;
   lastErrorMessage: string | null;
   failureReason: FailureReason | null;
+  voidReason: string | null;
+  personNote: string | null;
+  /** A person re-queued a live-twin hold on purpose. */
+  twinOverride: boolean;
   acceptedAt: string | null;
   confirmDeadlineAt: string | null;
   createdAt: string;
@@ -28,12 +55,22 @@ export interface CancellationJob extends Omit<NewCancellationJob, 'hold'> {
   completedAt: string | null;
 }
 
+/** A job that can be sent: it has its provider (the schema's CHECK holds it for every sendable state). */
+export type SendableJob = CancellationJob & { provider: ProviderName; providerRef: string };
+
+export function isSendable(job: CancellationJob): job is SendableJob {
+  return job.provider !== null && job.providerRef !== null;
+}
+
 export function jobFromRow(row: JobRow): CancellationJob {
   return {
     id: row.id,
     orderNo: row.order_no,
+    paymentKey: row.payment_key,
     provider: row.provider,
     providerRef: row.provider_ref,
+    payTypeIdentifier: row.pay_type_identifier,
+    payTypeReference: row.pay_type_reference,
     amount: row.amount,
     currency: row.currency,
     reason: row.reason,
@@ -45,12 +82,19 @@ export function jobFromRow(row: JobRow): CancellationJob {
     lastErrorCode: row.last_error_code,
     lastErrorMessage: row.last_error_message,
     failureReason: row.failure_reason,
+    voidReason: row.void_reason,
+    personNote: row.person_note,
+    twinOverride: row.twin_override === 1,
     acceptedAt: row.accepted_at,
     confirmDeadlineAt: row.confirm_deadline_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     completedAt: row.completed_at,
   };
+}
+
+function sendable(rows: readonly JobRow[]): SendableJob[] {
+  return rows.map(jobFromRow).filter(isSendable);
 }
 
 export async function getJob(store: Store, id: number): Promise<CancellationJob | null> {
@@ -64,11 +108,44 @@ export async function listJobs(store: Store, filter: { state?: JobState } = {}):
   return (await query.execute()).map(jobFromRow);
 }
 
+/** The jobs of these payments, by payment key (the cycle plans against them). */
+export function jobsByPaymentKeys(store: Store, keys: Iterable<string>): Map<string, CancellationJob> {
+  const select = store.sqlite.prepare('SELECT * FROM cancellation_jobs WHERE payment_key = ?');
+  const jobs = new Map<string, CancellationJob>();
+  for (const key of new Set(keys)) {
+    const row = select.get(key) as JobRow | undefined;
+    if (row) jobs.set(key, jobFromRow(row));
+  }
+  return jobs;
+}
+
+/** The jobs whose cause is one of these orders, by order. */
+export function jobsByOrderNos(store: Store, orderNos: Iterable<string>): Map<string, CancellationJob[]> {
+  const select = store.sqlite.prepare('SELECT * FROM cancellation_jobs WHERE order_no = ? ORDER BY id');
+  const jobs = new Map<string, CancellationJob[]>();
+  for (const orderNo of new Set(orderNos)) {
+    const rows = select.all(orderNo) as JobRow[];
+    if (rows.length > 0) jobs.set(orderNo, rows.map(jobFromRow));
+  }
+  return jobs;
+}
+
+/**
+ * Failed jobs the cycle looks at again every time, because the world can settle them without a
+ * person: an unrouted payment that routing now covers, a live-twin hold whose twin is gone.
+ */
+export function listRevisitableJobs(store: Store): CancellationJob[] {
+  const rows = store.sqlite
+    .prepare("SELECT * FROM cancellation_jobs WHERE state = 'failed' AND (failure_reason = 'unrouted' OR last_error_code = 'LIVE_TWIN') ORDER BY id")
+    .all() as JobRow[];
+  return rows.map(jobFromRow);
+}
+
 /**
  * Jobs to send now: pending ones that are due, and ones left `sending` by a process that died
  * mid-request (only the lease holder dispatches, so a `sending` row at this point is orphaned).
  */
-export async function listDueJobs(store: Store, now: string): Promise<CancellationJob[]> {
+export async function listDueJobs(store: Store, now: string): Promise<SendableJob[]> {
   const rows = await store.db
     .selectFrom('cancellation_jobs')
     .selectAll()
@@ -76,12 +153,120 @@ export async function listDueJobs(store: Store, now: string): Promise<Cancellati
     .orderBy('next_attempt_at')
     .orderBy('id')
     .execute();
-  return rows.map(jobFromRow);
+  return sendable(rows);
 }
 
-export async function listAcceptedJobs(store: Store): Promise<CancellationJob[]> {
+export async function listAcceptedJobs(store: Store): Promise<SendableJob[]> {
   const rows = await store.db.selectFrom('cancellation_jobs').selectAll().where('state', '=', 'accepted').orderBy('id').execute();
-  return rows.map(jobFromRow);
+  return sendable(rows);
+}
+
+export interface EnsuredJob extends NewCancellationJob {
+  id: number;
+  idempotencyKey: string;
+  /** A voided job of this payment was armed again (same row, same key) rather than created. */
+  rearmed: boolean;
+}
+
+/**
+ * The payment's job, made here once with its idempotency key, or re-armed when the payment's
+ * earlier job was voided (its cause stopped holding and now holds again: same row, SAME key, so a
+ * provider that saw an earlier attempt recognises the repeat). Any other existing job already
+ * covers the payment: null, nothing changes. Must run inside a transaction.
+ */
+export function ensureJob(store: Store, job: NewCancellationJob, at: string): EnsuredJob | null {
+  const values = {
+    orderNo: job.orderNo,
+    paymentKey: job.paymentKey,
+    provider: job.provider,
+    providerRef: job.providerRef,
+    payTypeIdentifier: job.payTypeIdentifier,
+    payTypeReference: job.payTypeReference,
+    amount: job.amount,
+    currency: job.currency,
+    reason: job.reason,
+    state: job.hold ? 'failed' : 'pending',
+    failureReason: job.hold?.reason ?? null,
+    code: job.hold?.code ?? null,
+    message: job.hold?.message ?? null,
+    completedAt: job.hold ? at : null,
+    at,
+  };
+  const rearmed = store.sqlite
+    .prepare(
+      `UPDATE cancellation_jobs SET order_no = @orderNo, provider = @provider, provider_ref = @providerRef,
+         pay_type_identifier = @payTypeIdentifier, pay_type_reference = @payTypeReference, amount = @amount,
+         currency = @currency, reason = @reason, state = @state, attempts = 0, next_attempt_at = @at,
+         failure_reason = @failureReason, last_error_code = @code, last_error_message = @message,
+         void_reason = NULL, twin_override = 0, accepted_at = NULL, confirm_deadline_at = NULL,
+         provider_transaction_id = NULL, updated_at = @at, completed_at = @completedAt
+       WHERE payment_key = @paymentKey AND state = 'voided'
+       RETURNING id, idempotency_key AS idempotencyKey`,
+    )
+    .get(values) as { id: number; idempotencyKey: string } | undefined;
+  if (rearmed) return { ...job, ...rearmed, rearmed: true };
+
+  const idempotencyKey = randomUUID();
+  const created = store.sqlite
+    .prepare(
+      `INSERT INTO cancellation_jobs (order_no, payment_key, provider, provider_ref, pay_type_identifier,
+         pay_type_reference, amount, currency, reason, idempotency_key, state, attempts, next_attempt_at,
+         failure_reason, last_error_code, last_error_message, created_at, updated_at, completed_at)
+       VALUES (@orderNo, @paymentKey, @provider, @providerRef, @payTypeIdentifier, @payTypeReference,
+         @amount, @currency, @reason, @idempotencyKey, @state, 0, @at, @failureReason, @code, @message,
+         @at, @at, @completedAt)
+       ON CONFLICT (payment_key) DO NOTHING
+       RETURNING id`,
+    )
+    .get({ ...values, idempotencyKey }) as { id: number } | undefined;
+  return created ? { ...job, id: created.id, idempotencyKey, rearmed: false } : null;
+}
+
+/** States a job can be voided from: not sent yet, in flight when a process died, or awaiting a person. */
+const VOIDABLE: readonly JobState[] = ['pending', 'sending', 'failed'];
+
+/** Never send it: what it was made from no longer holds. False when the job had moved on. */
+export function voidJob(store: Store, id: number, reason: string, now: string): boolean {
+  const result = store.sqlite
+    .prepare(
+      `UPDATE cancellation_jobs SET state = 'voided', void_reason = ?, updated_at = ?, completed_at = ?
+       WHERE id = ? AND state IN (${VOIDABLE.map(() => '?').join(', ')})`,
+    )
+    .run(reason, now, now, id, ...VOIDABLE);
+  return result.changes === 1;
+}
+
+export type RerouteResult = 'rerouted' | 'duplicate' | 'moved';
+
+/**
+ * Routing now covers an unrouted payment's job: it gets its provider and is queued, keeping its
+ * idempotency key from then on. If the routed payment already has a job of its own (another
+ * order's), that job covers it and this one is voided as a duplicate.
+ */
+export function rerouteJob(store: Store, id: number, route: { provider: ProviderName; providerRef: string; paymentKey: string }, now: string): RerouteResult {
+  const taken = store.sqlite.prepare('SELECT id FROM cancellation_jobs WHERE payment_key = ? AND id <> ?').get(route.paymentKey, id);
+  if (taken) return voidJob(store, id, 'duplicate_payment', now) ? 'duplicate' : 'moved';
+  const result = store.sqlite
+    .prepare(
+      `UPDATE cancellation_jobs SET provider = ?, provider_ref = ?, payment_key = ?, state = 'pending',
+         failure_reason = NULL, last_error_code = NULL, last_error_message = NULL, attempts = 0,
+         next_attempt_at = ?, updated_at = ?, completed_at = NULL
+       WHERE id = ? AND state = 'failed' AND failure_reason = 'unrouted'`,
+    )
+    .run(route.provider, route.providerRef, route.paymentKey, now, now, id);
+  return result.changes === 1 ? 'rerouted' : 'moved';
+}
+
+/** A live-twin hold whose twins are all cancelled or gone: the payment's cause holds now; queue it. */
+export function releaseHold(store: Store, id: number, now: string): boolean {
+  const result = store.sqlite
+    .prepare(
+      `UPDATE cancellation_jobs SET state = 'pending', failure_reason = NULL, last_error_code = NULL,
+         last_error_message = NULL, attempts = 0, next_attempt_at = ?, updated_at = ?, completed_at = NULL
+       WHERE id = ? AND state = 'failed' AND last_error_code = 'LIVE_TWIN'`,
+    )
+    .run(now, now, id);
+  return result.changes === 1;
 }
 
 /** Committed before the request leaves: a crash after this is recovered as `sending`. */
@@ -185,13 +370,19 @@ export async function markFailed(
     .execute();
 }
 
-export type RequeueResult = 'requeued' | 'not_found' | 'not_failed';
+export type RequeueResult = 'requeued' | 'not_found' | 'not_failed' | 'unrouted';
 
 /**
  * A person re-queues a failed job: same row, same idempotency key (so a provider that did act on
- * an earlier attempt recognises the repeat), attempts counted afresh.
+ * an earlier attempt recognises the repeat), attempts counted afresh. A live-twin hold re-queued
+ * by a person is sent despite the twin (twin_override): the person decided. An unrouted job has
+ * nowhere to go: routing must cover it first.
  */
 export async function requeueFailedJob(store: Store, id: number, now: string): Promise<RequeueResult> {
+  const job = await getJob(store, id);
+  if (!job) return 'not_found';
+  if (job.state !== 'failed') return 'not_failed';
+  if (!isSendable(job)) return 'unrouted';
   const result = await store.db
     .updateTable('cancellation_jobs')
     .set({
@@ -202,12 +393,26 @@ export async function requeueFailedJob(store: Store, id: number, now: string): P
       completed_at: null,
       accepted_at: null,
       confirm_deadline_at: null,
+      twin_override: job.lastErrorCode === 'LIVE_TWIN' ? 1 : 0,
       updated_at: now,
     })
     .where('id', '=', id)
     .where('state', '=', 'failed')
     .executeTakeFirst();
-  if (result.numUpdatedRows === 1n) return 'requeued';
+  return result.numUpdatedRows === 1n ? 'requeued' : 'not_failed';
+}
+
+export type DismissResult = 'dismissed' | 'not_found' | 'not_failed';
+
+/** A person closes a failed job without sending anything; the note says why. */
+export async function dismissFailedJob(store: Store, id: number, note: string, now: string): Promise<DismissResult> {
+  const result = await store.db
+    .updateTable('cancellation_jobs')
+    .set({ state: 'dismissed', person_note: note, updated_at: now, completed_at: now })
+    .where('id', '=', id)
+    .where('state', '=', 'failed')
+    .executeTakeFirst();
+  if (result.numUpdatedRows === 1n) return 'dismissed';
   return (await getJob(store, id)) ? 'not_failed' : 'not_found';
 }
 
@@ -217,7 +422,7 @@ export async function countJobsByState(store: Store): Promise<Record<JobState, n
     .select(['state', (eb) => eb.fn.countAll<number>().as('count')])
     .groupBy('state')
     .execute();
-  const counts: Record<JobState, number> = { pending: 0, sending: 0, accepted: 0, done: 0, failed: 0 };
+  const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
   for (const row of rows) counts[row.state] = Number(row.count);
   return counts;
 }
@@ -228,9 +433,10 @@ export async function countOpenJobsByProvider(store: Store): Promise<Partial<Rec
     .selectFrom('cancellation_jobs')
     .select(['provider', (eb) => eb.fn.countAll<number>().as('count')])
     .where('state', 'in', ['pending', 'sending'])
+    .where('provider', 'is not', null)
     .groupBy('provider')
     .execute();
   const counts: Partial<Record<ProviderName, number>> = {};
-  for (const row of rows) counts[row.provider] = Number(row.count);
+  for (const row of rows) if (row.provider !== null) counts[row.provider] = Number(row.count);
   return counts;
 }

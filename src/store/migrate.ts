@@ -1,7 +1,15 @@
 /**
  * Migrations are plain SQL files in the package's migrations/ folder, applied in name order by
- * Kysely's Migrator (which records them in kysely_migration and takes its own lock, so two
- * processes starting together apply each file once).
+ * Kysely's Migrator, which records them in kysely_migration.
+ *
+ * For SQLite, Kysely's Migrator opens no transaction (its SQLite adapter reports no transactional
+ * DDL) and its migration lock is a no-op (one connection per process is all it guards). So we do
+ * both ourselves: every pending migration, and its kysely_migration row, run inside ONE
+ * `BEGIN IMMEDIATE` transaction. Two processes starting together: the second waits for the write
+ * lock (busy_timeout), then finds the migrations recorded and applies nothing; a failing or
+ * interrupted migration leaves the database exactly as it was. Foreign keys are off for the
+ * duration (a table rebuild must drop a parent table; SQLite ignores the pragma inside a
+ * transaction) and checked with foreign_key_check before the commit.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,8 +31,7 @@ class SqlFileMigrationProvider implements MigrationProvider {
     const migrations: Record<string, Migration> = {};
     for (const file of fs.readdirSync(this.dir).filter((f) => f.endsWith('.sql')).sort()) {
       const text = fs.readFileSync(path.join(this.dir, file), 'utf8');
-      // exec() runs a whole multi-statement script; the Migrator has already opened a
-      // transaction on this same connection, so a failing file leaves nothing behind.
+      // exec() runs a whole multi-statement script inside migrateToLatest's transaction.
       migrations[file.replace(/\.sql$/, '')] = { up: async () => void this.sqlite.exec(text) };
     }
     return migrations;
@@ -41,10 +48,25 @@ export async function migrateToLatest(
   dir: string = MIGRATIONS_DIR,
 ): Promise<MigrationReport> {
   const migrator = new Migrator({ db, provider: new SqlFileMigrationProvider(sqlite, dir) });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+  sqlite.pragma('foreign_keys = OFF');
+  try {
+    sqlite.exec('BEGIN IMMEDIATE');
+    let committed = false;
+    try {
+      const { error, results } = await migrator.migrateToLatest();
+      if (error) {
+        const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+        throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      const broken = sqlite.pragma('foreign_key_check') as unknown[];
+      if (broken.length > 0) throw new Error(`database migration left ${broken.length} broken foreign key reference(s); nothing was applied`);
+      sqlite.exec('COMMIT');
+      committed = true;
+      return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+    } finally {
+      if (!committed && sqlite.inTransaction) sqlite.exec('ROLLBACK');
+    }
+  } finally {
+    sqlite.pragma('foreign_keys = ON');
   }
-  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
 }

@@ -1,19 +1,20 @@
 /** Kysely's view of the tables in migrations/ (keep the two in step). */
-import type { Generated, Insertable, Selectable } from 'kysely';
-import type { VanishStatus } from '../domain.js';
+import type { Generated, Selectable } from 'kysely';
+import type { CancellationReason, FailureReason, JobState, OrderStatus, ProviderName, RouteKind, VanishStatus } from '../domain.js';
 
 export interface OrderSnapshotsTable {
   order_no: string;
   order_date: string;
-  status: 'open' | 'cancelled' | 'delivered';
+  status: OrderStatus;
   status_id: string | null;
   delivery_status: string | null;
   pay_type_identifier: string | null;
   pay_type_reference: string | null;
-  route_kind: 'provider' | 'handledBySpecter' | 'unrouted';
+  route_kind: RouteKind;
   provider: string | null;
   provider_ref: string | null;
   route_note: string | null;
+  payment_key: string | null;
   amount: string | null;
   currency: string | null;
   content_hash: string;
@@ -30,19 +31,26 @@ export interface OrderSnapshotsTable {
 export interface CancellationJobsTable {
   id: Generated<number>;
   order_no: string;
-  provider: 'qliro' | 'klarna' | 'walley' | 'svea';
-  provider_ref: string;
+  payment_key: string;
+  /** Null while no route covers the payment (state failed, failure_reason unrouted). */
+  provider: ProviderName | null;
+  provider_ref: string | null;
+  pay_type_identifier: string | null;
+  pay_type_reference: string | null;
   amount: string | null;
   currency: string | null;
-  reason: 'cancelled' | 'vanished';
+  reason: CancellationReason;
   idempotency_key: string;
-  state: 'pending' | 'sending' | 'accepted' | 'done' | 'failed';
+  state: JobState;
   attempts: Generated<number>;
   next_attempt_at: string;
   provider_transaction_id: string | null;
   last_error_code: string | null;
   last_error_message: string | null;
-  failure_reason: 'captured' | 'not_found' | 'auth' | 'rejected' | 'exhausted' | null;
+  failure_reason: FailureReason | null;
+  void_reason: string | null;
+  person_note: string | null;
+  twin_override: Generated<number>;
   accepted_at: string | null;
   confirm_deadline_at: string | null;
   created_at: string;
@@ -66,6 +74,9 @@ export interface SyncRunsTable {
   left_window: number;
   jobs_created: number;
   guard_tripped: number;
+  /** The window the run covered (null on runs recorded before migration 0003). */
+  from_date: string | null;
+  to_date: string | null;
 }
 
 export interface WorkerLeaseTable {
@@ -86,5 +97,4 @@ export interface Database {
 
 export type SnapshotRow = Selectable<OrderSnapshotsTable>;
 export type JobRow = Selectable<CancellationJobsTable>;
-export type NewJobRow = Insertable<CancellationJobsTable>;
 export type SyncRunRow = Selectable<SyncRunsTable>;

@@ -5,24 +5,30 @@
  * transaction, so a failed cycle leaves the database exactly as it was.
  */
 import type { AppConfig } from '../config/types.js';
-import type { OrderSnapshot, ProviderName, TrackedOrder } from '../domain.js';
+import type { OrderSnapshot, ProviderName, SnapshotSummary, SpecterOrder, TrackedOrder } from '../domain.js';
 import { crashPoint } from '../crashpoint.js';
-import { diffOrders, type OrderDiff } from '../diff/diff.js';
+import { diffOrders } from '../diff/diff.js';
 import { compileStatusMap, trackOrder } from '../diff/track.js';
 import { windowFor, type OrderWindow } from '../diff/window.js';
 import { confirmAcceptedJobs, type ConfirmAction } from '../dispatch/confirm.js';
 import { dispatchDueJobs, type DispatchAction, type DispatchObserver } from '../dispatch/dispatcher.js';
-import type { Logger, LogFields } from '../observability/logger.js';
+import type { Logger } from '../observability/logger.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import { compileRoutingRules } from '../routing/route.js';
+import { compileRoutingRules, routePayment } from '../routing/route.js';
 import type { SpecterClient } from '../specter/client.js';
 import { SpecterError } from '../specter/errors.js';
+import { commitCycle } from '../store/commit.js';
 import type { Store } from '../store/database.js';
-import { countJobsByState, countOpenJobsByProvider } from '../store/jobs.js';
+import { countJobsByState, countOpenJobsByProvider, jobsByOrderNos, jobsByPaymentKeys, listRevisitableJobs } from '../store/jobs.js';
 import { acquireLease, releaseLease, renewLease, type LeaseHolder } from '../store/lease.js';
-import { finishRun, hasSuccessfulRun } from '../store/runs.js';
-import { commitCycle, loadSnapshotIndex, loadSnapshots, type CreatedJob, type NewCancellationJob, type VanishRecord } from '../store/snapshots.js';
+import { finishRun, lastSuccessfulRun } from '../store/runs.js';
+import { loadSnapshotIndex, loadSnapshots } from '../store/snapshots.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
+import { planCycle, type CyclePlan, type PlannedAction } from './plan.js';
+import { actionFields, describeAction, reportCommitted } from './report.js';
+import { trackedGetOrder, verifyByCycleView } from './truth.js';
+
+export { describeAction };
 
 /** How long a lease lasts without renewal; renewed every LEASE_RENEW_MS while a cycle runs. */
 export const LEASE_TTL_MS = 120_000;
@@ -51,15 +57,7 @@ export interface CycleOptions {
 }
 
 /** One thing the cycle did (or, in a dry run, would do), for `once` output and the demo. */
-export type CycleAction =
-  | { action: 'cancel_job_created'; orderNo: string; provider: ProviderName; providerRef: string; reason: 'cancelled' | 'vanished'; jobId?: number; heldBecause?: string }
-  | { action: 'vanished_flagged'; orderNo: string; provider: string | null; providerRef: string | null; amount: string | null; currency: string | null; note: string | null }
-  | { action: 'reappeared'; orderNo: string }
-  | { action: 'unrouted'; orderNo: string; reason: string }
-  | { action: 'handled_by_specter'; orderNo: string; what: 'cancelled' | 'vanished' }
-  | { action: 'vanish_guard_tripped'; vanished: number; limit: number }
-  | ({ action: 'dispatch' } & DispatchAction)
-  | ({ action: 'confirm' } & ConfirmAction);
+export type CycleAction = PlannedAction | ({ action: 'dispatch' } & DispatchAction) | ({ action: 'confirm' } & ConfirmAction);
 
 export interface CycleCounts {
   listed: number;
@@ -99,29 +97,6 @@ export type CycleReport =
 
 export function needsPerson(awaiting: AwaitingPerson): boolean {
   return awaiting.vanishedOrders > 0 || awaiting.failedJobs > 0 || awaiting.jobsWithoutProvider > 0 || awaiting.guardTripped;
-}
-
-function orderFields(order: Pick<TrackedOrder, 'orderNo' | 'route' | 'amount' | 'currency'>): LogFields {
-  const route = order.route;
-  return {
-    orderNo: order.orderNo,
-    ...(route.kind === 'provider' ? { provider: route.provider, providerRef: route.providerRef } : {}),
-    amount: order.amount,
-    currency: order.currency,
-  };
-}
-
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  });
-  await Promise.all(workers);
-  return results;
 }
 
 export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Promise<CycleReport> {
@@ -172,128 +147,104 @@ async function cycleBody(
 ): Promise<CycleReport> {
   const { config, store, specter, logger } = deps;
   const clock = deps.now ?? (() => new Date());
-  const now = clock();
-  const window = windowFor(now, config.sync.lookbackDays);
+  const window = windowFor(clock(), config.sync.lookbackDays);
   logger.event('sync.started', `cycle started for orders dated ${window.fromDate}..${window.toDate}`, { ...window, dryRun });
 
   const statusMap = compileStatusMap(config.specter.statusMap);
   const rules = compileRoutingRules(config.routing);
-  const track = (order: Parameters<typeof trackOrder>[0]) => trackOrder(order, statusMap, rules);
+  const track = (order: SpecterOrder) => trackOrder(order, statusMap, rules);
 
-  // Tracked as each page is checked: the listing is never held twice (Specter's and ours).
+  // 1. The view: a complete listing (tracked as each page is checked: never held twice), diffed
+  //    against the snapshots.
   const listing = await specter.listOrdersInWindow(window, track);
   crashPoint('cycle.listing');
+  const lastRun = await lastSuccessfulRun(store);
+  const baseline = lastRun === null;
+  const coverage = lastRun?.from_date && lastRun.to_date ? { fromDate: lastRun.from_date, toDate: lastRun.to_date } : null;
+  const snapshots = loadSnapshotIndex(store, window);
+  const firstDiff = diffOrders({ snapshots, listing, window, baseline, coverage });
 
-  const baseline = !(await hasSuccessfulRun(store));
-  const snapshots = loadSnapshotIndex(store);
-  let diff = diffOrders({ snapshots, listing, window, baseline });
+  // 2. Missing from a listing is a question; only getOrder answers it. A confirmation that fails
+  //    throws, and the cycle ends here: an unanswered question is never taken as "gone".
+  const confirmed = await confirmMissing(deps, firstDiff.missing, track);
+  const present = confirmed.found.length > 0 ? [...listing, ...confirmed.found] : listing;
+  const diff = confirmed.found.length > 0 ? diffOrders({ snapshots, listing: present, window, baseline, coverage }) : firstDiff;
+  const gone = loadSnapshots(store, confirmed.goneOrderNos);
 
-  // Missing from a listing is a question; only getOrder answers it. A confirmation that fails
-  // throws, and the cycle ends here: an unanswered question is never taken as "gone".
-  const answers = await mapBounded(diff.missing, CONFIRM_CONCURRENCY, async (snapshot) => ({
-    snapshot,
-    order: await specter.getOrder(snapshot.orderNo),
-  }));
-  const found = answers.flatMap((a) => (a.order ? [track(a.order)] : []));
-  for (const order of found) {
-    logger.event('order.listing_gap', `order ${order.orderNo} was missing from the listing but Specter still has it`, orderFields(order));
-  }
-  const missingCount = diff.missing.length;
-  if (found.length > 0) diff = diffOrders({ snapshots, listing: [...listing, ...found], window, baseline });
-  // After the second diff, what is still missing is exactly what getOrder said is gone; read
-  // their full snapshots (route, amount) to act on them.
-  const gone = loadSnapshots(store, diff.missing.map((s) => s.orderNo));
-
-  const actions: CycleAction[] = [];
-  const plan = planFacts(diff, gone, listing.concat(found), deps, actions);
-
+  // 3. The money-safety rules, on plain values (plan.ts), against the jobs the payments already have.
+  const recordedGone = recordedAsGone(snapshots, present);
+  const plan = planCycle({
+    diff,
+    gone,
+    present,
+    ...jobsInvolved(store, diff, gone),
+    revisitable: listRevisitableJobs(store),
+    recordedGone,
+    route: (payment) => routePayment({ ...payment, payTypeIdentifierPaySystemUser: null, currency: null, totalIncVat: null }, rules),
+    settings: config.sync,
+  });
+  const actions: CycleAction[] = [...plan.actions];
   const counts: CycleCounts = {
     listed: listing.length,
     newOrders: diff.newOrders.length,
     changed: diff.changed.length,
     unchanged: diff.unchanged,
     cancelled: diff.cancellations.length,
-    missing: missingCount,
-    listingGaps: found.length,
-    vanished: plan.vanished.length,
+    missing: firstDiff.missing.length,
+    listingGaps: confirmed.found.length,
+    vanished: plan.guardTripped ? 0 : plan.vanished.length,
     reappeared: diff.reappeared.length,
     leftWindow: diff.leftWindow.length,
     jobsCreated: plan.jobs.length,
   };
+  for (const order of confirmed.found) {
+    logger.event('order.listing_gap', `order ${order.orderNo} was missing from the listing but Specter still has it`, { orderNo: order.orderNo });
+  }
 
   if (dryRun) {
     for (const action of actions) logger.event('dryrun.action', `would: ${describeAction(action)}`, actionFields(action));
     const awaiting = await awaitingPerson(deps, plan.guardTripped);
-    const finishedAt = clock().toISOString();
     logger.event('sync.completed', 'dry run completed: nothing was written or sent', { ...counts, dryRun: true });
-    return { outcome: baseline ? 'baseline' : 'succeeded', dryRun, startedAt, finishedAt, window, counts, actions, awaitingPerson: awaiting };
+    return { outcome: baseline ? 'baseline' : 'succeeded', dryRun, startedAt, finishedAt: clock().toISOString(), window, counts, actions, awaitingPerson: awaiting };
   }
 
+  // 4. ONE transaction: snapshots, facts, jobs, the run.
   crashPoint('cycle.before_commit');
   // The lease may have expired while we listed (a very slow Specter) and another process may
   // hold it now: committing would make two writers. Check, and renew, under our own hand.
   if (leaseLost() || !renewLease(store, deps.holder, LEASE_TTL_MS, clock().getTime())) {
     throw new Error('the sync lease was lost during the cycle; nothing was committed');
   }
-  const at = clock().toISOString();
   const committed = commitCycle(store, {
     holder: deps.holder.id,
     startedAt,
-    at,
+    at: clock().toISOString(),
     baseline,
+    window,
     upserts: [...diff.newOrders, ...diff.changed.map((c) => c.after)],
+    reentered: diff.reentered.map((s) => s.orderNo),
     cancelledFacts: diff.cancelledFacts.map((o) => o.orderNo),
-    vanished: plan.vanished,
+    vanished: plan.guardTripped ? [] : plan.vanished,
     reappeared: diff.reappeared.map((r) => r.after.orderNo),
     leftWindow: diff.leftWindow.map((s) => s.orderNo),
     jobs: plan.jobs,
-    counts: {
-      listed: counts.listed,
-      newOrders: counts.newOrders,
-      changed: counts.changed,
-      cancelled: counts.cancelled,
-      missing: counts.missing,
-      guardTripped: plan.guardTripped,
-    },
+    voids: plan.voids,
+    reroutes: plan.reroutes,
+    releases: plan.releases,
+    counts: { ...counts, guardTripped: plan.guardTripped },
   });
   crashPoint('cycle.after_commit');
   counts.jobsCreated = committed.createdJobs.length;
-
   // Logged after the commit, so an alert never announces something the database does not hold.
-  logCommittedFacts(deps, diff, gone, plan, committed.createdJobs);
-  for (const action of actions) {
-    if (action.action === 'cancel_job_created') {
-      action.jobId = committed.createdJobs.find((j) => j.orderNo === action.orderNo && j.provider === action.provider)?.id;
-    }
-  }
+  reportCommitted({ logger, config, diff, gone, plan, committed, actions });
   if (baseline) {
     logger.event('sync.baseline', `baseline recorded: ${listing.length} orders tracked, nothing forwarded`, { listed: listing.length });
   }
 
+  // 5. Send what is due, each job checked against this cycle's view first; confirm accepted ones.
   if (dispatch) {
-    // One failing phase never blocks the others, and never undoes the committed facts: a dispatch
-    // error is logged and the jobs wait in the outbox for the next cycle.
-    const dispatchDeps = {
-      store,
-      providers: deps.providers,
-      settings: config.dispatch,
-      logger,
-      now: clock,
-      signal: deps.signal,
-      observer: deps.observer,
-    };
-    try {
-      const report = await dispatchDueJobs(dispatchDeps);
-      for (const a of report.actions) actions.push({ action: 'dispatch', ...a });
-    } catch (error) {
-      logger.event('sync.failed', `dispatch could not complete; jobs stay queued: ${(error as Error).message}`, { phase: 'dispatch', willRetry: true, error });
-    }
-    try {
-      const report = await confirmAcceptedJobs(dispatchDeps);
-      for (const a of report.actions) actions.push({ action: 'confirm', ...a });
-    } catch (error) {
-      logger.event('sync.failed', `confirmation could not complete; jobs stay accepted: ${(error as Error).message}`, { phase: 'confirm', willRetry: true, error });
-    }
+    const verify = verifyByCycleView({ present, gone: new Set([...confirmed.goneOrderNos, ...recordedGone]) }, trackedGetOrder(specter.getOrder, track));
+    actions.push(...(await sendAndConfirm(deps, clock, verify)));
   }
 
   const awaiting = await awaitingPerson(deps, plan.guardTripped);
@@ -307,171 +258,79 @@ async function cycleBody(
   return { outcome: baseline ? 'baseline' : 'succeeded', dryRun, startedAt, finishedAt, window, counts, actions, awaitingPerson: awaiting };
 }
 
-interface FactPlan {
-  jobs: NewCancellationJob[];
-  vanished: VanishRecord[];
-  guardTripped: boolean;
-  unroutedNotes: Map<string, string>;
-}
-
-/** Decides, from the diff and the confirmed-gone orders, which facts and jobs to commit. */
-function planFacts(diff: OrderDiff, gone: readonly OrderSnapshot[], present: readonly TrackedOrder[], deps: CycleDeps, actions: CycleAction[]): FactPlan {
-  const { config } = deps;
-  const jobs: NewCancellationJob[] = [];
-  const vanished: VanishRecord[] = [];
-  const unroutedNotes = new Map<string, string>();
-
-  // Orders still in Specter, by provider reference: a deleted or cancelled duplicate must never
-  // cancel the payment its live twin still depends on.
-  const liveRefs = new Map<string, string>();
-  const openRefs = new Map<string, string>();
-  for (const order of present) {
-    if (order.route.kind !== 'provider') continue;
-    const key = `${order.route.provider}:${order.route.providerRef}`;
-    liveRefs.set(key, order.orderNo);
-    if (order.status !== 'cancelled') openRefs.set(key, order.orderNo);
-  }
-
-  for (const { order } of diff.cancellations) {
-    const route = order.route;
-    if (route.kind === 'provider') {
-      const twin = openRefs.get(`${route.provider}:${route.providerRef}`);
-      const hold =
-        twin !== undefined && twin !== order.orderNo
-          ? {
-              code: 'LIVE_TWIN',
-              message: `not sent: order ${twin}, not cancelled in Specter, carries the same ${route.provider} reference ${route.providerRef}; if this payment must be cancelled anyway, re-queue the job`,
-            }
-          : undefined;
-      jobs.push({ orderNo: order.orderNo, provider: route.provider, providerRef: route.providerRef, amount: order.amount, currency: order.currency, reason: 'cancelled', hold });
-      actions.push({
-        action: 'cancel_job_created',
-        orderNo: order.orderNo,
-        provider: route.provider,
-        providerRef: route.providerRef,
-        reason: 'cancelled',
-        ...(hold ? { heldBecause: hold.message } : {}),
-      });
-    } else if (route.kind === 'handledBySpecter') {
-      actions.push({ action: 'handled_by_specter', orderNo: order.orderNo, what: 'cancelled' });
-    } else {
-      unroutedNotes.set(order.orderNo, route.reason);
-      actions.push({ action: 'unrouted', orderNo: order.orderNo, reason: route.reason });
-    }
-  }
-
-  const limit = config.sync.vanishGuardMaxPerRun;
-  const guardTripped = gone.length > limit;
-  if (guardTripped) {
-    actions.push({ action: 'vanish_guard_tripped', vanished: gone.length, limit });
-    return { jobs, vanished, guardTripped, unroutedNotes };
-  }
-
-  for (const snapshot of gone) {
-    const route = snapshot.route;
-    if (route.kind === 'handledBySpecter') {
-      vanished.push({ orderNo: snapshot.orderNo, status: 'handled_by_specter', note: 'Specter cancels this payment itself when an order is deleted' });
-      actions.push({ action: 'handled_by_specter', orderNo: snapshot.orderNo, what: 'vanished' });
-      continue;
-    }
-    if (route.kind === 'unrouted') {
-      vanished.push({ orderNo: snapshot.orderNo, status: 'unrouted', note: route.reason });
-      unroutedNotes.set(snapshot.orderNo, route.reason);
-      actions.push({ action: 'unrouted', orderNo: snapshot.orderNo, reason: route.reason });
-      continue;
-    }
-    if (snapshot.cancelledAt !== null) {
-      // Cancelled before it was deleted: the cancellation already went (or, before the baseline,
-      // was history). Nothing more to ask of a person.
-      vanished.push({ orderNo: snapshot.orderNo, status: 'cancel_requested', note: 'cancelled in Specter before it was deleted' });
-      continue;
-    }
-    const twin = liveRefs.get(`${route.provider}:${route.providerRef}`);
-    const note =
-      twin !== undefined
-        ? `not cancelled automatically: order ${twin}, still in Specter, carries the same ${route.provider} reference ${route.providerRef}`
-        : null;
-    if (config.sync.vanishedAction === 'cancel' && twin === undefined) {
-      jobs.push({ orderNo: snapshot.orderNo, provider: route.provider, providerRef: route.providerRef, amount: snapshot.amount, currency: snapshot.currency, reason: 'vanished' });
-      vanished.push({ orderNo: snapshot.orderNo, status: 'cancel_requested', note: 'VANISHED_ACTION=cancel queued the cancellation' });
-      actions.push({ action: 'cancel_job_created', orderNo: snapshot.orderNo, provider: route.provider, providerRef: route.providerRef, reason: 'vanished' });
-    } else {
-      vanished.push({ orderNo: snapshot.orderNo, status: 'awaiting', note });
-    }
-    actions.push({ action: 'vanished_flagged', orderNo: snapshot.orderNo, provider: route.provider, providerRef: route.providerRef, amount: snapshot.amount, currency: snapshot.currency, note });
-  }
-  for (const { after } of diff.reappeared) actions.push({ action: 'reappeared', orderNo: after.orderNo });
-  return { jobs, vanished, guardTripped, unroutedNotes };
-}
-
-function logCommittedFacts(
+/**
+ * getOrder for each missing order, CONFIRM_CONCURRENCY at a time. The guard acts before the
+ * flood: once more orders are confirmed gone than VANISH_GUARD_MAX_PER_RUN allows, no further
+ * confirmation starts (the guard trips and flags none), so a listing that suddenly lacks every
+ * order costs at most limit + 1 + CONFIRM_CONCURRENCY requests, not one per tracked order. The
+ * orders not asked stay tracked and are asked again by the next cycle.
+ */
+async function confirmMissing(
   deps: CycleDeps,
-  diff: OrderDiff,
-  gone: readonly OrderSnapshot[],
-  plan: FactPlan,
-  createdJobs: readonly CreatedJob[],
-): void {
-  const { logger, config } = deps;
-  const created = new Map(createdJobs.map((j) => [`${j.orderNo}:${j.reason}`, j]));
-
-  for (const { order, firstSeenCancelled } of diff.cancellations) {
-    const job = created.get(`${order.orderNo}:cancelled`);
-    if (order.route.kind === 'provider' && job !== undefined) {
-      const jobId = job.id;
-      logger.event(
-        'order.cancel_detected',
-        `order ${order.orderNo} was cancelled in Specter; cancellation job ${jobId} ${job.hold ? 'held for a person' : 'queued'}`,
-        { ...orderFields(order), jobId, firstSeenCancelled },
-      );
-      if (job.hold) {
-        logger.event('cancel.failed', `rejected: ${job.hold.message} (specter-sync jobs retry ${jobId})`, {
-          ...orderFields(order),
-          jobId,
-          reason: 'rejected',
-          code: job.hold.code,
-          detail: job.hold.message,
-        });
-      }
-    } else if (order.route.kind === 'handledBySpecter') {
-      logger.event('order.cancel_detected', `order ${order.orderNo} was cancelled in Specter; Specter cancels this payment itself, nothing is sent`, {
-        ...orderFields(order),
-        handledBySpecter: true,
-        firstSeenCancelled,
-      });
+  missing: readonly SnapshotSummary[],
+  track: (order: SpecterOrder) => TrackedOrder,
+): Promise<{ found: TrackedOrder[]; goneOrderNos: string[] }> {
+  const limit = deps.config.sync.vanishGuardMaxPerRun;
+  const found: TrackedOrder[] = [];
+  const goneOrderNos: string[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < missing.length && goneOrderNos.length <= limit) {
+      const snapshot = missing[next++]!;
+      const order = await deps.specter.getOrder(snapshot.orderNo);
+      if (order === null) goneOrderNos.push(snapshot.orderNo);
+      else found.push(track(order));
     }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONFIRM_CONCURRENCY, missing.length) }, worker));
+  return { found, goneOrderNos };
+}
+
+/** Orders recorded as vanished before that this cycle's listing still lacks: still gone. */
+function recordedAsGone(snapshots: ReadonlyMap<string, SnapshotSummary>, present: readonly TrackedOrder[]): Set<string> {
+  const listed = new Set(present.map((o) => o.orderNo));
+  const gone = new Set<string>();
+  for (const s of snapshots.values()) {
+    if (s.vanishedAt !== null && s.vanishStatus !== 'reappeared' && s.reentering !== true && !listed.has(s.orderNo)) gone.add(s.orderNo);
   }
-  for (const [orderNo, reason] of plan.unroutedNotes) {
-    logger.event('order.unrouted', `order ${orderNo} has no provider to cancel at: ${reason}`, { orderNo, reason });
+  return gone;
+}
+
+/** The jobs the plan must know of: those of every payment it may act on, and of re-opened or reappeared orders. */
+function jobsInvolved(store: Store, diff: ReturnType<typeof diffOrders<SnapshotSummary>>, gone: readonly OrderSnapshot[]): Pick<Parameters<typeof planCycle>[0], 'jobsByPayment' | 'jobsByOrder'> {
+  const keys: Array<string | null> = [
+    ...diff.cancellations.map((c) => c.order.paymentKey),
+    ...gone.map((s) => s.paymentKey),
+    ...diff.reopened.flatMap((r) => [r.before.paymentKey, r.after.paymentKey]),
+    ...diff.reappeared.flatMap((r) => [r.before.paymentKey, r.after.paymentKey]),
+  ];
+  return {
+    jobsByPayment: jobsByPaymentKeys(store, keys.filter((k): k is string => k !== null)),
+    jobsByOrder: jobsByOrderNos(store, [...diff.reopened, ...diff.reappeared].map((r) => r.after.orderNo)),
+  };
+}
+
+/**
+ * One failing phase never blocks the others, and never undoes the committed facts: a dispatch
+ * error is logged and the jobs wait in the outbox for the next cycle.
+ */
+async function sendAndConfirm(deps: CycleDeps, clock: () => Date, verify: ReturnType<typeof verifyByCycleView>): Promise<CycleAction[]> {
+  const { store, config, logger } = deps;
+  const actions: CycleAction[] = [];
+  const dispatchDeps = { store, providers: deps.providers, settings: config.dispatch, logger, now: clock, signal: deps.signal, observer: deps.observer };
+  try {
+    const report = await dispatchDueJobs({ ...dispatchDeps, verify });
+    for (const a of report.actions) actions.push({ action: 'dispatch', ...a });
+  } catch (error) {
+    logger.event('sync.failed', `dispatch could not complete; jobs stay queued: ${(error as Error).message}`, { phase: 'dispatch', willRetry: true, error });
   }
-  if (plan.guardTripped) {
-    logger.event(
-      'vanish_guard.tripped',
-      `more orders vanished in one run than VANISH_GUARD_MAX_PER_RUN=${config.sync.vanishGuardMaxPerRun} allows; none flagged. Check Specter (a wrong account, a data problem?); if the deletions are real, run once with a higher VANISH_GUARD_MAX_PER_RUN`,
-      { count: gone.length, limit: config.sync.vanishGuardMaxPerRun, orderNos: gone.slice(0, 50).map((s) => s.orderNo) },
-    );
+  try {
+    const report = await confirmAcceptedJobs(dispatchDeps);
+    for (const a of report.actions) actions.push({ action: 'confirm', ...a });
+  } catch (error) {
+    logger.event('sync.failed', `confirmation could not complete; jobs stay accepted: ${(error as Error).message}`, { phase: 'confirm', willRetry: true, error });
   }
-  const snapshotsByNo = new Map(gone.map((s) => [s.orderNo, s]));
-  for (const v of plan.vanished) {
-    const snapshot = snapshotsByNo.get(v.orderNo);
-    if (!snapshot || snapshot.route.kind !== 'provider' || snapshot.cancelledAt !== null) continue;
-    const { provider, providerRef } = snapshot.route;
-    const amount = snapshot.amount ? `${snapshot.amount} ${snapshot.currency ?? ''}`.trim() : 'unknown amount';
-    const todo =
-      v.status === 'cancel_requested'
-        ? `the cancellation at ${provider} was queued (VANISHED_ACTION=cancel)`
-        : `a person must check it and cancel the reservation at ${provider} (specter-sync vanished cancel ${v.orderNo}) or mark it dealt with (specter-sync vanished resolve ${v.orderNo})`;
-    logger.event(
-      'order.vanished',
-      `order ${v.orderNo} was deleted from Specter; its ${provider} payment ${providerRef} (${amount}) may still be reserved: ${todo}${v.note ? `. Note: ${v.note}` : ''}`,
-      { ...orderFields(snapshot), orderDate: snapshot.orderDate, action: v.status === 'cancel_requested' ? 'cancel_queued' : 'person_must_act', note: v.note },
-    );
-  }
-  for (const { after } of diff.reappeared) {
-    logger.event('order.reappeared', `order ${after.orderNo}, recorded as vanished, is back in Specter`, orderFields(after));
-  }
-  for (const snapshot of diff.leftWindow) {
-    logger.event('order.left_window', `order ${snapshot.orderNo} is older than the lookback window and is no longer tracked`, { orderNo: snapshot.orderNo });
-  }
+  return actions;
 }
 
 async function awaitingPerson(deps: CycleDeps, guardTripped: boolean): Promise<AwaitingPerson> {
@@ -488,35 +347,4 @@ async function awaitingPerson(deps: CycleDeps, guardTripped: boolean): Promise<A
   return { vanishedOrders: vanished.length, failedJobs: jobStates.failed, jobsWithoutProvider, guardTripped };
 }
 
-/** An action as flat log fields: orderNo/provider/providerRef where it has them. */
-function actionFields(action: CycleAction): LogFields {
-  const fields: LogFields = { action: action.action };
-  if ('orderNo' in action) fields.orderNo = action.orderNo;
-  if ('provider' in action && action.provider) fields.provider = action.provider;
-  if ('providerRef' in action && action.providerRef) fields.providerRef = action.providerRef;
-  if ('reason' in action && action.reason) fields.reason = action.reason;
-  return fields;
-}
-
-export function describeAction(action: CycleAction): string {
-  switch (action.action) {
-    case 'cancel_job_created':
-      return action.heldBecause
-        ? `hold the cancellation of order ${action.orderNo} at ${action.provider} (${action.providerRef}) for a person: ${action.heldBecause}`
-        : `cancel order ${action.orderNo} at ${action.provider} (${action.providerRef}), reason ${action.reason}`;
-    case 'vanished_flagged':
-      return `flag vanished order ${action.orderNo} (${action.provider ?? 'no provider'} ${action.providerRef ?? ''}, ${action.amount ?? '?'} ${action.currency ?? ''})${action.note ? `: ${action.note}` : ''}`;
-    case 'reappeared':
-      return `order ${action.orderNo} reappeared`;
-    case 'unrouted':
-      return `order ${action.orderNo} has no provider: ${action.reason}`;
-    case 'handled_by_specter':
-      return `order ${action.orderNo} ${action.what}: Specter handles the payment`;
-    case 'vanish_guard_tripped':
-      return `vanish guard tripped: ${action.vanished} vanished > limit ${action.limit}; none flagged`;
-    case 'dispatch':
-      return `job ${action.jobId} order ${action.orderNo} at ${action.provider}: ${action.result}${action.reason ? ` (${action.reason})` : ''}`;
-    case 'confirm':
-      return `job ${action.jobId} order ${action.orderNo} at ${action.provider}: confirmation ${action.result}${action.reason ? ` (${action.reason})` : ''}`;
-  }
-}
+export type { CyclePlan };

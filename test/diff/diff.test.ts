@@ -17,6 +17,7 @@ function order(orderNo: string, over: Partial<TrackedOrder> = {}): TrackedOrder 
     payTypeIdentifier: 'QL',
     payTypeReference: `QLIRO-${orderNo}`,
     route: qliro(orderNo),
+    paymentKey: `qliro:${orderNo}`,
     amount: '1249.00',
     currency: 'SEK',
     contentHash: '',
@@ -75,11 +76,27 @@ describe('cancellations', () => {
     expect(diff.unchanged).toBe(1);
   });
 
-  it('cancelled, re-opened and cancelled again is forwarded once only', () => {
+  it('cancelled, re-opened and cancelled again is a transition each time it is watched (the payment\'s one job makes it forwarded once: test/worker/plan.test.ts)', () => {
     const reopened = snapshot(order('1'), { cancelledAt: '2026-11-21T08:00:00.000Z' });
     const diff = diffOrders(input([reopened], [order('1', { status: 'cancelled', statusId: '5' })]));
-    expect(diff.cancellations).toEqual([]);
+    expect(diff.cancellations.map((c) => c.order.orderNo)).toEqual(['1']);
+    // cancelled_at is a fact written once: it is already there.
+    expect(diff.cancelledFacts).toEqual([]);
     expect(diff.changed).toHaveLength(1);
+  });
+
+  it('a cancelled order seen cancelled again is no transition; one seen open again is re-opened', () => {
+    const cancelled = snapshot(order('1', { status: 'cancelled', statusId: '5' }));
+    expect(diffOrders(input([cancelled], [order('1', { status: 'cancelled', statusId: '5' })])).cancellations).toEqual([]);
+    const diff = diffOrders(input([cancelled], [order('1')]));
+    expect(diff.reopened.map((r) => [r.before.orderNo, r.after.status])).toEqual([['1', 'open']]);
+    expect(diff.cancellations).toEqual([]);
+  });
+
+  it('a cancelled order paid again under a new reference carries a new payment to cancel', () => {
+    const cancelled = snapshot(order('1', { status: 'cancelled', statusId: '5' }));
+    const repaid = order('1', { status: 'cancelled', statusId: '5', payTypeReference: 'QLIRO-77', route: qliro('77'), paymentKey: 'qliro:77', contentHash: 'repaid' });
+    expect(diffOrders(input([cancelled], [repaid])).cancellations.map((c) => c.order.paymentKey)).toEqual(['qliro:77']);
   });
 
   it('a delivered order is not a cancellation', () => {
@@ -155,6 +172,35 @@ describe('the window', () => {
     expect(windowFor(new Date('2026-11-26T12:00:00Z'), 60)).toEqual({ fromDate: '2026-09-27', toDate: '2026-11-26' });
     // Across the end of summer time: calendar days, not 24-hour steps.
     expect(windowFor(new Date('2026-10-26T00:30:00Z'), 1)).toEqual({ fromDate: '2026-10-25', toDate: '2026-10-26' });
+  });
+});
+
+describe('history stays history', () => {
+  const cancelled = (orderNo: string, orderDate: string) => order(orderNo, { status: 'cancelled', statusId: '5', orderDate });
+
+  it('a new order already cancelled is forwarded only when the previous run covered its date', () => {
+    const coverage = { fromDate: '2026-10-27', toDate: '2026-11-25' }; // the lookback was 30 days
+    const listing = [cancelled('1', '2026-10-01 09:00:00'), cancelled('2', '2026-11-24 09:00:00'), cancelled('3', '2026-11-26 08:00:00')];
+    const diff = diffOrders({ ...input([], listing), coverage });
+    // 1 is dated before anything watched (the lookback grew): recorded, not forwarded.
+    expect(diff.cancellations.map((c) => c.order.orderNo)).toEqual(['2', '3']);
+    expect(diff.cancelledFacts.map((o) => o.orderNo)).toEqual(['1', '2', '3']);
+    // Unknown coverage (runs recorded before it was kept): every date counts as covered.
+    expect(diffOrders({ ...input([], listing), coverage: null }).cancellations).toHaveLength(3);
+  });
+
+  it('an order re-entering the window is matched with its kept snapshot: its facts stand, nothing it did outside is news', () => {
+    const kept = { ...snapshot(order('1', { orderDate: '2026-10-01 09:00:00' })), reentering: true };
+    const diff = diffOrders(input([kept], [cancelled('1', '2026-10-01 09:00:00')]));
+    expect(diff.newOrders).toEqual([]);
+    expect(diff.reentered.map((s) => s.orderNo)).toEqual(['1']);
+    expect(diff.cancellations).toEqual([]);
+    expect(diff.cancelledFacts.map((o) => o.orderNo)).toEqual(['1']);
+  });
+
+  it('a kept snapshot dated inside the window again but not listed is not asked about', () => {
+    const kept = { ...snapshot(order('1', { orderDate: '2026-10-01 09:00:00' })), reentering: true };
+    expect(diffOrders(input([kept], [])).missing).toEqual([]);
   });
 });
 

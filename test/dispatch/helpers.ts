@@ -12,7 +12,7 @@ import type { ProviderName, TrackedOrder } from '../../src/domain.js';
 import type { CancelOutcome, CancelRequest, ConfirmOutcome, ConfirmRequest, ProviderClient } from '../../src/providers/types.js';
 import { openStore, type Store } from '../../src/store/database.js';
 import { getJob, type CancellationJob } from '../../src/store/jobs.js';
-import { commitCycle } from '../../src/store/snapshots.js';
+import { commitCycle } from '../../src/store/commit.js';
 import { memoryLogger } from '../../src/observability/logger.js';
 
 export interface DispatchFixture {
@@ -89,6 +89,7 @@ export function seedJob(store: Store, options: SeedOptions = {}): { id: number; 
     payTypeIdentifier: 'K',
     payTypeReference: providerRef,
     route: { kind: 'provider', provider, providerRef },
+    paymentKey: `${provider}:${providerRef}`,
     amount,
     currency,
     contentHash: `hash-${orderNo}`,
@@ -98,12 +99,29 @@ export function seedJob(store: Store, options: SeedOptions = {}): { id: number; 
     startedAt: at,
     at,
     baseline: false,
+    window: { fromDate: '2025-11-01', toDate: '2026-01-01' },
     upserts: [order],
+    reentered: [],
     cancelledFacts: [orderNo],
     vanished: [],
     reappeared: [],
     leftWindow: [],
-    jobs: [{ orderNo, provider, providerRef, amount, currency, reason: 'cancelled' }],
+    jobs: [
+      {
+        orderNo,
+        paymentKey: `${provider}:${providerRef}`,
+        provider,
+        providerRef,
+        payTypeIdentifier: 'K',
+        payTypeReference: providerRef,
+        amount,
+        currency,
+        reason: 'cancelled',
+      },
+    ],
+    voids: [],
+    reroutes: [],
+    releases: [],
     counts: { listed: 1, newOrders: 0, changed: 1, cancelled: 1, missing: 0, guardTripped: false },
   });
   const job = createdJobs[0];

@@ -7,8 +7,9 @@ import path from 'node:path';
 import type { TrackedOrder } from '../../src/domain.js';
 import { openStore, type Store } from '../../src/store/database.js';
 import { acquireLease, makeLeaseHolder, readLease, releaseLease, renewLease } from '../../src/store/lease.js';
-import { commitCycle, loadSnapshotIndex, loadSnapshots, loadTrackedSnapshots, type CycleRecord } from '../../src/store/snapshots.js';
-import { listJobs } from '../../src/store/jobs.js';
+import { commitCycle, type CycleRecord } from '../../src/store/commit.js';
+import { loadSnapshotIndex, loadSnapshots } from '../../src/store/snapshots.js';
+import { listJobs, type NewCancellationJob } from '../../src/store/jobs.js';
 import { listVanishedAwaiting, requestVanishedCancel, resolveVanished } from '../../src/store/vanished.js';
 
 let dir: string;
@@ -33,10 +34,25 @@ function order(orderNo: string, over: Partial<TrackedOrder> = {}): TrackedOrder 
     payTypeIdentifier: 'K',
     payTypeReference: `ref-${orderNo}`,
     route: { kind: 'provider', provider: 'klarna', providerRef: `ref-${orderNo}` },
+    paymentKey: `klarna:ref-${orderNo}`,
     amount: '100.00',
     currency: 'SEK',
     contentHash: `h-${orderNo}-${over.status ?? 'open'}`,
     ...over,
+  };
+}
+
+function jobOf(orderNo: string, ref: string): NewCancellationJob {
+  return {
+    orderNo,
+    paymentKey: `klarna:${ref}`,
+    provider: 'klarna',
+    providerRef: ref,
+    payTypeIdentifier: 'K',
+    payTypeReference: ref,
+    amount: '100.00',
+    currency: 'SEK',
+    reason: 'cancelled',
   };
 }
 
@@ -46,12 +62,17 @@ function record(over: Partial<CycleRecord>): CycleRecord {
     startedAt: '2026-11-26T10:00:00.000Z',
     at: '2026-11-26T10:00:01.000Z',
     baseline: false,
+    window: { fromDate: '2026-09-27', toDate: '2026-11-26' },
     upserts: [],
+    reentered: [],
     cancelledFacts: [],
     vanished: [],
     reappeared: [],
     leftWindow: [],
     jobs: [],
+    voids: [],
+    reroutes: [],
+    releases: [],
     counts: { listed: 0, newOrders: 0, changed: 0, cancelled: 0, missing: 0, guardTripped: false },
     ...over,
   };
@@ -69,8 +90,10 @@ describe('opening', () => {
   it('applies migrations once; reopening is a no-op', async () => {
     await store.close();
     store = await openStore(path.join(dir, 'nested', 'sync.db'));
-    const applied = store.sqlite.prepare('SELECT name FROM kysely_migration').all() as Array<{ name: string }>;
-    expect(applied.map((r) => r.name)).toEqual(['0001_initial', '0002_tracked_index']);
+    const applied = store.sqlite.prepare('SELECT name FROM kysely_migration ORDER BY name').all() as Array<{ name: string }>;
+    const files = fs.readdirSync(new URL('../../migrations/', import.meta.url)).filter((f) => f.endsWith('.sql')).sort();
+    expect(applied.map((r) => `${r.name}.sql`)).toEqual(files);
+    expect(files.slice(0, 3)).toEqual(['0001_initial.sql', '0002_tracked_index.sql', '0003_payments.sql']);
   });
 });
 
@@ -79,16 +102,16 @@ describe('commitCycle', () => {
     commitCycle(store, record({ upserts: [order('1'), order('2')], baseline: true }));
     commitCycle(store, record({ at: '2026-11-26T11:00:00.000Z', upserts: [order('1', { status: 'cancelled' })], cancelledFacts: ['1'], vanished: [{ orderNo: '2', status: 'awaiting', note: null }] }));
     commitCycle(store, record({ at: '2026-11-26T12:00:00.000Z', cancelledFacts: ['1'], vanished: [{ orderNo: '2', status: 'awaiting', note: null }] }));
-    const snapshots = loadTrackedSnapshots(store);
+    const snapshots = loadSnapshotIndex(store);
     expect(snapshots.get('1')?.cancelledAt).toBe('2026-11-26T11:00:00.000Z');
     expect(snapshots.get('2')?.vanishedAt).toBe('2026-11-26T11:00:00.000Z');
-    expect(snapshots.get('1')?.firstSeenAt).toBe('2026-11-26T10:00:01.000Z');
+    expect(loadSnapshots(store, ['1'])[0]?.firstSeenAt).toBe('2026-11-26T10:00:01.000Z');
   });
 
   it('reads the tracked rows through the covering index, never walking the history', () => {
     const plan = store.sqlite
       .prepare(
-        'EXPLAIN QUERY PLAN SELECT order_no, order_date, content_hash, cancelled_at, vanished_at, vanish_status FROM order_snapshots WHERE left_window_at IS NULL',
+        'EXPLAIN QUERY PLAN SELECT order_no, order_date, content_hash, status, payment_key, cancelled_at, vanished_at, vanish_status FROM order_snapshots WHERE left_window_at IS NULL',
       )
       .all() as Array<{ detail: string }>;
     expect(plan.map((p) => p.detail).join(' ')).toContain('USING COVERING INDEX order_snapshots_tracked');
@@ -103,6 +126,8 @@ describe('commitCycle', () => {
       orderNo: '2',
       orderDate: '2026-11-20 10:15:00',
       contentHash: 'h-2-cancelled',
+      status: 'cancelled',
+      paymentKey: 'klarna:ref-2',
       cancelledAt: '2026-11-26T10:00:01.000Z',
       vanishedAt: null,
       vanishStatus: null,
@@ -114,15 +139,35 @@ describe('commitCycle', () => {
     ]);
   });
 
-  it('creates one job per order and reference, whatever asks twice, each with its own key', () => {
-    commitCycle(store, record({ upserts: [order('1'), order('2')] }));
-    const job = { orderNo: '1', provider: 'klarna' as const, providerRef: 'ref-1', amount: '100.00', currency: 'SEK', reason: 'cancelled' as const };
-    const first = commitCycle(store, record({ jobs: [job, { ...job, orderNo: '2', providerRef: 'ref-2' }] }));
-    const second = commitCycle(store, record({ jobs: [job, { ...job, reason: 'vanished' }] }));
+  it('creates one job per payment, whatever asks twice and however many orders carry it, each payment with its own key', () => {
+    commitCycle(store, record({ upserts: [order('1'), order('2'), order('3')] }));
+    const first = commitCycle(store, record({ jobs: [jobOf('1', 'ref-1'), jobOf('2', 'ref-2')] }));
+    // Order 3 carries order 1's payment; a vanish of order 1 asks for the same payment again.
+    const second = commitCycle(store, record({ jobs: [jobOf('3', 'ref-1'), { ...jobOf('1', 'ref-1'), reason: 'vanished' }] }));
     expect(first.createdJobs).toHaveLength(2);
     expect(second.createdJobs).toHaveLength(0);
-    const keys = store.sqlite.prepare('SELECT idempotency_key FROM cancellation_jobs').all() as Array<{ idempotency_key: string }>;
-    expect(new Set(keys.map((k) => k.idempotency_key)).size).toBe(2);
+    const rows = store.sqlite.prepare('SELECT order_no, payment_key, idempotency_key FROM cancellation_jobs ORDER BY id').all() as Array<Record<string, string>>;
+    expect(rows.map((r) => [r.order_no, r.payment_key])).toEqual([
+      ['1', 'klarna:ref-1'],
+      ['2', 'klarna:ref-2'],
+    ]);
+    expect(new Set(rows.map((k) => k.idempotency_key)).size).toBe(2);
+  });
+
+  it('re-arms a voided job of the payment with its original key instead of making a second one', () => {
+    commitCycle(store, record({ upserts: [order('1'), order('2')] }));
+    const [created] = commitCycle(store, record({ jobs: [jobOf('1', 'ref-1')] })).createdJobs;
+    const voided = commitCycle(store, record({ voids: [{ jobId: created!.id, reason: 'reopened' }] }));
+    expect(voided.voided).toEqual([{ jobId: created!.id, reason: 'reopened' }]);
+    expect(store.sqlite.prepare('SELECT state, void_reason FROM cancellation_jobs').get()).toEqual({ state: 'voided', void_reason: 'reopened' });
+    const rearmed = commitCycle(store, record({ jobs: [jobOf('2', 'ref-1')] })).createdJobs;
+    expect(rearmed).toEqual([expect.objectContaining({ id: created!.id, idempotencyKey: created!.idempotencyKey, rearmed: true, orderNo: '2' })]);
+    expect(store.sqlite.prepare('SELECT order_no, state, void_reason, idempotency_key FROM cancellation_jobs').all()).toEqual([
+      { order_no: '2', state: 'pending', void_reason: null, idempotency_key: created!.idempotencyKey },
+    ]);
+    // A done job is never voided: what went out went out.
+    store.sqlite.prepare("UPDATE cancellation_jobs SET state = 'done'").run();
+    expect(commitCycle(store, record({ voids: [{ jobId: created!.id, reason: 'reopened' }] })).voided).toEqual([]);
   });
 
   it('is all or nothing: a failing statement leaves the database as it was', () => {
@@ -130,9 +175,9 @@ describe('commitCycle', () => {
     const before = store.sqlite.prepare('SELECT COUNT(*) AS n FROM sync_runs').get() as { n: number };
     // A job for an order with no snapshot violates the foreign key half-way through the commit.
     expect(() =>
-      commitCycle(store, record({ upserts: [order('3')], jobs: [{ orderNo: 'nope', provider: 'klarna', providerRef: 'x', amount: null, currency: null, reason: 'cancelled' }] })),
+      commitCycle(store, record({ upserts: [order('3')], jobs: [jobOf('nope', 'x')] })),
     ).toThrow();
-    expect(loadTrackedSnapshots(store).has('3')).toBe(false);
+    expect(loadSnapshotIndex(store).has('3')).toBe(false);
     expect((store.sqlite.prepare('SELECT COUNT(*) AS n FROM sync_runs').get() as { n: number }).n).toBe(before.n);
   });
 });

@@ -1,0 +1,37 @@
+/**
+ * A cancellation belongs to a payment, not an order (docs/money-safety.md): one payment gets at
+ * most one job and one idempotency key, however many orders carry it, and an order paid again
+ * under a new reference carries a new payment. The payment key names that unit.
+ */
+import type { Route } from '../domain.js';
+
+export interface PaymentFields {
+  orderNo: string;
+  route: Route;
+  payTypeIdentifier: string | null;
+  payTypeReference: string | null;
+}
+
+/**
+ * "<provider>:<providerRef>" for a routed payment. A payment no route covers is still a payment a
+ * person must hear about: "unrouted:<payTypeIdentifier>:<payTypeReference>", or, with no
+ * reference to tell it apart, "unrouted:order:<orderNo>". Null when there is nothing to cancel:
+ * an order with no payment at all, one Specter releases itself, one settled elsewhere.
+ */
+export function paymentKeyOf(order: PaymentFields): string | null {
+  const { route } = order;
+  switch (route.kind) {
+    case 'provider':
+      return `${route.provider}:${route.providerRef}`;
+    case 'handledBySpecter':
+    case 'elsewhere':
+      return null;
+    case 'unrouted': {
+      const identifier = order.payTypeIdentifier ?? '';
+      const reference = order.payTypeReference ?? '';
+      if (reference !== '') return `unrouted:${identifier}:${reference}`;
+      if (identifier !== '') return `unrouted:order:${order.orderNo}`;
+      return null;
+    }
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * What a cycle tells people after its commit: the alert-worthy lines (their texts say what a
+ * person must do) and a one-line description of each action for `once` and the demo. Logged only
+ * after the commit, so an alert never announces something the database does not hold.
+ */
+import type { AppConfig } from '../config/types.js';
+import type { OrderSnapshot, TrackedOrder } from '../domain.js';
+import type { OrderDiff } from '../diff/diff.js';
+import type { Logger, LogFields } from '../observability/logger.js';
+import type { CommitResult } from '../store/commit.js';
+import type { CycleAction } from './cycle.js';
+import type { CyclePlan } from './plan.js';
+
+export function orderFields(order: Pick<TrackedOrder, 'orderNo' | 'route' | 'amount' | 'currency'>): LogFields {
+  const route = order.route;
+  return {
+    orderNo: order.orderNo,
+    ...(route.kind === 'provider' ? { provider: route.provider, providerRef: route.providerRef } : {}),
+    amount: order.amount,
+    currency: order.currency,
+  };
+}
+
+export interface CommittedReport {
+  logger: Logger;
+  config: AppConfig;
+  diff: OrderDiff;
+  gone: readonly OrderSnapshot[];
+  plan: CyclePlan;
+  committed: CommitResult;
+  /** The cycle's actions: job ids are filled in from what the commit created. */
+  actions: CycleAction[];
+}
+
+export function reportCommitted(report: CommittedReport): void {
+  const { logger, config, diff, gone, plan, committed, actions } = report;
+  const createdByKey = new Map(committed.createdJobs.map((j) => [j.paymentKey, j]));
+  const ordersByNo = new Map<string, Pick<TrackedOrder, 'orderNo' | 'route' | 'amount' | 'currency'>>([
+    ...diff.cancellations.map((c) => [c.order.orderNo, c.order] as const),
+    ...gone.map((s) => [s.orderNo, s] as const),
+  ]);
+
+  for (const action of actions) {
+    if (action.action !== 'cancel_job_created') continue;
+    const job = createdByKey.get(`${action.provider}:${action.providerRef}`);
+    if (job) action.jobId = job.id;
+  }
+
+  for (const voided of committed.voided) {
+    const action = plan.actions.find((a) => a.action === 'job_voided' && a.jobId === voided.jobId);
+    const orderNo = action && 'orderNo' in action ? action.orderNo : undefined;
+    logger.event('cancel.voided', `job ${voided.jobId} is voided and will not be sent: ${voidText(voided.reason, orderNo)}`, {
+      jobId: voided.jobId,
+      orderNo,
+      reason: voided.reason,
+    });
+  }
+
+  for (const { order, firstSeenCancelled } of diff.cancellations) {
+    const job = order.paymentKey === null ? undefined : createdByKey.get(order.paymentKey);
+    if (order.route.kind === 'handledBySpecter') {
+      logger.event('order.cancel_detected', `order ${order.orderNo} was cancelled in Specter; Specter cancels this payment itself, nothing is sent`, {
+        ...orderFields(order),
+        handledBySpecter: true,
+        firstSeenCancelled,
+      });
+      continue;
+    }
+    if (job === undefined || job.provider === null) continue;
+    logger.event(
+      'order.cancel_detected',
+      `order ${order.orderNo} was cancelled in Specter; cancellation job ${job.id} ${job.hold ? 'held for a person' : job.rearmed ? 'queued again (same idempotency key)' : 'queued'}`,
+      { ...orderFields(order), jobId: job.id, firstSeenCancelled, rearmed: job.rearmed },
+    );
+    if (job.hold) {
+      logger.event('cancel.failed', `rejected: ${job.hold.message} (job ${job.id})`, {
+        ...orderFields(order),
+        jobId: job.id,
+        reason: 'rejected',
+        code: job.hold.code,
+        detail: job.hold.message,
+      });
+    }
+  }
+
+  for (const { orderNo, reason } of plan.unrouted) {
+    const order = ordersByNo.get(orderNo);
+    const job = committed.createdJobs.find((j) => j.orderNo === orderNo && j.provider === null);
+    logger.event(
+      'order.unrouted',
+      `order ${orderNo} ${order && gone.some((g) => g.orderNo === orderNo) ? 'vanished' : 'was cancelled'}, and its payment has no provider to cancel at (${reason}); it awaits a person: ` +
+        `add a routing rule (then it is sent), or settle it by hand and close it with \`specter-sync jobs dismiss ${job?.id ?? 'JOB_ID'} --note "…"\``,
+      { ...(order ? orderFields(order) : { orderNo }), reason, jobId: job?.id ?? null },
+    );
+  }
+
+  for (const r of committed.reroutes) {
+    logger.event(
+      'job.rerouted',
+      r.result === 'rerouted'
+        ? `job ${r.jobId}: routing now covers its payment; it is queued for ${r.provider} (${r.providerRef})`
+        : `job ${r.jobId}: routing now covers its payment, which already has a job of its own; this one is voided`,
+      { jobId: r.jobId, provider: r.provider, providerRef: r.providerRef, result: r.result },
+    );
+    if (r.result === 'duplicate') logger.event('cancel.voided', `job ${r.jobId} is voided: its payment already has a job`, { jobId: r.jobId, reason: 'duplicate_payment' });
+  }
+  for (const jobId of committed.released) {
+    logger.event('job.requeued', `job ${jobId}: no live order carries its payment any more; queued with its original idempotency key`, { jobId, by: 'cycle' });
+  }
+
+  if (plan.guardTripped) {
+    logger.event(
+      'vanish_guard.tripped',
+      `more than VANISH_GUARD_MAX_PER_RUN=${config.sync.vanishGuardMaxPerRun} orders were confirmed gone in one run (confirmation stopped there); none flagged. Check Specter (a wrong account, a data problem?); if the deletions are real, run once with a higher VANISH_GUARD_MAX_PER_RUN`,
+      { count: gone.length, limit: config.sync.vanishGuardMaxPerRun, orderNos: gone.slice(0, 50).map((s) => s.orderNo) },
+    );
+  } else {
+    reportVanished(logger, gone, plan);
+  }
+
+  for (const notice of plan.reopened) {
+    const job = notice.sentJob;
+    const sent = job !== null;
+    const what = notice.was === 'cancelled' ? 'recorded as cancelled' : 'recorded as deleted';
+    logger.event(
+      'order.reopened',
+      sent
+        ? `order ${notice.order.orderNo}, ${what}, is open in Specter again, but the cancellation of its ${job.provider ?? ''} payment ${job.providerRef ?? ''} already went out (job ${job.id}, ${job.state}): the customer's reservation is gone; a person must arrange payment again`
+        : `order ${notice.order.orderNo}, ${what}, is open in Specter again; nothing had been sent for its payment, and nothing will be`,
+      { ...orderFields(notice.order), jobId: job?.id ?? null, cancellationSent: sent, alert: sent },
+    );
+  }
+  for (const { after } of diff.reappeared) {
+    logger.event('order.reappeared', `order ${after.orderNo}, recorded as vanished, is back in Specter`, orderFields(after));
+  }
+  for (const snapshot of diff.leftWindow) {
+    logger.event('order.left_window', `order ${snapshot.orderNo} is older than the lookback window and is no longer tracked`, { orderNo: snapshot.orderNo });
+  }
+}
+
+function voidText(reason: string, orderNo: string | undefined): string {
+  const order = orderNo === undefined ? 'its order' : `order ${orderNo}`;
+  switch (reason) {
+    case 'reopened':
+      return `${order} is open in Specter again`;
+    case 'reappeared':
+      return `${order} is back in Specter`;
+    case 'handled_by_specter':
+      return 'routing says Specter cancels this payment itself';
+    case 'settled_elsewhere':
+      return 'routing says this payment is settled outside specter-sync';
+    default:
+      return reason;
+  }
+}
+
+function reportVanished(logger: Logger, gone: readonly OrderSnapshot[], plan: CyclePlan): void {
+  const snapshotsByNo = new Map(gone.map((s) => [s.orderNo, s]));
+  for (const v of plan.vanished) {
+    const snapshot = snapshotsByNo.get(v.orderNo);
+    if (!snapshot || snapshot.route.kind !== 'provider' || v.announce === undefined) continue;
+    const { provider, providerRef } = snapshot.route;
+    const amount = snapshot.amount ? `${snapshot.amount} ${snapshot.currency ?? ''}`.trim() : 'unknown amount';
+    const todo =
+      v.announce === 'cancel_queued'
+        ? `the cancellation at ${provider} was queued (VANISHED_ACTION=cancel)`
+        : `a person must check it and cancel the reservation at ${provider} (specter-sync vanished cancel ${v.orderNo}) or mark it dealt with (specter-sync vanished resolve ${v.orderNo})`;
+    logger.event(
+      'order.vanished',
+      `order ${v.orderNo} was deleted from Specter; its ${provider} payment ${providerRef} (${amount}) may still be reserved: ${todo}${v.note && v.announce === 'person_must_act' ? `. Note: ${v.note}` : ''}`,
+      { ...orderFields(snapshot), orderDate: snapshot.orderDate, action: v.announce, note: v.note },
+    );
+  }
+}
+
+/** An action as flat log fields: orderNo/provider/providerRef where it has them. */
+export function actionFields(action: CycleAction): LogFields {
+  const fields: LogFields = { action: action.action };
+  if ('orderNo' in action) fields.orderNo = action.orderNo;
+  if ('provider' in action && action.provider) fields.provider = action.provider;
+  if ('providerRef' in action && action.providerRef) fields.providerRef = action.providerRef;
+  if ('reason' in action && action.reason) fields.reason = action.reason;
+  if ('jobId' in action && action.jobId !== undefined) fields.jobId = action.jobId;
+  return fields;
+}
+
+export function describeAction(action: CycleAction): string {
+  switch (action.action) {
+    case 'cancel_job_created':
+      return action.heldBecause
+        ? `hold the cancellation of order ${action.orderNo} at ${action.provider} (${action.providerRef}) for a person: ${action.heldBecause}`
+        : `cancel order ${action.orderNo} at ${action.provider} (${action.providerRef}), reason ${action.reason}`;
+    case 'vanished_flagged':
+      return `flag vanished order ${action.orderNo} (${action.provider ?? 'no provider'} ${action.providerRef ?? ''}, ${action.amount ?? '?'} ${action.currency ?? ''})${action.note ? `: ${action.note}` : ''}`;
+    case 'reappeared':
+      return `order ${action.orderNo} reappeared`;
+    case 'reopened':
+      return `order ${action.orderNo} is open again${action.cancellationSent ? ': its cancellation already went out, a person must arrange payment again' : ''}`;
+    case 'unrouted':
+      return `order ${action.orderNo}: its payment has no provider (${action.reason}); a person decides`;
+    case 'handled_by_specter':
+      return `order ${action.orderNo} ${action.what}: Specter handles the payment`;
+    case 'job_voided':
+      return `void job ${action.jobId} of order ${action.orderNo}: ${voidText(action.reason, action.orderNo)}`;
+    case 'job_rerouted':
+      return `job ${action.jobId} of order ${action.orderNo}: routed to ${action.provider} (${action.providerRef}) and queued`;
+    case 'hold_released':
+      return `job ${action.jobId} of order ${action.orderNo}: no live order carries its payment any more; queued`;
+    case 'vanish_guard_tripped':
+      return `vanish guard tripped: more than ${action.limit} confirmed gone (${action.vanished} counted before confirmation stopped); none flagged`;
+    case 'dispatch':
+      return `job ${action.jobId} order ${action.orderNo} at ${action.provider}: ${action.result}${action.reason ? ` (${action.reason})` : ''}`;
+    case 'confirm':
+      return `job ${action.jobId} order ${action.orderNo} at ${action.provider}: confirmation ${action.result}${action.reason ? ` (${action.reason})` : ''}`;
+  }
+}
