@@ -1,6 +1,6 @@
-/** `specter-sync jobs list|retry`: the cancellation outbox. */
+/** `specter-sync jobs list|retry|dismiss`: the cancellation outbox. */
 import { JOB_STATES, type JobState } from '../domain.js';
-import { listJobs, requeueFailedJob } from '../store/jobs.js';
+import { dismissFailedJob, getJob, listJobs, requeueFailedJob } from '../store/jobs.js';
 import { EXIT, openContext, UsageError, type ExitCode } from './context.js';
 import { formatTable, printJson } from './format.js';
 
@@ -62,6 +62,38 @@ export async function jobsRetryCommand(jobIdText: string): Promise<ExitCode> {
     }
     process.stderr.write(result === 'not_found' ? `specter-sync: no job ${jobId}\n` : `specter-sync: job ${jobId} has not failed; only failed jobs can be retried\n`);
     return EXIT.failed;
+  } finally {
+    await ctx.close();
+  }
+}
+
+/**
+ * A person closes a failed job without sending anything (a live-twin hold that must not go, an
+ * unrouted payment settled by hand, a refund done in the provider's portal). Only `failed` jobs:
+ * anything else either still works on its own or is already closed. Bad input changes nothing.
+ */
+export async function jobsDismissCommand(jobIdText: string, options: { note?: string }): Promise<ExitCode> {
+  const jobId = parseJobId(jobIdText);
+  const note = options.note?.trim() ?? '';
+  if (note === '') throw new UsageError('--note TEXT is required: say why the job is closed without sending (it is kept with the job)');
+  const ctx = await openContext();
+  try {
+    const job = await getJob(ctx.store, jobId);
+    if (!job) throw new UsageError(`JOB_ID ${jobId}: no such job (see specter-sync jobs list)`);
+    if (job.state !== 'failed') throw new UsageError(`JOB_ID ${jobId}: job ${jobId} is ${job.state}; only a failed job can be dismissed`);
+    const result = await dismissFailedJob(ctx.store, jobId, note, new Date().toISOString());
+    if (result !== 'dismissed') throw new UsageError(`JOB_ID ${jobId}: job ${jobId} is no longer failed; nothing was changed`);
+    ctx.logger.event('job.dismissed', `job ${jobId} (order ${job.orderNo}) closed by a person without sending: ${note}`, {
+      jobId,
+      orderNo: job.orderNo,
+      ...(job.provider !== null && job.providerRef !== null ? { provider: job.provider, providerRef: job.providerRef } : {}),
+      amount: job.amount,
+      currency: job.currency,
+      failureReason: job.failureReason,
+      note,
+    });
+    ctx.out.write(`Job ${jobId} is dismissed; nothing was sent, and it no longer awaits a person.\n`);
+    return EXIT.ok;
   } finally {
     await ctx.close();
   }

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { EXIT, reportConfigError, UsageError, type ExitCode } from './context.js';
-import { jobsListCommand, jobsRetryCommand } from './jobs.js';
+import { jobsDismissCommand, jobsListCommand, jobsRetryCommand } from './jobs.js';
+import { JOB_STATES } from '../domain.js';
 import { migrateCommand } from './migrate.js';
 import { onceCommand } from './once.js';
 import { statusCommand } from './status.js';
@@ -84,7 +85,7 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
   jobs
     .command('list')
     .description('cancellation jobs')
-    .addOption(new Option('--state <STATE>', 'only jobs in this state').choices(['pending', 'sending', 'accepted', 'done', 'failed']))
+    .addOption(new Option('--state <STATE>', 'only jobs in this state').choices(JOB_STATES))
     .option('--json', 'print a JSON array')
     .action(async (opts: { state?: string; json?: boolean }) => {
       json = opts.json ?? false;
@@ -95,6 +96,12 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
     .description('put a failed job back in the queue (same idempotency key)')
     .argument('<JOB_ID>', 'the job id (see jobs list)')
     .action(async (jobId: string) => done(await jobsRetryCommand(jobId)));
+  jobs
+    .command('dismiss')
+    .description('a person closes a failed job without sending anything; it stops awaiting a person')
+    .argument('<JOB_ID>', 'the job id (see jobs list)')
+    .requiredOption('--note <TEXT>', 'why it is closed without sending (kept with the job)')
+    .action(async (jobId: string, opts: { note?: string }) => done(await jobsDismissCommand(jobId, opts)));
 
   program
     .command('migrate')

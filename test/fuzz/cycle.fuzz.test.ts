@@ -209,7 +209,11 @@ function verify(s: Served, o: Outcome, kind: 'listing' | 'getOrder'): void {
   }
   const present = new Set(after.snapshots.map((r) => String(r['order_no'])));
   for (const orderNo of listedOrderNos) if (!present.has(orderNo)) throw new Error(`${s.family}: order ${orderNo} is no longer tracked`);
-  if (after.jobs.some((j) => j['reason'] === 'vanished')) throw new Error(`${s.family}: a cancellation for a vanished order was queued`);
+  // VANISHED_ACTION is flag: a vanished order is a person's decision, never a queued send. (Its
+  // payment may await that person as a failed `unrouted` job when no route covers it.)
+  const queuedForVanish = after.jobs.filter((j) => j['reason'] === 'vanished' && !(j['state'] === 'failed' && j['failure_reason'] === 'unrouted'));
+  if (queuedForVanish.length > 0) throw new Error(`${s.family}: a cancellation for a vanished order was queued`);
+  if (after.jobs.some((j) => j['reason'] === 'vanished') && !notFound) throw new Error(`${s.family}: a job for an order not confirmed gone`);
 
   if (report.outcome === 'failed') {
     if (!o.events.some((e) => e.event === 'sync.failed')) throw new Error(`${s.family}: failed without sync.failed`);
