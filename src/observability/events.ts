@@ -62,6 +62,9 @@ export const EVENT_CATALOGUE = [
   { event: 'job.rerouted', level: 'info', alert: false, when: 'A payment that awaited a person for want of a route is covered by routing now: its job got its provider and is queued.' },
   { event: 'job.requeued', level: 'info', alert: false, when: 'A person put a failed job back in the queue with the same idempotency key.' },
   { event: 'job.recovered', level: 'warn', alert: false, when: 'A job found in state `sending` at start (after a crash) is sent again with the same idempotency key.' },
+  // Its own event, not more entries in vanished.reminder: rules written for that one keep meaning
+  // "vanished orders await a person" (interface.md: change nothing, add freely).
+  { event: 'jobs.reminder', level: 'warn', alert: true, when: 'The daily list of cancellation jobs that still await a person: failed ones (any reason, unrouted included) and those waiting more than a day for a provider that is not configured.' },
 
   // The lease (one writer)
   { event: 'lease.acquired', level: 'info', alert: false, when: 'This process took the database lease.' },

@@ -1,7 +1,8 @@
 /**
  * The long-running worker behind `specter-sync run`: a cycle on every tick of SYNC_SCHEDULE, one
- * at a time, a graceful stop, and the two alerts that must not go quiet (`sync.stale`,
- * `vanished.reminder`). It owns no HTTP: it answers readiness from memory, and run.ts serves it.
+ * at a time, a graceful stop, and the alerts that must not go quiet (`sync.stale`, and the
+ * reminders `vanished.reminder` and `jobs.reminder`). It owns no HTTP: it answers readiness from
+ * memory, and run.ts serves it.
  *
  * One writer (design.md): inside this process a tick that finds a cycle still running is skipped
  * (node-cron's noOverlap for its own ticks, plus our guard, because the first cycle is started
@@ -9,10 +10,13 @@
  * SQLite lease, taken inside runCycle, decides.
  */
 import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
+import { PROVIDER_NAMES, type ProviderName } from '../domain.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
+import type { ProviderRegistry } from '../providers/registry.js';
 import { countJobsByState } from '../store/jobs.js';
 import { lastSuccessfulRun } from '../store/runs.js';
 import { countTrackedByStatus } from '../store/status.js';
+import { listFailedJobsForReminder, listJobsWaitingForProvider, type Bounded, type FailedJobReminder, type WaitingJobReminder } from '../store/reminders.js';
 import { listVanishedAwaiting, type VanishedOrder } from '../store/vanished.js';
 import { runCycle, type CycleDeps, type CycleReport } from './cycle.js';
 import type { ReadinessAnswer } from './http.js';
@@ -27,6 +31,8 @@ const STALE_REPEAT_MIN_MS = 60_000;
 export const REMINDER_INTERVAL_MS = 24 * 60 * 60 * 1000;
 /** A reminder lists at most this many orders (a guard against a line of megabytes); the count is always complete. */
 const REMINDER_MAX_ORDERS = 200;
+/** A job waiting for an unconfigured provider is reminded of once it has waited this long. */
+export const WAITING_FOR_PROVIDER_REMIND_AFTER_MS = 24 * 60 * 60 * 1000;
 
 // ---------------------------------------------------------------------------------------------
 // Pure parts, tested on plain values.
@@ -146,6 +152,78 @@ export function decideStale(input: StaleInput): StaleDecision {
   const repeatMs = Math.max(input.periodMs, STALE_REPEAT_MIN_MS);
   const alert = input.lastAlertAtMs === null || input.nowMs - input.lastAlertAtMs >= repeatMs;
   return { stale, alert, sinceMs };
+}
+
+export interface JobsReminder {
+  message: string;
+  fields: {
+    count: number;
+    failed: number;
+    waitingForProvider: number;
+    /** Failed jobs first, then waiting ones; at most REMINDER_MAX_ORDERS in all. */
+    jobs: Array<({ kind: 'failed' } & FailedJobReminder) | ({ kind: 'waiting_for_provider' } & WaitingJobReminder)>;
+    truncated: boolean;
+  };
+}
+
+/**
+ * The `jobs.reminder` line for what the store found, or null when nothing awaits a person. The
+ * message names the counts by reason and the first few jobs, and says what to do for each kind;
+ * the fields carry the bounded list and the full counts.
+ */
+export function describeJobsReminder(
+  failed: Bounded<FailedJobReminder>,
+  waiting: Bounded<WaitingJobReminder>,
+  maxListed: number = REMINDER_MAX_ORDERS,
+): JobsReminder | null {
+  const count = failed.count + waiting.count;
+  if (count === 0) return null;
+  const jobs: JobsReminder['fields']['jobs'] = [
+    ...failed.jobs.map((j) => ({ kind: 'failed' as const, ...j })),
+    ...waiting.jobs.map((j) => ({ kind: 'waiting_for_provider' as const, ...j })),
+  ].slice(0, maxListed);
+  const parts: string[] = [];
+  if (failed.count > 0) {
+    // By reason over the listed ones only when the list is complete: a partial tally would lie.
+    const reasons = new Map<string, number>();
+    for (const j of failed.jobs) reasons.set(j.failureReason ?? 'unknown', (reasons.get(j.failureReason ?? 'unknown') ?? 0) + 1);
+    const tally = failed.jobs.length === failed.count ? ` (${[...reasons].map(([r, n]) => `${n} ${r}`).join(', ')})` : '';
+    parts.push(`${failed.count} failed${tally}`);
+  }
+  if (waiting.count > 0) {
+    const providers = [...new Set(waiting.jobs.map((j) => j.provider))].join(', ');
+    parts.push(`${waiting.count} waiting more than a day for a provider that is not configured (${providers})`);
+  }
+  const shown = jobs
+    .slice(0, 10)
+    .map((j) =>
+      j.kind === 'failed'
+        ? `job ${j.jobId} order ${j.orderNo} (${j.provider === null ? 'no route' : `${j.provider} ${j.providerRef ?? '?'}`}, ${j.failureReason ?? 'failed'})`
+        : `job ${j.jobId} order ${j.orderNo} (${j.provider} ${j.providerRef ?? '?'}, waiting since ${j.waitingSince})`,
+    )
+    .join('; ');
+  const advice: string[] = [];
+  if (failed.count > 0) {
+    advice.push('for a failed job act on its reason (see specter-sync jobs list --state failed), then specter-sync jobs retry JOB_ID or specter-sync jobs dismiss JOB_ID --note TEXT');
+    // An unrouted payment has nowhere to be retried: a route (or settling it by hand) is the way.
+    if (failed.jobs.some((j) => j.failureReason === 'unrouted')) {
+      advice.push('an unrouted payment is queued by itself once a routing rule covers it, or dismiss it once settled by hand');
+    }
+  }
+  if (waiting.count > 0) advice.push("for a waiting job set its provider's credentials");
+  return {
+    message: `${count} cancellation job(s) still await a person: ${parts.join(', ')}. ${shown}${count > 10 ? `; and ${count - 10} more` : ''}. ${capitalize(advice.join('; '))}`,
+    fields: { count, failed: failed.count, waitingForProvider: waiting.count, jobs, truncated: count > jobs.length },
+  };
+}
+
+/** The providers this process can send to (createProviderRegistry leaves the others out). */
+export function configuredProviders(registry: ProviderRegistry): ProviderName[] {
+  return PROVIDER_NAMES.filter((name) => registry[name] !== undefined);
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function formatSeconds(seconds: number): string {
@@ -335,6 +413,36 @@ export function createWorker(deps: WorkerDeps): Worker {
     );
   }
 
+  /**
+   * Failed jobs and jobs long waiting for an unconfigured provider await a person as much as a
+   * vanished order does (interface.md, "Awaiting a person"); without this line a `run` deployment
+   * (which has no exit code 3) would mention them once, in the cancel.failed or
+   * cancel.waiting_for_provider line of the day they happened, and never again. A line of its
+   * own rather than more entries in vanished.reminder: the alert rules and runbooks written for
+   * that one keep meaning "vanished orders await a person" (interface.md: add, change nothing),
+   * and a failed job needs different commands (jobs retry / jobs dismiss, not vanished …).
+   */
+  async function remindJobs(): Promise<void> {
+    let reminder: JobsReminder | null;
+    try {
+      const createdBefore = new Date(clock().getTime() - WAITING_FOR_PROVIDER_REMIND_AFTER_MS).toISOString();
+      const [failed, waiting] = await Promise.all([
+        listFailedJobsForReminder(store, REMINDER_MAX_ORDERS),
+        listJobsWaitingForProvider(store, { configured: configuredProviders(deps.providers), createdBefore, limit: REMINDER_MAX_ORDERS }),
+      ]);
+      reminder = describeJobsReminder(failed, waiting);
+    } catch (error) {
+      logger.event('sync.failed', `the jobs awaiting a person could not be read for the reminder: ${(error as Error).message}`, { phase: 'reminder', willRetry: true, error });
+      return;
+    }
+    if (reminder !== null) logger.event('jobs.reminder', reminder.message, reminder.fields);
+  }
+
+  async function remind(): Promise<void> {
+    await remindVanished();
+    await remindJobs();
+  }
+
   function checkStale(): void {
     const nowMs = clock().getTime();
     const decision = decideStale({ lastSuccessAtMs: health.lastSuccessAtMs, startedAtMs, nowMs, periodMs, lastAlertAtMs: lastStaleAlertAtMs });
@@ -383,7 +491,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       staleTimer.unref();
       const reminderTimer = setInterval(() => {
         // After the cycle in flight, if any: the list is then up to date with what it recorded.
-        void (inFlight ?? Promise.resolve()).then(remindVanished);
+        void (inFlight ?? Promise.resolve()).then(remind);
       }, REMINDER_INTERVAL_MS);
       reminderTimer.unref();
       timers.push(staleTimer, reminderTimer);
@@ -394,8 +502,8 @@ export function createWorker(deps: WorkerDeps): Worker {
         nextRun: task.getNextRun()?.toISOString() ?? null,
         holder: deps.holder.id,
       });
-      // Once at start, so a restart never hides orders a person still has to deal with.
-      await remindVanished();
+      // Once at start, so a restart never hides what a person still has to deal with.
+      await remind();
       void tick();
     },
 

@@ -134,12 +134,10 @@ describe('provider faults: the job ends done, never doubled, one key throughout'
 describe('Walley: the answer to an applied cancel is lost while Walley lags', () => {
   /**
    * The cancel was applied (202) but the answer was lost; Walley answers "409 same key in
-   * progress" while the cancel lags. providers.md says to treat 409 as transient, so the retries
-   * (same key) carry on until the lag is over and Walley replays the 202; the confirmation then
-   * reads the order. This holds while the lag is shorter than the retry budget
-   * (DISPATCH_MAX_ATTEMPTS × the backoff): here 8 attempts at least 400 ms apart against a 1.5 s
-   * lag. A lag longer than the whole budget ends `exhausted` with an alert although Walley did
-   * cancel: the documented classification's known cost (see the closing notes).
+   * progress" to the retries under our (same) key. Each 409 is settled by reading the order:
+   * while the cancel has not shown yet (NotActivated) it is transient and retried; once the order
+   * reads Cancelled the job is done. Here the lag (1.5 s) is shorter than the retry budget, so
+   * Walley may also have replayed its 202 by then: either way the job ends done, once, one key.
    */
   test('resetAfterEffect at Walley with a 1.5 s lag: the job still ends done, once, with one key', async () => {
     const s = (scenario = await Scenario.startAfterBaseline());
@@ -152,5 +150,36 @@ describe('Walley: the answer to an applied cancel is lost while Walley lags', ()
     for (let i = 0; i < 3 && run.code !== 0; i += 1) run = await s.run({ env });
     s.assertInvariants();
     expect(run.code).toBe(0);
+  }, 120_000);
+
+  /**
+   * Story 9 of issue 8. Before, "in progress" for longer than the whole retry budget
+   * (DISPATCH_MAX_ATTEMPTS × the backoff) ended `exhausted` with a cancel.failed alert although
+   * Walley had cancelled. Now: Walley holds our key "in progress" for ever, the order shows the
+   * cancel after one read, and the budget is three attempts — the lost 202, a 409 whose read
+   * still shows NotActivated, a 409 whose read shows Cancelled. Counted in reads, not time, so a
+   * slow machine cannot change the story.
+   */
+  test('a 409 "in progress" outlasting the whole retry budget ends done, not exhausted, once, with one key', async () => {
+    const s = (scenario = await Scenario.startAfterBaseline());
+    s.world.walley.setCancelLag({ reads: 1, ms: 0 });
+    s.world.walley.setKeyInProgress(Infinity);
+    const w = s.order('walley', 0);
+    s.cancel(w);
+    s.world.walley.faults.add({ kind: 'resetAfterEffect' }, { matches: isCancel.walley, times: 1 });
+    const run = await s.runOk({ env: { DISPATCH_MAX_ATTEMPTS: '3', DISPATCH_RETRY_MIN_MS: '50', DISPATCH_RETRY_MAX_MS: '100' } });
+    s.assertInvariants();
+    expect(run.code).toBe(0);
+
+    const answers = s.world.walley.cancelRequests().filter((c) => c.orderId === w.providerRef).map((c) => c.answer);
+    expect(answers).toEqual(['202', '409 IDEMPOTENCY_KEY_IN_PROGRESS', '409 IDEMPOTENCY_KEY_IN_PROGRESS']);
+    const [job] = s.jobs();
+    expect(job).toMatchObject({ state: 'done', attempts: 3 });
+    const events = run.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { event: string; orderNo?: string; alreadyCancelled?: boolean });
+    expect(events.filter((e) => e.event === 'cancel.failed')).toEqual([]);
+    expect(events.filter((e) => e.event === 'cancel.succeeded')).toEqual([expect.objectContaining({ orderNo: w.orderNo, alreadyCancelled: false })]);
   }, 120_000);
 });

@@ -141,10 +141,12 @@ describe('Walley: the requests', () => {
 
   it('sends the same idempotency key on every retry', async () => {
     cancelAnswers({ status: 503 }, { status: 409, body: { title: 'in progress' } }, { status: 202 });
+    orderAnswers(order('NotActivated'));
     await cancel();
     await cancel();
     await cancel();
-    expect(apiRequests.map((r) => r.headers.get('walley-idempotency-key'))).toEqual(Array(3).fill(request.idempotencyKey));
+    const posts = apiRequests.filter((r) => r.method === 'POST');
+    expect(posts.map((r) => r.headers.get('walley-idempotency-key'))).toEqual(Array(3).fill(request.idempotencyKey));
   });
 });
 
@@ -242,7 +244,6 @@ describe('Walley: the token', () => {
 describe('Walley cancel: every documented answer', () => {
   const cases: Array<[string, Answer, Partial<CancelOutcome>]> = [
     ['202', { status: 202 }, { kind: 'accepted', transactionId: null }],
-    ['409 same key in progress', { status: 409, body: { title: 'Request with same idempotency key already in progress' } }, { kind: 'transient', code: 'HTTP_409' }],
     ['404', { status: 404, body: { title: 'Not found' } }, { kind: 'permanent', reason: 'not_found' }],
     ['403', { status: 403 }, { kind: 'permanent', reason: 'auth', code: 'HTTP_403' }],
     ['400 already cancelled', refusal('ORDER_ALREADY_CANCELLED'), { kind: 'succeeded', alreadyCancelled: true }],
@@ -298,6 +299,62 @@ describe('Walley cancel: every documented answer', () => {
     expect(outcome).toMatchObject({ kind: 'transient' });
     expect(JSON.stringify(outcome)).not.toContain(CLIENT_SECRET);
     expect(JSON.stringify(outcome)).not.toContain('tok-1');
+  });
+});
+
+describe('Walley cancel: 409, a request with our own idempotency key in progress', () => {
+  const inProgress: Answer = { status: 409, body: { title: 'Request with same idempotency key already in progress', status: 409 } };
+  const calls = () => apiRequests.map((r) => `${r.method} ${new URL(r.url).pathname}`);
+
+  it('reads the order: Cancelled → succeeded (our earlier attempt did it, so not "already cancelled")', async () => {
+    cancelAnswers(inProgress);
+    orderAnswers(order('Cancelled'));
+    expect(await cancel()).toEqual({ kind: 'succeeded', alreadyCancelled: false });
+    expect(calls()).toEqual([`POST /manage/orders/${ORDER_ID}/cancel`, `GET /manage/orders/${ORDER_ID}`]);
+    // The read carries the same Bearer token; it is a GET, so no idempotency key.
+    expect(apiRequests[1]!.headers.get('authorization')).toBe('Bearer tok-1');
+  });
+
+  it.each(['NotActivated', 'PartActivated', 'Expired'])('the order still reads %s (the cancel has not shown yet) → transient', async (status) => {
+    cancelAnswers(inProgress);
+    orderAnswers(order(status));
+    const outcome = await cancel();
+    expect(outcome).toMatchObject({ kind: 'transient', code: 'HTTP_409' });
+    expect((outcome as { message: string }).message).toContain(`still reads ${status}`);
+  });
+
+  it('the order reads Activated → permanent captured', async () => {
+    cancelAnswers(inProgress);
+    orderAnswers(order('Activated'));
+    expect(await cancel()).toMatchObject({ kind: 'permanent', reason: 'captured', code: 'ORDER_ACTIVATED' });
+  });
+
+  const failedReads: Array<[string, () => void]> = [
+    ['503', () => orderAnswers({ status: 503 })],
+    ['404 (the documented lag after a change)', () => orderAnswers({ status: 404, body: { title: 'Not found' } })],
+    ['403 (the documented lag after a change)', () => orderAnswers({ status: 403 })],
+    ['200 without data.status', () => orderAnswers({ status: 200, body: { data: {} } })],
+    ['a network failure', () => server.use(http.get(`${BASE}/manage/orders/:id`, () => HttpResponse.error()))],
+  ];
+  it.each(failedReads)('the order read fails (%s) → transient, never permanent', async (_name, setUp) => {
+    cancelAnswers(inProgress);
+    setUp();
+    expect(await cancel()).toMatchObject({ kind: 'transient', code: 'HTTP_409' });
+  });
+
+  it("keeps the 409's Retry-After", async () => {
+    cancelAnswers({ ...inProgress, headers: { 'retry-after': '3' } });
+    orderAnswers(order('NotActivated'));
+    expect(await cancel()).toMatchObject({ kind: 'transient', code: 'HTTP_409', retryAfterMs: 3000 });
+  });
+
+  it('no secret or token in any message, even when both answers echo them', async () => {
+    cancelAnswers({ status: 409, body: `<pre>in progress; Authorization: Bearer tok-1; secret=${CLIENT_SECRET}</pre>` });
+    orderAnswers({ status: 200, body: { data: { status: `Weird ${CLIENT_SECRET} Bearer tok-1` } } });
+    const outcome = await cancel();
+    expect(outcome).toMatchObject({ kind: 'transient', code: 'HTTP_409' });
+    expect(JSON.stringify(outcome)).not.toContain(CLIENT_SECRET);
+    expect(JSON.stringify(outcome)).not.toMatch(/\btok-1\b/);
   });
 });
 

@@ -20,6 +20,7 @@ afterAll(() => sandbox.close());
 afterEach(() => {
   sandbox.faults.clear();
   sandbox.setCancelLag({ reads: 1, ms: 0, notFound: false });
+  sandbox.setKeyInProgress(0);
 });
 
 describe('Walley sandbox', () => {
@@ -69,7 +70,7 @@ describe('Walley sandbox', () => {
     }
   });
 
-  it('a retry with the same key while the cancel is lagging is 409 → transient, then accepted', async () => {
+  it('a retry with the same key while the cancel is lagging is 409 → the order still reads NotActivated → transient, then accepted', async () => {
     sandbox.setOrder('w-6', 'authorized');
     sandbox.faults.add({ kind: 'resetAfterEffect' }, { matches: (r) => r.path.endsWith('/cancel') });
     expect(await client.cancel(req('w-6'))).toMatchObject({ kind: 'transient' });
@@ -78,6 +79,32 @@ describe('Walley sandbox', () => {
     expect(await client.cancel(req('w-6'))).toMatchObject({ kind: 'accepted' });
     expect(await client.confirm!(confirmOf('w-6'))).toEqual({ kind: 'succeeded' });
     expect(new Set(sandbox.cancelRequests().filter((c) => c.orderId === 'w-6').map((c) => c.idempotencyKey))).toEqual(new Set(['key-w-6']));
+  });
+
+  it('the 202 is lost, then 409 for our own key for as long as Walley likes: the order read settles it as succeeded', async () => {
+    sandbox.setOrder('w-11', 'authorized');
+    sandbox.setKeyInProgress(Infinity);
+    sandbox.faults.add({ kind: 'resetAfterEffect' }, { matches: (r) => r.path.endsWith('/cancel') });
+    expect(await client.cancel(req('w-11'))).toMatchObject({ kind: 'transient' });
+    expect(sandbox.orderState('w-11')).toBe('cancelling');
+    // The cancel lags one read: the first 409's read still shows NotActivated.
+    expect(await client.cancel(req('w-11'))).toMatchObject({ kind: 'transient', code: 'HTTP_409', message: expect.stringContaining('still reads NotActivated') });
+    expect(await client.cancel(req('w-11'))).toEqual({ kind: 'succeeded', alreadyCancelled: false });
+    expect(sandbox.orderState('w-11')).toBe('cancelled');
+    const records = sandbox.cancelRequests().filter((c) => c.orderId === 'w-11');
+    // Applied once (the lost 202), then "in progress" although the order reads Cancelled.
+    expect(records.map((c) => c.answer)).toEqual(['202', '409 IDEMPOTENCY_KEY_IN_PROGRESS', '409 IDEMPOTENCY_KEY_IN_PROGRESS']);
+    expect(new Set(records.map((c) => c.idempotencyKey))).toEqual(new Set(['key-w-11']));
+    const reads = sandbox.requests.filter((r) => r.method === 'GET' && r.path === '/manage/orders/w-11');
+    expect(reads).toHaveLength(2);
+  });
+
+  it('the key is held only for a started cancel: a refused one is answered again, not 409', async () => {
+    sandbox.setOrder('w-12', 'captured');
+    sandbox.setKeyInProgress(Infinity);
+    expect(await client.cancel(req('w-12'))).toMatchObject({ kind: 'permanent', reason: 'captured' });
+    expect(await client.cancel(req('w-12'))).toMatchObject({ kind: 'permanent', reason: 'captured' });
+    expect(sandbox.cancelRequests().filter((c) => c.orderId === 'w-12').map((c) => c.answer)).toEqual(['400 ORDER_ACTIVATED', '400 (replayed)']);
   });
 
   it('a wrong client secret → permanent auth, nothing cancelled, no secret in the outcome', async () => {

@@ -331,6 +331,78 @@ describe('specter-sync run', () => {
     expect(again.notJson).toEqual([]);
   }, 45_000);
 
+  it('reminds at start of the jobs that await a person (jobs.reminder): a failed job, then also one waiting over a day for an unconfigured provider', async () => {
+    const w = await world();
+    const dbPath = tempDb();
+    const openKlarna = w.specter.orders().filter((o) => o.payment?.payTypeIdentifier === 'K' && o.statusId !== '5' && o.payment.payTypeReference);
+    const [captured, waiting] = openKlarna;
+    if (!captured || !waiting) throw new Error('the seed has fewer than two open Klarna orders');
+    const capturedRef = captured.payment!.payTypeReference!;
+
+    // Nothing awaits a person on a fresh database: no reminder. Then a captured payment's order is
+    // cancelled: its job fails permanently.
+    const first = startRun(baseEnv(w, dbPath, 0));
+    await first.waitFor((l) => l.event === 'sync.baseline');
+    expect(count(first.lines, 'jobs.reminder')).toBe(0);
+    w.klarna.setOrder(capturedRef, 'captured');
+    w.specter.cancel(captured.orderNo);
+    const failed = await first.waitFor((l) => l.event === 'cancel.failed' && l.orderNo === captured.orderNo);
+    expect(failed).toMatchObject({ reason: 'captured' });
+    expect(await first.stop('SIGTERM')).toMatchObject({ code: 0 });
+
+    // Restarted (Klarna now configured off): the failed job is brought up at once, before the first cycle.
+    const withoutKlarna = baseEnv(w, dbPath, 0);
+    delete withoutKlarna.KLARNA_USERNAME;
+    delete withoutKlarna.KLARNA_PASSWORD;
+    const second = startRun(withoutKlarna);
+    const reminder = await second.waitFor((l) => l.event === 'jobs.reminder');
+    expect(reminder).toMatchObject({ level: 'warn', alert: true, count: 1, failed: 1, waitingForProvider: 0, truncated: false });
+    expect(reminder.jobs).toEqual([
+      {
+        kind: 'failed',
+        jobId: failed.jobId,
+        orderNo: captured.orderNo,
+        provider: 'klarna',
+        providerRef: capturedRef,
+        amount: captured.payment?.totalIncVat,
+        currency: captured.payment?.currency,
+        failureReason: 'captured',
+        code: expect.any(String),
+        message: expect.any(String),
+      },
+    ]);
+    expect(reminder.message).toContain(`job ${String(failed.jobId)} order ${captured.orderNo} (klarna ${capturedRef}, captured)`);
+    await second.waitFor((l) => l.event === 'sync.started');
+    expect(indexOfEvent(second.lines, 'jobs.reminder')).toBeLessThan(indexOfEvent(second.lines, 'sync.started'));
+    // A second cancelled order's job waits for Klarna. The reminder is not repeated per cycle:
+    // once at start, then every REMINDER_INTERVAL_MS.
+    w.specter.cancel(waiting.orderNo);
+    await second.waitFor((l) => l.event === 'cancel.waiting_for_provider' && l.orderNo === waiting.orderNo);
+    expect(await second.stop('SIGTERM')).toMatchObject({ code: 0 });
+    expect(count(second.lines, 'jobs.reminder')).toBe(1);
+
+    // The wait is made older than a day (created_at is what counts), and the worker restarted.
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3_600_000).toISOString();
+    const db = new Database(dbPath);
+    try {
+      expect(db.prepare("UPDATE cancellation_jobs SET created_at = ? WHERE order_no = ? AND state = 'pending'").run(twoDaysAgo, waiting.orderNo).changes).toBe(1);
+    } finally {
+      db.close();
+    }
+    const third = startRun(withoutKlarna);
+    const both = await third.waitFor((l) => l.event === 'jobs.reminder');
+    expect(both).toMatchObject({ count: 2, failed: 1, waitingForProvider: 1 });
+    expect((both.jobs as Array<Record<string, unknown>>).map((j) => [j.kind, j.orderNo])).toEqual([
+      ['failed', captured.orderNo],
+      ['waiting_for_provider', waiting.orderNo],
+    ]);
+    expect(both.jobs).toContainEqual(expect.objectContaining({ kind: 'waiting_for_provider', provider: 'klarna', waitingSince: twoDaysAgo }));
+    // The vanished-orders reminder keeps its meaning: nothing vanished, so it is not logged.
+    expect(count(third.lines, 'vanished.reminder')).toBe(0);
+    expect(await third.stop('SIGTERM')).toMatchObject({ code: 0 });
+    expect([...first.notJson, ...second.notJson, ...third.notJson]).toEqual([]);
+  }, 45_000);
+
   it('on SIGTERM finishes the cycle in flight, starts no new one, and exits 0 within the grace', async () => {
     const w = await world();
     const dbPath = tempDb();

@@ -13,6 +13,9 @@
  * `ORDER_PART_ACTIVATED`. A 400 it cannot place is NOT guessed from its text: the client reads the
  * order and decides from the documented `data.status` (Cancelled → already cancelled; Activated or
  * PartActivated → captured); if that does not settle it, the answer is transient.
+ *
+ * A 409 ("request with same idempotency key already in progress") is settled the same way, by
+ * reading the order: see settleInProgress.
  */
 import type { AxiosResponse } from 'axios';
 import { z } from 'zod';
@@ -124,8 +127,40 @@ export function createWalleyClient(settings: WalleySettings, options: { timeoutM
     if (status === 404) return { kind: 'permanent', reason: 'not_found', code: 'HTTP_404', message };
     if (status === 403) return { kind: 'permanent', reason: 'auth', code: 'HTTP_403', message };
     if (status === 400) return classifyRefusal(request.providerRef, parseJsonBody(data), message, signal);
-    // 409: a request with the same idempotency key is still in progress. 429/5xx: retry later.
+    if (status === 409) return settleInProgress(request.providerRef, withRetryAfter({ kind: 'transient', code: 'HTTP_409', message }, headers), signal);
+    // 429/5xx: retry later.
     return withRetryAfter({ kind: 'transient', code: `HTTP_${status}`, message }, headers);
+  }
+
+  /**
+   * 409 "request with same idempotency key already in progress". The key is ours (one per
+   * payment, sent unchanged on every attempt), so the request in progress is an earlier attempt
+   * of this very cancellation, typically one whose 202 never reached us. Walley may keep saying
+   * "in progress" for longer than our whole retry budget; retrying blindly would then end
+   * `exhausted` with an alert although the payment is cancelled. So the order itself is asked:
+   * Cancelled means our earlier attempt went through (a plain success: it was our request that
+   * did it, so it is not "already cancelled" by someone else). Anything short of that stays
+   * transient, because the order read is eventually consistent right after a change: a status
+   * that still shows the reservation, and a 403/404, may only be lagging behind the cancel.
+   */
+  async function settleInProgress(orderId: string, conflict: Transient, signal: AbortSignal | undefined): Promise<CancelOutcome> {
+    const read = await readOrder(orderId, signal);
+    if (!read.ok) return { ...conflict, message: `${conflict.message}; the order read to settle it failed: ${read.failure.message}` };
+    const { status, data } = read.response;
+    if (status < 200 || status >= 300) {
+      return { ...conflict, message: `${conflict.message}; the order read answered HTTP ${status} (it may lag right after the cancel)` };
+    }
+    const order = orderSchema.safeParse(parseJsonBody(data));
+    if (!order.success) return { ...conflict, message: `${conflict.message}; the order read carried no data.status` };
+    const orderStatus = order.data.data.status;
+    if (orderStatus === 'Cancelled') return { kind: 'succeeded', alreadyCancelled: false };
+    if (orderStatus === 'Activated') {
+      // Fully captured: whatever our attempt did, nothing is reserved and money was taken. A
+      // part-activated order whose cancel released the rest also ends here (confirm does the same).
+      return { kind: 'permanent', reason: 'captured', code: 'ORDER_ACTIVATED', message: `${conflict.message}; the order status is Activated` };
+    }
+    // NotActivated / PartActivated / Expired: the cancel in progress has not shown yet.
+    return { ...conflict, message: clean(`${conflict.message}; the order still reads ${orderStatus.slice(0, 60)}`) };
   }
 
   async function classifyRefusal(orderId: string, json: unknown, message: string, signal: AbortSignal | undefined): Promise<CancelOutcome> {

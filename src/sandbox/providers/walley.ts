@@ -21,9 +21,13 @@
  * `errorCodes: false` the code is left out, so a client must find out another way.
  * Idempotency: a repeated `Walley-Idempotency-Key` while its cancel is still lagging answers 409
  * ("request with same idempotency key already in progress"), afterwards the first answer again.
+ * `keyInProgressMs` (or `setKeyInProgress(ms)`, Infinity allowed) keeps a key "in progress" for
+ * that long after its first request even when the order already reads Cancelled: with a
+ * `resetAfterEffect` fault on the first cancel (the 202 is lost), that plays the story of a
+ * worker that hears only 409s for its own key while Walley has in fact cancelled.
  *
  * Control: `faults`, `requests`, `setLatency(ms)`, `cancelRequests()`, `expireTokens()`,
- * `tokensIssued()`, `setCancelLag({ reads, ms, notFound })`.
+ * `tokensIssued()`, `setCancelLag({ reads, ms, notFound })`, `setKeyInProgress(ms)`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startLoopbackServer, type FaultPlan, type RecordedRequest, type SandboxResponse } from '../loopback.js';
@@ -51,6 +55,8 @@ export interface WalleySandbox {
   expireTokens(): void;
   tokensIssued(): number;
   setCancelLag(lag: { reads?: number; ms?: number; notFound?: boolean }): void;
+  /** A key answers 409 for at least this long after its first request (0: only while lagging). */
+  setKeyInProgress(ms: number): void;
   setLatency(ms: number): void;
 }
 
@@ -63,6 +69,8 @@ export interface WalleySandboxOptions {
   cancelLagReads?: number;
   cancelLagMs?: number;
   notFoundDuringLag?: boolean;
+  /** See setKeyInProgress; default 0. */
+  keyInProgressMs?: number;
   errorCodes?: boolean;
   latencyMs?: number;
   autoAuthorize?: boolean;
@@ -92,7 +100,8 @@ export async function startWalleySandbox(options: WalleySandboxOptions): Promise
   const orders = new Map<string, OrderRecord>();
   const tokens = new Map<string, number>();
   const cancels: WalleyCancelRecord[] = [];
-  const answersByKey = new Map<string, { orderId: string; response: SandboxResponse }>();
+  const answersByKey = new Map<string, { orderId: string; response: SandboxResponse; firstAt: number }>();
+  let keyInProgressMs = options.keyInProgressMs ?? 0;
   let issued = 0;
   const ttlSeconds = options.tokenTtlSeconds ?? 3599;
   let lag = { reads: options.cancelLagReads ?? 1, ms: options.cancelLagMs ?? 0, notFound: options.notFoundDuringLag ?? false };
@@ -177,7 +186,9 @@ export async function startWalleySandbox(options: WalleySandboxOptions): Promise
     if (key !== null) {
       const previous = answersByKey.get(key);
       if (previous && previous.orderId === orderId) {
-        if (record?.pending?.idempotencyKey === key) {
+        // Only a started cancel (202) is "in progress"; a refusal has nothing left to process.
+        const held = previous.response.status === 202 && Date.now() - previous.firstAt < keyInProgressMs;
+        if (record?.pending?.idempotencyKey === key || held) {
           return answer(refusal(409, 'IDEMPOTENCY_KEY_IN_PROGRESS', 'Request with same idempotency key already in progress'), '409 IDEMPOTENCY_KEY_IN_PROGRESS');
         }
         return answer(previous.response, `${previous.response.status} (replayed)`);
@@ -205,7 +216,7 @@ export async function startWalleySandbox(options: WalleySandboxOptions): Promise
       response = accepted(orderId);
       label = '202';
     }
-    if (key !== null) answersByKey.set(key, { orderId, response });
+    if (key !== null) answersByKey.set(key, { orderId, response, firstAt: Date.now() });
     return answer(response, label);
   }
 
@@ -261,6 +272,9 @@ export async function startWalleySandbox(options: WalleySandboxOptions): Promise
     tokensIssued: () => issued,
     setCancelLag: (next) => {
       lag = { reads: next.reads ?? lag.reads, ms: next.ms ?? lag.ms, notFound: next.notFound ?? lag.notFound };
+    },
+    setKeyInProgress: (ms) => {
+      keyInProgressMs = ms;
     },
     setLatency: server.setLatency,
   };
