@@ -19,14 +19,12 @@ import type { SpecterClient } from '../specter/client.js';
 import { SpecterError } from '../specter/errors.js';
 import type { Store } from '../store/database.js';
 import { countJobsByState, countOpenJobsByProvider } from '../store/jobs.js';
-import { acquireLease, releaseLease, renewLease, type LeaseHolder } from '../store/lease.js';
+import type { LeaseHolder } from '../store/lease.js';
 import { finishRun, hasSuccessfulRun } from '../store/runs.js';
 import { commitCycle, loadSnapshotIndex, loadSnapshots, type CreatedJob, type NewCancellationJob, type VanishRecord } from '../store/snapshots.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
+import { takeLease } from './lease.js';
 
-/** How long a lease lasts without renewal; renewed every LEASE_RENEW_MS while a cycle runs. */
-export const LEASE_TTL_MS = 120_000;
-const LEASE_RENEW_MS = 30_000;
 /** getOrder confirmations in flight at once: Specter is shared with other integrations. */
 const CONFIRM_CONCURRENCY = 4;
 
@@ -132,20 +130,14 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
 
   // The lease: a second process on this database does not start its cycle while we hold it.
   // A dry run writes nothing, so it needs no lease and never blocks the worker.
-  if (!dryRun && !acquireLease(store, holder, LEASE_TTL_MS, clock().getTime())) {
+  const lease = dryRun ? null : takeLease(store, holder, { ttlMs: deps.config.sync.leaseTtlMs, logger, now: clock });
+  if (!dryRun && lease === null) {
     logger.event('sync.lease_busy', 'another process holds the sync lease; this cycle is skipped', {});
     return { outcome: 'skipped', dryRun, startedAt, finishedAt: clock().toISOString(), reason: 'lease_busy' };
   }
-  let leaseLost = false;
-  const renewTimer = dryRun
-    ? null
-    : setInterval(() => {
-        if (!renewLease(store, holder, LEASE_TTL_MS, clock().getTime())) leaseLost = true;
-      }, LEASE_RENEW_MS);
-  renewTimer?.unref();
 
   try {
-    return await cycleBody(deps, dryRun, options.dispatch ?? true, startedAt, () => leaseLost);
+    return await cycleBody(deps, dryRun, options.dispatch ?? true, startedAt, () => lease !== null && lease.check());
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     const kind = error instanceof SpecterError ? error.kind : 'internal';
@@ -158,8 +150,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     });
     return { outcome: 'failed', dryRun, startedAt, finishedAt: clock().toISOString(), reason, kind };
   } finally {
-    if (renewTimer) clearInterval(renewTimer);
-    if (!dryRun) releaseLease(store, holder);
+    lease?.release();
   }
 }
 
@@ -168,7 +159,8 @@ async function cycleBody(
   dryRun: boolean,
   dispatch: boolean,
   startedAt: string,
-  leaseLost: () => boolean,
+  /** Renews the lease and says whether we still hold it (worker/lease.ts check()). */
+  holdsLease: () => boolean,
 ): Promise<CycleReport> {
   const { config, store, specter, logger } = deps;
   const clock = deps.now ?? (() => new Date());
@@ -232,7 +224,7 @@ async function cycleBody(
   crashPoint('cycle.before_commit');
   // The lease may have expired while we listed (a very slow Specter) and another process may
   // hold it now: committing would make two writers. Check, and renew, under our own hand.
-  if (leaseLost() || !renewLease(store, deps.holder, LEASE_TTL_MS, clock().getTime())) {
+  if (!holdsLease()) {
     throw new Error('the sync lease was lost during the cycle; nothing was committed');
   }
   const at = clock().toISOString();
@@ -281,6 +273,8 @@ async function cycleBody(
       now: clock,
       signal: deps.signal,
       observer: deps.observer,
+      // A lost lease stops sending before the next request: the new holder sends what is left.
+      canSend: holdsLease,
     };
     try {
       const report = await dispatchDueJobs(dispatchDeps);

@@ -1,0 +1,58 @@
+/**
+ * Sending one job now, outside a cycle (`vanished cancel`, `jobs retry`): a person has just
+ * decided and waits for the provider's answer. It is a writer and a sender like any cycle, so it
+ * works under the lease (worker/lease.ts), kept renewed while the provider takes its time, and it
+ * sends only its own job: the rest of the outbox is the worker's, with the worker's checks.
+ */
+import type { AppConfig } from '../config/types.js';
+import { dispatchDueJobs, type DispatchAction } from '../dispatch/dispatcher.js';
+import type { ProviderName } from '../domain.js';
+import type { Logger } from '../observability/logger.js';
+import { createProviderRegistry } from '../providers/registry.js';
+import type { Store } from '../store/database.js';
+import { makeLeaseHolder } from '../store/lease.js';
+import { takeLease } from './lease.js';
+
+export interface SendNowDeps {
+  config: AppConfig;
+  store: Store;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export type SendNowOutcome =
+  /** Its provider is configured off: the job waits, pending, until it is configured. */
+  | { kind: 'provider_not_configured' }
+  /** A running worker holds the lease: the job is committed, and that worker sends it. */
+  | { kind: 'lease_busy' }
+  /** The lease was lost before the request left: the new holder sends it. */
+  | { kind: 'lease_lost' }
+  /** Dispatched; null when there was nothing to do for it (it was no longer due). */
+  | { kind: 'dispatched'; action: DispatchAction | null };
+
+export async function sendJobNow(deps: SendNowDeps, job: { id: number; provider: ProviderName }): Promise<SendNowOutcome> {
+  const { config, store, logger } = deps;
+  const providers = createProviderRegistry(config.providers);
+  if (!providers[job.provider]) return { kind: 'provider_not_configured' };
+
+  const lease = takeLease(store, makeLeaseHolder(), { ttlMs: config.sync.leaseTtlMs, logger, now: deps.now });
+  if (lease === null) return { kind: 'lease_busy' };
+  try {
+    const report = await dispatchDueJobs({
+      store,
+      providers,
+      settings: config.dispatch,
+      logger,
+      now: deps.now,
+      onlyJobIds: new Set([job.id]),
+      canSend: () => lease.check(),
+      // SEND-TIME TRUTH (lead): the `verify` hook — getOrder for this job's order, voiding the job
+      // when its cause no longer holds — is passed here, for `vanished cancel` and `jobs retry` alike.
+    });
+    const action = report.actions.find((a) => a.jobId === job.id) ?? null;
+    if (action === null && lease.lost) return { kind: 'lease_lost' };
+    return { kind: 'dispatched', action };
+  } finally {
+    lease.release();
+  }
+}
