@@ -1,6 +1,7 @@
 /** `specter-sync jobs list|retry|dismiss`: the cancellation outbox. */
 import { JOB_STATES, type JobState } from '../domain.js';
-import { dismissFailedJob, getJob, listJobs, requeueFailedJob } from '../store/jobs.js';
+import { dismissFailedJob, getJob, isSendable, listJobs, requeueFailedJob } from '../store/jobs.js';
+import { reportSentNow, sendJobNow } from '../worker/sendNow.js';
 import { EXIT, openContext, UsageError, type ExitCode } from './context.js';
 import { formatTable, printJson } from './format.js';
 
@@ -50,18 +51,41 @@ export async function jobsListCommand(options: { state?: string; json?: boolean 
   }
 }
 
+/**
+ * A person re-queues a failed job (same idempotency key) and, like `vanished cancel`, it is sent
+ * now under the lease — only this job — so the person sees the provider's answer.
+ */
 export async function jobsRetryCommand(jobIdText: string): Promise<ExitCode> {
   const jobId = parseJobId(jobIdText);
   const ctx = await openContext();
   try {
     const result = await requeueFailedJob(ctx.store, jobId, new Date().toISOString());
-    if (result === 'requeued') {
-      ctx.logger.event('job.requeued', `job ${jobId} put back in the queue with its original idempotency key`, { jobId });
-      ctx.out.write(`Job ${jobId} is queued again; the next run sends it with the same idempotency key.\n`);
-      return EXIT.ok;
+    if (result !== 'requeued') {
+      const why = {
+        not_found: `no job ${jobId}`,
+        not_failed: `job ${jobId} has not failed; only failed jobs can be retried`,
+        unrouted: `job ${jobId} has no provider to send to (no route covers its payment): add a routing rule and it is queued by the next run, or close it with \`specter-sync jobs dismiss ${jobId} --note "…"\``,
+      }[result];
+      process.stderr.write(`specter-sync: ${why}\n`);
+      return EXIT.failed;
     }
-    process.stderr.write(result === 'not_found' ? `specter-sync: no job ${jobId}\n` : `specter-sync: job ${jobId} has not failed; only failed jobs can be retried\n`);
-    return EXIT.failed;
+    ctx.logger.event('job.requeued', `job ${jobId} put back in the queue with its original idempotency key`, { jobId, by: 'person' });
+    const job = await getJob(ctx.store, jobId);
+    if (job === null || !isSendable(job)) throw new Error(`job ${jobId} changed while it was re-queued`);
+    const sent = await sendJobNow(ctx, job);
+    switch (sent.kind) {
+      case 'provider_not_configured':
+        ctx.out.write(`Job ${jobId} is queued again; ${job.provider} is not configured, so it will be sent with the same idempotency key once it is.\n`);
+        return EXIT.ok;
+      case 'lease_busy':
+        ctx.out.write(`Job ${jobId} is queued again; a running specter-sync holds the database lease and will send it with the same idempotency key.\n`);
+        return EXIT.ok;
+      case 'lease_lost':
+        ctx.out.write(`Job ${jobId} is queued again; another specter-sync took over the database lease before it was sent, and will send it with the same idempotency key.\n`);
+        return EXIT.ok;
+      case 'dispatched':
+        return reportSentNow(ctx.out, `Job ${jobId} for order ${job.orderNo} at ${job.provider}`, sent.action);
+    }
   } finally {
     await ctx.close();
   }

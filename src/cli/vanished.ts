@@ -1,9 +1,6 @@
 /** `specter-sync vanished list|resolve|cancel`: vanished orders and what a person does about them. */
-import { createProviderRegistry } from '../providers/registry.js';
-import { dispatchDueJobs } from '../dispatch/dispatcher.js';
-import { acquireLease, makeLeaseHolder, releaseLease } from '../store/lease.js';
 import { listVanishedAwaiting, requestVanishedCancel, resolveVanished } from '../store/vanished.js';
-import { LEASE_TTL_MS } from '../worker/cycle.js';
+import { reportSentNow, sendJobNow } from '../worker/sendNow.js';
 import { EXIT, openContext, UsageError, type ExitCode } from './context.js';
 import { formatTable, printJson } from './format.js';
 
@@ -50,7 +47,8 @@ export async function vanishedResolveCommand(orderNo: string, options: { note?: 
 
 /**
  * A person confirms: queue the cancellation (one job, one idempotency key, whatever happens) and
- * send it now, so the person sees the provider's answer — under the lease, like any cycle.
+ * send it now, so the person sees the provider's answer — under the lease, like any cycle, and
+ * only this job (worker/sendNow.ts).
  */
 export async function vanishedCancelCommand(orderNo: string): Promise<ExitCode> {
   assertOrderNo(orderNo);
@@ -82,27 +80,22 @@ export async function vanishedCancelCommand(orderNo: string): Promise<ExitCode> 
       currency: job.currency,
       jobId: job.id,
     });
-    const providers = createProviderRegistry(ctx.config.providers);
-    if (!providers[job.provider]) {
-      ctx.out.write(`Job ${job.id} is queued; ${job.provider} is not configured, so it will be sent once it is.\n`);
-      return EXIT.ok;
-    }
     // Sending is the lease holder's work (one writer): if a worker holds it right now, the job is
     // committed and that worker sends it within its current or next cycle.
-    const holder = makeLeaseHolder();
-    if (!acquireLease(ctx.store, holder, LEASE_TTL_MS)) {
-      ctx.out.write(`Job ${job.id} is queued; a running specter-sync holds the database lease and will send it.\n`);
-      return EXIT.ok;
+    const sent = await sendJobNow(ctx, job);
+    switch (sent.kind) {
+      case 'provider_not_configured':
+        ctx.out.write(`Job ${job.id} is queued; ${job.provider} is not configured, so it will be sent once it is.\n`);
+        return EXIT.ok;
+      case 'lease_busy':
+        ctx.out.write(`Job ${job.id} is queued; a running specter-sync holds the database lease and will send it.\n`);
+        return EXIT.ok;
+      case 'lease_lost':
+        ctx.out.write(`Job ${job.id} is queued; another specter-sync took over the database lease before it was sent, and will send it.\n`);
+        return EXIT.ok;
+      case 'dispatched':
+        return reportSentNow(ctx.out, `Job ${job.id} for order ${orderNo} at ${job.provider}`, sent.action);
     }
-    let report: Awaited<ReturnType<typeof dispatchDueJobs>>;
-    try {
-      report = await dispatchDueJobs({ store: ctx.store, providers, settings: ctx.config.dispatch, logger: ctx.logger });
-    } finally {
-      releaseLease(ctx.store, holder);
-    }
-    const mine = report.actions.find((a) => a.jobId === job.id);
-    ctx.out.write(`Job ${job.id} for order ${orderNo} at ${job.provider}: ${mine ? mine.result : 'queued'}${mine?.reason ? ` (${mine.reason})` : ''}\n`);
-    return mine?.result === 'failed' ? EXIT.failed : EXIT.ok;
   } finally {
     await ctx.close();
   }

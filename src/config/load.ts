@@ -264,6 +264,11 @@ const SETTINGS = {
     description: 'On SIGTERM/SIGINT, `run` waits this long (ms) for the cycle in flight; 25 s fits inside the 30 s a container stop gives.',
     parse: integerIn(0, 3_600_000, 'a whole number of milliseconds from 0 to 3600000'),
   }),
+  SYNC_LEASE_TTL_MS: setting({
+    env: 'SYNC_LEASE_TTL_MS', path: 'sync.leaseTtlMs', default: '120000', secret: false,
+    description: 'How long the database lease lasts without renewal (ms); its holder renews it every quarter of this while it works. A holder that dies is replaced within this long (one on this host at once).',
+    parse: positiveInteger,
+  }),
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -720,6 +725,7 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; configDir?: strin
       vanishedAction: get('VANISHED_ACTION'),
       vanishGuardMaxPerRun: get('VANISH_GUARD_MAX_PER_RUN'),
       shutdownGraceMs: get('SHUTDOWN_GRACE_MS'),
+      leaseTtlMs: get('SYNC_LEASE_TTL_MS'),
     },
     dispatch: {
       maxAttempts: get('DISPATCH_MAX_ATTEMPTS'),

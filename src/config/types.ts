@@ -68,6 +68,8 @@ export interface SyncSettings {
   vanishGuardMaxPerRun: number;
   /** How long `run` waits for the cycle in flight after SIGTERM/SIGINT. */
   shutdownGraceMs: number;
+  /** How long the single-writer lease lasts without renewal (SYNC_LEASE_TTL_MS). */
+  leaseTtlMs: number;
 }
 
 export interface AppConfig {

@@ -58,6 +58,15 @@ export interface DispatchDeps {
   /** The jitter source (tests make it deterministic). */
   random?: () => number;
   /**
+   * Asked right before every markSending (and before taking over a job without a request: the
+   * exhausted and provider-off paths): false means the lease was lost, so the job is left exactly
+   * as it is and nothing more is started. Answers already received are still recorded. The lease
+   * helper (worker/lease.ts) wires it to `lease.check()`.
+   */
+  canSend?: () => boolean;
+  /** Dispatch only these jobs (`vanished cancel`, `jobs retry` send their own job, nothing else). */
+  onlyJobIds?: ReadonlySet<number>;
+  /**
    * Send-time truth (worker/truth.ts): asked right before a job's first request of this dispatch.
    * A job whose cause no longer holds is voided, a live twin holds it for a person, and an
    * unanswerable question sends nothing now. Absent: every due job is sent (unit tests only).
@@ -124,6 +133,8 @@ class Deferred extends Error {
 }
 /** markSending matched no row: the job left pending/sending under us (only possible without the lease). */
 class JobMoved extends Error {}
+/** canSend said no before the next request: the lease is gone, the job stays as it is. */
+class LeaseGone extends Error {}
 
 export function emptyCounts(): Record<DispatchResult, number> {
   return { succeeded: 0, already_cancelled: 0, accepted: 0, retry_scheduled: 0, failed: 0, voided: 0, not_verified: 0, waiting_for_provider: 0 };
@@ -150,19 +161,27 @@ interface Context {
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   random: () => number;
   stopping: () => boolean;
+  /** canSend, remembered once it said no: nothing more is started after that. */
+  mayWrite: () => boolean;
 }
 
 export async function dispatchDueJobs(deps: DispatchDeps): Promise<DispatchReport> {
   const now = deps.now ?? (() => new Date());
+  let leaseGone = false;
   const ctx: Context = {
     deps,
     now,
     sleep: deps.sleep ?? defaultSleep,
     random: deps.random ?? Math.random,
-    stopping: () => deps.signal?.aborted === true,
+    stopping: () => leaseGone || deps.signal?.aborted === true,
+    mayWrite: () => {
+      if (!leaseGone && deps.canSend && !deps.canSend()) leaseGone = true;
+      return !leaseGone;
+    },
   };
   const actions: DispatchAction[] = [];
-  const due = await listDueJobs(deps.store, iso(now()));
+  const only = deps.onlyJobIds;
+  const due = (await listDueJobs(deps.store, iso(now()))).filter((job) => only === undefined || only.has(job.id));
 
   await runPerProvider(due, deps.providers, {
     unconfigured: async (job) => {
@@ -191,7 +210,8 @@ export async function dispatchDueJobs(deps: DispatchDeps): Promise<DispatchRepor
 async function waitForProvider(ctx: Context, job: SendableJob): Promise<DispatchAction> {
   const { store, logger } = ctx.deps;
   const fields = { ...jobFields(job), attempt: job.attempts };
-  if (job.state === 'sending') {
+  // Without the lease this row may be the new holder's request in flight: leave it to them.
+  if (job.state === 'sending' && ctx.mayWrite()) {
     const at = iso(ctx.now());
     logger.event('job.recovered', `job ${job.id} was left in flight by a stopped process; its provider is not configured now, so it waits`, fields);
     await markRetry(store, job.id, {
@@ -229,6 +249,7 @@ async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): 
   // Bounded patience across restarts too: a job that keeps taking the process down while in
   // flight (or whose settings were lowered) is not sent an (n+1)th time; a person looks at it.
   if (attempt >= settings.maxAttempts) {
+    if (!ctx.mayWrite()) return null;
     const code = job.state === 'sending' ? 'IN_FLIGHT_AT_STOP' : 'ATTEMPTS_EXHAUSTED';
     const detail =
       job.state === 'sending'
@@ -255,10 +276,16 @@ async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): 
     currency: job.currency,
   };
 
+  // Set once an attempt's transient answer was recorded: a later stop leaves the job due then.
+  // (Asserted, not annotated: it is assigned inside p-retry's callback, out of the compiler's sight.)
+  let scheduled = null as { code: string; nextAttemptAt: string } | null;
   let outcome: Final;
   try {
     outcome = await pRetry(
       async () => {
+        // The lease, right before the request: after a lost lease (a slow answer outlasted it and
+        // another process took over) a request from us would be a second sender of this job.
+        if (!ctx.mayWrite()) throw new AbortError(new LeaseGone(`the lease was lost before job ${job.id} was sent`));
         const sentAt = iso(ctx.now());
         if (!(await markSending(store, job.id, sentAt))) throw new AbortError(new JobMoved(`job ${job.id} is no longer pending`));
         attempt += 1;
@@ -286,6 +313,7 @@ async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): 
           // Back to pending with the next attempt time before waiting: a crash during the wait
           // leaves a job that is simply due later, not one that looks in flight.
           await markRetry(store, job.id, { code: transient.code, message: transient.message, nextAttemptAt, now: iso(at) });
+          scheduled = { code: transient.code, nextAttemptAt };
           const inCycle = delayMs <= IN_CYCLE_RETRY_MAX_MS && !ctx.stopping();
           logger.event(
             'cancel.retry_scheduled',
@@ -312,6 +340,10 @@ async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): 
       return { ...base, result: 'retry_scheduled', reason: error.outcome.code, nextAttemptAt: error.nextAttemptAt };
     }
     if (error instanceof JobMoved) return null;
+    if (error instanceof LeaseGone) {
+      // An in-cycle retry not started: the job is pending with its next attempt time already.
+      return scheduled === null ? null : { ...base, result: 'retry_scheduled', reason: scheduled.code, nextAttemptAt: scheduled.nextAttemptAt };
+    }
     throw error;
   }
 

@@ -109,7 +109,8 @@ export async function listJobsWaitingForProvider(
   ]);
   return {
     count: Number(counted?.count ?? 0),
-    jobs: rows.map((r) => ({
+    // The query excludes NULL providers; the filter says so to the type system too.
+    jobs: rows.flatMap((r) => (r.provider === null ? [] : [{
       jobId: r.id,
       orderNo: r.order_no,
       provider: r.provider,
@@ -117,6 +118,6 @@ export async function listJobsWaitingForProvider(
       amount: r.amount,
       currency: r.currency,
       waitingSince: r.created_at,
-    })),
+    }])),
   };
 }

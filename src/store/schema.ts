@@ -86,6 +86,9 @@ export interface WorkerLeaseTable {
   pid: number | null;
   acquired_at: string | null;
   expires_at_ms: number;
+  /** 0004: the holder's process instance (Linux boot id + start time in clock ticks); NULL = unknown. */
+  boot_id: string | null;
+  start_ticks: number | null;
 }
 
 export interface Database {

@@ -20,19 +20,17 @@ import { SpecterError } from '../specter/errors.js';
 import { commitCycle } from '../store/commit.js';
 import type { Store } from '../store/database.js';
 import { countJobsByState, countOpenJobsByProvider, jobsByOrderNos, jobsByPaymentKeys, listRevisitableJobs } from '../store/jobs.js';
-import { acquireLease, releaseLease, renewLease, type LeaseHolder } from '../store/lease.js';
+import type { LeaseHolder } from '../store/lease.js';
 import { finishRun, lastSuccessfulRun } from '../store/runs.js';
 import { loadSnapshotIndex, loadSnapshots } from '../store/snapshots.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
+import { takeLease } from './lease.js';
 import { planCycle, type CyclePlan, type PlannedAction } from './plan.js';
 import { actionFields, describeAction, reportCommitted } from './report.js';
 import { trackedGetOrder, verifyByCycleView } from './truth.js';
 
 export { describeAction };
 
-/** How long a lease lasts without renewal; renewed every LEASE_RENEW_MS while a cycle runs. */
-export const LEASE_TTL_MS = 120_000;
-const LEASE_RENEW_MS = 30_000;
 /** getOrder confirmations in flight at once: Specter is shared with other integrations. */
 const CONFIRM_CONCURRENCY = 4;
 
@@ -107,20 +105,14 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
 
   // The lease: a second process on this database does not start its cycle while we hold it.
   // A dry run writes nothing, so it needs no lease and never blocks the worker.
-  if (!dryRun && !acquireLease(store, holder, LEASE_TTL_MS, clock().getTime())) {
+  const lease = dryRun ? null : takeLease(store, holder, { ttlMs: deps.config.sync.leaseTtlMs, logger, now: clock });
+  if (!dryRun && lease === null) {
     logger.event('sync.lease_busy', 'another process holds the sync lease; this cycle is skipped', {});
     return { outcome: 'skipped', dryRun, startedAt, finishedAt: clock().toISOString(), reason: 'lease_busy' };
   }
-  let leaseLost = false;
-  const renewTimer = dryRun
-    ? null
-    : setInterval(() => {
-        if (!renewLease(store, holder, LEASE_TTL_MS, clock().getTime())) leaseLost = true;
-      }, LEASE_RENEW_MS);
-  renewTimer?.unref();
 
   try {
-    return await cycleBody(deps, dryRun, options.dispatch ?? true, startedAt, () => leaseLost);
+    return await cycleBody(deps, dryRun, options.dispatch ?? true, startedAt, () => lease !== null && lease.check());
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     const kind = error instanceof SpecterError ? error.kind : 'internal';
@@ -133,8 +125,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     });
     return { outcome: 'failed', dryRun, startedAt, finishedAt: clock().toISOString(), reason, kind };
   } finally {
-    if (renewTimer) clearInterval(renewTimer);
-    if (!dryRun) releaseLease(store, holder);
+    lease?.release();
   }
 }
 
@@ -143,7 +134,8 @@ async function cycleBody(
   dryRun: boolean,
   dispatch: boolean,
   startedAt: string,
-  leaseLost: () => boolean,
+  /** Renews the lease and says whether we still hold it (worker/lease.ts check()). */
+  holdsLease: () => boolean,
 ): Promise<CycleReport> {
   const { config, store, specter, logger } = deps;
   const clock = deps.now ?? (() => new Date());
@@ -212,7 +204,7 @@ async function cycleBody(
   crashPoint('cycle.before_commit');
   // The lease may have expired while we listed (a very slow Specter) and another process may
   // hold it now: committing would make two writers. Check, and renew, under our own hand.
-  if (leaseLost() || !renewLease(store, deps.holder, LEASE_TTL_MS, clock().getTime())) {
+  if (!holdsLease()) {
     throw new Error('the sync lease was lost during the cycle; nothing was committed');
   }
   const committed = commitCycle(store, {
@@ -244,7 +236,7 @@ async function cycleBody(
   // 5. Send what is due, each job checked against this cycle's view first; confirm accepted ones.
   if (dispatch) {
     const verify = verifyByCycleView({ present, gone: new Set([...confirmed.goneOrderNos, ...recordedGone]) }, trackedGetOrder(specter.getOrder, track));
-    actions.push(...(await sendAndConfirm(deps, clock, verify)));
+    actions.push(...(await sendAndConfirm(deps, clock, verify, holdsLease)));
   }
 
   const awaiting = await awaitingPerson(deps, plan.guardTripped);
@@ -314,10 +306,11 @@ function jobsInvolved(store: Store, diff: ReturnType<typeof diffOrders<SnapshotS
  * One failing phase never blocks the others, and never undoes the committed facts: a dispatch
  * error is logged and the jobs wait in the outbox for the next cycle.
  */
-async function sendAndConfirm(deps: CycleDeps, clock: () => Date, verify: ReturnType<typeof verifyByCycleView>): Promise<CycleAction[]> {
+async function sendAndConfirm(deps: CycleDeps, clock: () => Date, verify: ReturnType<typeof verifyByCycleView>, holdsLease: () => boolean): Promise<CycleAction[]> {
   const { store, config, logger } = deps;
   const actions: CycleAction[] = [];
-  const dispatchDeps = { store, providers: deps.providers, settings: config.dispatch, logger, now: clock, signal: deps.signal, observer: deps.observer };
+  // A lost lease stops sending before the next request: the new holder sends what is left.
+  const dispatchDeps = { store, providers: deps.providers, settings: config.dispatch, logger, now: clock, signal: deps.signal, observer: deps.observer, canSend: holdsLease };
   try {
     const report = await dispatchDueJobs({ ...dispatchDeps, verify });
     for (const a of report.actions) actions.push({ action: 'dispatch', ...a });

@@ -65,6 +65,7 @@ describe('sources and precedence', () => {
       vanishedAction: 'flag',
       vanishGuardMaxPerRun: 10,
       shutdownGraceMs: 25000,
+      leaseTtlMs: 120000,
     });
     expect(config.dispatch).toEqual({ maxAttempts: 8, retryMinMs: 1000, retryMaxMs: 300000, confirmDeadlineMs: 86400000 });
     expect(config.providers).toEqual({ qliro: null, klarna: null, walley: null, svea: null, requestTimeoutMs: 15000 });
@@ -155,9 +156,18 @@ describe('errors name the setting and where the value came from', () => {
     ['VANISHED_ACTION', 'delete', 'is not one of "flag", "cancel"'],
     ['LOG_LEVEL', 'verbose', 'is not one of "debug", "info", "warn", "error"'],
     ['LOG_FORMAT', 'xml', 'is not one of "json", "pretty"'],
+    ['SYNC_LEASE_TTL_MS', '0', 'is not a positive integer'],
+    ['SYNC_LEASE_TTL_MS', '-5', 'is not a positive integer'],
+    ['SYNC_LEASE_TTL_MS', '1.5', 'is not a positive integer'],
   ])('%s=%s', (name, value, problem) => {
     const error = configError(() => loadConfig({ configDir: configDir(), env: { ...REQUIRED, [name]: value } }));
     expect(error.message).toBe(`${name}: ${JSON.stringify(value)} ${problem} (from environment variable ${name})`);
+  });
+
+  test('SYNC_LEASE_TTL_MS from the environment or a JSON file', () => {
+    expect(loadConfig({ configDir: configDir(), env: { ...REQUIRED, SYNC_LEASE_TTL_MS: '1500' } }).sync.leaseTtlMs).toBe(1500);
+    const dir = configDir({ 'production.json': { sync: { leaseTtlMs: 30000 } } });
+    expect(loadConfig({ configDir: dir, env: { ...REQUIRED, NODE_ENV: 'production' } }).sync.leaseTtlMs).toBe(30000);
   });
 
   test('a required setting that is missing names every place looked in', () => {
@@ -465,6 +475,7 @@ describe('describeSettings', () => {
     for (const s of described) expect(s.description.length).toBeGreaterThan(10);
     expect(described.find((s) => s.env === 'SYNC_SCHEDULE')).toEqual(expect.objectContaining({ path: 'sync.schedule', default: '*/5 * * * *', secret: false }));
     expect(described.find((s) => s.env === 'HTTP_PORT')?.default).toBe('9464');
+    expect(described.find((s) => s.env === 'SYNC_LEASE_TTL_MS')).toEqual(expect.objectContaining({ path: 'sync.leaseTtlMs', default: '120000', secret: false }));
   });
 
   test('secrets have no JSON path', () => {

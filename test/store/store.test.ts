@@ -93,7 +93,7 @@ describe('opening', () => {
     const applied = store.sqlite.prepare('SELECT name FROM kysely_migration ORDER BY name').all() as Array<{ name: string }>;
     const files = fs.readdirSync(new URL('../../migrations/', import.meta.url)).filter((f) => f.endsWith('.sql')).sort();
     expect(applied.map((r) => `${r.name}.sql`)).toEqual(files);
-    expect(files.slice(0, 3)).toEqual(['0001_initial.sql', '0002_tracked_index.sql', '0003_payments.sql']);
+    expect(files.slice(0, 4)).toEqual(['0001_initial.sql', '0002_tracked_index.sql', '0003_payments.sql', '0004_lease_identity.sql']);
   });
 });
 

@@ -3,15 +3,15 @@
  * them (commitCycle for orders and jobs, the outbox's transitions for failures): failed jobs of
  * every reason, jobs waiting more than a day for an unconfigured provider, and nothing else.
  */
-import { afterEach, beforeEach, describe, expect, it, test } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FailureReason, ProviderName, TrackedOrder } from '../../src/domain.js';
 import { openStore, type Store } from '../../src/store/database.js';
-import { markAccepted, markDone, markFailed, markSending } from '../../src/store/jobs.js';
+import { markAccepted, markDone, markFailed, markSending, type NewCancellationJob } from '../../src/store/jobs.js';
 import { listFailedJobsForReminder, listJobsWaitingForProvider, REMINDER_MESSAGE_MAX_CHARS } from '../../src/store/reminders.js';
-import { commitCycle, type NewCancellationJob } from '../../src/store/snapshots.js';
+import { commitCycle, type CycleRecord } from '../../src/store/commit.js';
 import { configuredProviders, describeJobsReminder } from '../../src/worker/runner.js';
 
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
@@ -41,9 +41,32 @@ function order(orderNo: string, provider: ProviderName): TrackedOrder {
     payTypeIdentifier: 'K',
     payTypeReference: `ref-${orderNo}`,
     route: { kind: 'provider', provider, providerRef: `ref-${orderNo}` },
+    paymentKey: `${provider}:ref-${orderNo}`,
     amount: '100.00',
     currency: 'SEK',
     contentHash: `h-${orderNo}`,
+  };
+}
+
+function cycle(when: string, over: Partial<CycleRecord>): CycleRecord {
+  return {
+    holder: 'test',
+    startedAt: when,
+    at: when,
+    baseline: false,
+    window: { fromDate: '2026-09-27', toDate: '2026-11-26' },
+    upserts: [],
+    reentered: [],
+    cancelledFacts: [],
+    vanished: [],
+    reappeared: [],
+    leftWindow: [],
+    jobs: [],
+    voids: [],
+    reroutes: [],
+    releases: [],
+    counts: { listed: 1, newOrders: 1, changed: 0, cancelled: 1, missing: 0, guardTripped: false },
+    ...over,
   };
 }
 
@@ -51,19 +74,27 @@ function order(orderNo: string, provider: ProviderName): TrackedOrder {
 function cancelledJob(orderNo: string, provider: ProviderName, msAgo: number, hold?: NewCancellationJob['hold']): number {
   const when = at(msAgo);
   const o = order(orderNo, provider);
-  const { createdJobs } = commitCycle(store, {
-    holder: 'test',
-    startedAt: when,
-    at: when,
-    baseline: false,
-    upserts: [o],
-    cancelledFacts: [orderNo],
-    vanished: [],
-    reappeared: [],
-    leftWindow: [],
-    jobs: [{ orderNo, provider, providerRef: `ref-${orderNo}`, amount: o.amount, currency: o.currency, reason: 'cancelled', ...(hold ? { hold } : {}) }],
-    counts: { listed: 1, newOrders: 1, changed: 0, cancelled: 1, missing: 0, guardTripped: false },
-  });
+  const { createdJobs } = commitCycle(
+    store,
+    cycle(when, {
+      upserts: [o],
+      cancelledFacts: [orderNo],
+      jobs: [
+        {
+          orderNo,
+          paymentKey: `${provider}:ref-${orderNo}`,
+          provider,
+          providerRef: `ref-${orderNo}`,
+          payTypeIdentifier: o.payTypeIdentifier,
+          payTypeReference: o.payTypeReference,
+          amount: o.amount,
+          currency: o.currency,
+          reason: 'cancelled',
+          ...(hold ? { hold } : {}),
+        },
+      ],
+    }),
+  );
   expect(createdJobs).toHaveLength(1);
   return createdJobs[0]!.id;
 }
@@ -82,7 +113,7 @@ describe('failed jobs', () => {
     const captured = await failedJob('1001', 'klarna', 'captured');
     const exhausted = await failedJob('1002', 'walley', 'exhausted');
     const auth = await failedJob('1003', 'qliro', 'auth');
-    const held = cancelledJob('1004', 'klarna', HOUR, { code: 'LIVE_TWIN', message: 'order 999 is open with the same payment' });
+    const held = cancelledJob('1004', 'klarna', HOUR, { reason: 'rejected', code: 'LIVE_TWIN', message: 'order 999 is open with the same payment' });
     // Not failed: pending, accepted, done.
     cancelledJob('1005', 'klarna', HOUR);
     const accepted = cancelledJob('1006', 'walley', HOUR);
@@ -115,64 +146,30 @@ describe('failed jobs', () => {
   });
 });
 
-/**
- * `unrouted` comes with the lead's migration 0003 (cancellation_jobs.failure_reason gains it,
- * provider and provider_ref become nullable, payment_key is added). This branch's schema refuses
- * it in the CHECK, so the test runs only once the schema allows it, and is a todo until then.
- */
-const schemaSql = await (async () => {
-  const probeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-reminders-probe-'));
-  const probe = await openStore(path.join(probeDir, 'sync.db'));
-  try {
-    return (probe.sqlite.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'cancellation_jobs'").get() as { sql: string }).sql;
-  } finally {
-    await probe.close();
-    fs.rmSync(probeDir, { recursive: true, force: true });
-  }
-})();
-const unroutedAllowed = /'unrouted'/.test(schemaSql);
-
 describe('failed jobs: unrouted', () => {
-  if (!unroutedAllowed) {
-    test.todo('a failed job with reason unrouted is listed (needs migration 0003: this branch\'s CHECK on failure_reason refuses \'unrouted\')');
-    return;
-  }
   it('a failed job with reason unrouted (no provider, no reference) is listed', async () => {
-    const o = order('3001', 'klarna');
-    commitCycle(store, {
-      holder: 'test',
-      startedAt: at(HOUR),
-      at: at(HOUR),
-      baseline: false,
-      upserts: [{ ...o, payTypeIdentifier: 'SWISH', route: { kind: 'unrouted', reason: 'no routing rule matches SWISH' } }],
-      cancelledFacts: ['3001'],
-      vanished: [],
-      reappeared: [],
-      leftWindow: [],
-      jobs: [],
-      counts: { listed: 1, newOrders: 1, changed: 0, cancelled: 1, missing: 0, guardTripped: false },
-    });
-    const columns = (store.sqlite.prepare('PRAGMA table_info(cancellation_jobs)').all() as Array<{ name: string }>).map((c) => c.name);
-    const extra: Record<string, string> = columns.includes('payment_key') ? { payment_key: 'unrouted:SWISH:ref-3001' } : {};
-    const values: Record<string, string | null> = {
-      order_no: '3001',
-      provider: null,
-      provider_ref: null,
-      amount: '100.00',
-      currency: 'SEK',
-      reason: 'cancelled',
-      idempotency_key: 'key-unrouted-3001',
-      state: 'failed',
-      next_attempt_at: at(HOUR),
-      failure_reason: 'unrouted',
-      last_error_code: 'UNROUTED',
-      last_error_message: 'no routing rule matches SWISH',
-      created_at: at(HOUR),
-      updated_at: at(HOUR),
-      ...extra,
-    };
-    const names = Object.keys(values);
-    store.sqlite.prepare(`INSERT INTO cancellation_jobs (${names.join(', ')}) VALUES (${names.map((n) => `@${n}`).join(', ')})`).run(values);
+    const o = { ...order('3001', 'klarna'), payTypeIdentifier: 'SWISH', route: { kind: 'unrouted', reason: 'no routing rule matches SWISH' } as const, paymentKey: 'unrouted:SWISH:ref-3001' };
+    commitCycle(
+      store,
+      cycle(at(HOUR), {
+        upserts: [o],
+        cancelledFacts: ['3001'],
+        jobs: [
+          {
+            orderNo: '3001',
+            paymentKey: o.paymentKey,
+            provider: null,
+            providerRef: null,
+            payTypeIdentifier: 'SWISH',
+            payTypeReference: o.payTypeReference,
+            amount: o.amount,
+            currency: o.currency,
+            reason: 'cancelled',
+            hold: { reason: 'unrouted', code: 'UNROUTED', message: 'no routing rule matches SWISH' },
+          },
+        ],
+      }),
+    );
 
     const failed = await listFailedJobsForReminder(store, 200);
     expect(failed).toEqual({

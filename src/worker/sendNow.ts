@@ -1,0 +1,85 @@
+/**
+ * Sending one job now, outside a cycle (`vanished cancel`, `jobs retry`): a person has just
+ * decided and waits for the provider's answer. It is a writer and a sender like any cycle, so it
+ * works under the lease (worker/lease.ts), kept renewed while the provider takes its time, and it
+ * sends only its own job: the rest of the outbox is the worker's, with the worker's checks.
+ */
+import type { AppConfig } from '../config/types.js';
+import { dispatchDueJobs, type DispatchAction } from '../dispatch/dispatcher.js';
+import type { ProviderName } from '../domain.js';
+import type { Logger } from '../observability/logger.js';
+import { compileStatusMap, trackOrder } from '../diff/track.js';
+import { createProviderRegistry } from '../providers/registry.js';
+import { compileRoutingRules } from '../routing/route.js';
+import { createSpecterClient } from '../specter/client.js';
+import type { Store } from '../store/database.js';
+import { makeLeaseHolder } from '../store/lease.js';
+import { takeLease } from './lease.js';
+import { trackedGetOrder, verifyByGetOrder } from './truth.js';
+
+export interface SendNowDeps {
+  config: AppConfig;
+  store: Store;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export type SendNowOutcome =
+  /** Its provider is configured off: the job waits, pending, until it is configured. */
+  | { kind: 'provider_not_configured' }
+  /** A running worker holds the lease: the job is committed, and that worker sends it. */
+  | { kind: 'lease_busy' }
+  /** The lease was lost before the request left: the new holder sends it. */
+  | { kind: 'lease_lost' }
+  /** Dispatched; null when there was nothing to do for it (it was no longer due). */
+  | { kind: 'dispatched'; action: DispatchAction | null };
+
+export async function sendJobNow(deps: SendNowDeps, job: { id: number; provider: ProviderName }): Promise<SendNowOutcome> {
+  const { config, store, logger } = deps;
+  const providers = createProviderRegistry(config.providers);
+  if (!providers[job.provider]) return { kind: 'provider_not_configured' };
+
+  const specter = createSpecterClient(config.specter, {
+    onRetry: (info) => logger.event('specter.retry', `Specter ${info.action} failed (attempt ${info.attempt}); retrying in ${info.delayMs} ms: ${info.reason}`, { ...info }),
+  });
+  const statusMap = compileStatusMap(config.specter.statusMap);
+  const rules = compileRoutingRules(config.routing);
+  const lease = takeLease(store, makeLeaseHolder(), { ttlMs: config.sync.leaseTtlMs, logger, now: deps.now });
+  if (lease === null) return { kind: 'lease_busy' };
+  try {
+    const report = await dispatchDueJobs({
+      store,
+      providers,
+      settings: config.dispatch,
+      logger,
+      now: deps.now,
+      onlyJobIds: new Set([job.id]),
+      canSend: () => lease.check(),
+      // Send-time truth outside a cycle: Specter is asked (getOrder) whether the job's order still
+      // calls for it — a retry days later must not cancel an order re-opened meanwhile.
+      verify: verifyByGetOrder(trackedGetOrder(specter.getOrder, (order) => trackOrder(order, statusMap, rules))),
+    });
+    const action = report.actions.find((a) => a.jobId === job.id) ?? null;
+    if (action === null && lease.lost) return { kind: 'lease_lost' };
+    return { kind: 'dispatched', action };
+  } finally {
+    lease.release();
+  }
+}
+
+/**
+ * The person's answer: what the provider said, or why nothing was sent. Exit 1 when the send
+ * failed or could not be checked (Specter unreachable); a voided job needed no send: exit 0.
+ */
+export function reportSentNow(out: NodeJS.WritableStream, label: string, action: DispatchAction | null): 0 | 1 {
+  if (action === null) {
+    out.write(`${label}: queued\n`);
+    return 0;
+  }
+  const text: Partial<Record<DispatchAction['result'], string>> = {
+    voided: `not sent and voided: the order no longer calls for it (${action.reason ?? ''})`,
+    not_verified: 'not sent now: Specter could not be asked whether the order still calls for it; it stays queued for the next run',
+  };
+  out.write(`${label}: ${text[action.result] ?? `${action.result}${action.reason ? ` (${action.reason})` : ''}`}\n`);
+  return action.result === 'failed' || action.result === 'not_verified' ? 1 : 0;
+}
