@@ -345,3 +345,57 @@ export function clearFaults(world: SandboxWorld): void {
 export function expectExit(result: CliResult, code: number): void {
   if (result.code !== code) throw new Error(`expected exit code ${code}\n${show(result)}`);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Routing variants (a SYNC_CONFIG_DIR of the test's own)
+
+/** One routing rule as default.json spells it; `provider` is a string so a test can name any target. */
+export interface RoutingRuleJson {
+  payTypeIdentifiers?: string[];
+  referencePrefix?: string;
+  provider: string;
+  providerIdPattern?: string;
+}
+
+let nextConfigDir = 0;
+
+/**
+ * A config folder inside the workspace: the package's config/default.json with its `routing`
+ * replaced by `edit(routing)`. Pass the returned path as SYNC_CONFIG_DIR.
+ */
+export function configDirWithRouting(ws: Workspace, edit: (routing: RoutingRuleJson[]) => RoutingRuleJson[]): string {
+  const shipped = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'config', 'default.json'), 'utf8')) as { routing: RoutingRuleJson[] } & Record<string, unknown>;
+  nextConfigDir += 1;
+  const dir = path.join(ws.dir, `config-${nextConfigDir}`);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'default.json'), `${JSON.stringify({ ...shipped, routing: edit(shipped.routing) }, null, 2)}\n`);
+  return dir;
+}
+
+/**
+ * The idempotency key of every cancel request the Klarna sandbox received for `providerRef`, in
+ * order, the ones a scripted fault answered included (the sandbox's own cancelRequests() counts
+ * only those that reached it). Keys, not whole requests: a failure message stays readable.
+ */
+export function klarnaCancelKeys(world: SandboxWorld, providerRef: string): string[] {
+  const cancelPath = `/ordermanagement/v1/orders/${encodeURIComponent(providerRef)}/cancel`;
+  return world.klarna.requests
+    .filter((r) => r.method === 'POST' && r.path === cancelPath)
+    .map((r) => String(r.headers['klarna-idempotency-key'] ?? '(no key)'));
+}
+
+/**
+ * Runs `assertions` about what the CLI did; when one fails, the failure carries the whole output
+ * of `results` too (the log lines say why the worker did what it did).
+ */
+export function about(results: CliResult | readonly CliResult[], assertions: () => void): void {
+  try {
+    assertions();
+  } catch (error) {
+    const shown = (Array.isArray(results) ? results : [results]).map((r: CliResult) => show(r)).join('\n\n');
+    const failure = error instanceof Error ? error : new Error(String(error));
+    const wrapped = new Error(`${failure.message}\n\n${shown}`);
+    wrapped.stack = `${wrapped.message}\n${(failure.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)).join('\n')}`;
+    throw wrapped;
+  }
+}
