@@ -2,9 +2,12 @@
  * The Specter order API client. Every assumed detail of Specter's API (specter-api.md,
  * "Assumed") lives here and in xml.ts: the endpoint, the parameters, paging, error codes.
  *
- * Its one promise: a listing is every page of the window, checked complete, or a SpecterError.
- * The diff treats "not in the listing" as a question, so a short listing that looked complete
- * would turn into false "vanished" alerts — or worse, cancellations.
+ * Its one promise: a listing is every page of the window, checked as complete as a busy shop
+ * allows (listOrdersInWindow says exactly what that means), or a SpecterError. A busy shop
+ * changes between two page requests and must not fail the cycle; an answer a busy shop cannot
+ * explain (a collapsed count, a short page, orders out of order) fails it. The diff treats "not
+ * in the listing" as a question only getOrder answers, so an order skipped because the pages
+ * shifted under the listing costs one getOrder, never a false vanish.
  */
 import axios, { type AxiosResponse } from 'axios';
 import pRetry, { AbortError } from 'p-retry';
@@ -38,7 +41,9 @@ export interface SpecterClientHooks {
 
 export interface SpecterClient {
   /**
-   * Every page of the window, checked complete, or it throws SpecterError. Never a partial list.
+   * Every page of the window, checked complete as far as a busy shop allows (orders created or
+   * deleted while the pages are read: see the implementation's header), or it throws
+   * SpecterError. Never a garbled or cut-short list; unique orderNos, ascending.
    * `map` turns each order into what the caller keeps as soon as its page is checked, so a large
    * listing is never held twice (once as Specter's orders, once as the caller's).
    */
@@ -54,6 +59,8 @@ const CODE_NOT_FOUND = 20;
 const CODE_TOO_MANY_REQUESTS = 30;
 
 const MAX_PAGE_SIZE = 500;
+/** How far totalCount may move during one listing, as a share of page 1's (listOrdersInWindow). */
+const MAX_COUNT_DRIFT_SHARE = 0.02;
 const DATE = /^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$/;
 const ORDER_NO = /^[1-9][0-9]*$/;
 const NOT_FOUND = Symbol('not found');
@@ -245,6 +252,39 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
     }
   }
 
+  /**
+   * Pages `getOrders` over the window and returns every order the pages showed, once each (the
+   * latest copy), in ascending orderNo — or throws SpecterError. Orders come sorted by orderNo
+   * and paged by offset, and a busy shop changes between two page requests, so the rule is what
+   * a busy shop can and cannot explain (each answer is taken as one consistent snapshot: a page
+   * and its totals computed together):
+   *
+   * - Each answer must be whole by its own totals: its page number and pageSize, totalPages
+   *   fitting totalCount, `pageSize` orders before its last page, exactly the rest on its last
+   *   page, none beyond it, strictly ascending orderNos. A page short of pageSize before its own
+   *   last page is refused; a page short because ITS totals shrank (orders deleted meanwhile) is
+   *   that answer's last page, or an empty page beyond it.
+   * - totalCount may move between answers (orders created or deleted meanwhile), but no answer's
+   *   totalCount may be further than max(pageSize, 2 % of page 1's totalCount) from page 1's:
+   *   a count that collapses (10,000 to 0, or to one page) is not a busy shop.
+   * - An order created (or restored) with an orderNo the listing has already passed shifts the
+   *   later pages up: the next page starts with orders at or before the highest orderNo received.
+   *   Each needs an order created below it, so such a leading run may be at most as long as the
+   *   count rose since the previous answer, and never a whole page. Its orders replace the
+   *   earlier copies (this answer is the newer one), never counted twice; one never seen before
+   *   is added in its place.
+   * - A deletion of an order already passed shifts the later pages down: the order at the next
+   *   page's start moves onto the page already read and is skipped. It is not in the result; the
+   *   cycle finds it missing and asks getOrder, which finds it: a listing gap, never a vanish.
+   * - The loop ends on the last page as the LATEST answer reports it.
+   *
+   * What callers can rely on: every order that existed for the whole listing and kept its
+   * position (no order created or deleted before it while the pages were read) is in the result
+   * exactly once; no orderNo is in it twice; nothing from an answer that fails these checks is
+   * returned. An order that shifted may be missing: "not in the listing" is a question for
+   * getOrder, as it always was. Skips and repeats both come from changes between requests; a
+   * shop that stands still gets the complete listing, checked as before.
+   */
   async function listOrdersInWindow<T>(window: OrderWindow, map?: (order: SpecterOrder) => T): Promise<Array<T | SpecterOrder>> {
     if (!DATE.test(window.fromDate) || !DATE.test(window.toDate)) {
       throw new RangeError(`order window dates must be YYYY-MM-DD, got ${JSON.stringify(window)}`);
@@ -252,9 +292,12 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
     const action = settings.actions.listOrders;
     const pageSize = settings.pageSize;
     const listing = `${action} ${window.fromDate}..${window.toDate}`;
+    // Sorted by orderNo, in step: `orderNos[i]` is the orderNo of `orders[i]`.
     const orders: Array<T | SpecterOrder> = [];
-    let first: { totalPages: number; totalCount: number } | null = null;
-    let previousOrderNo: string | null = null;
+    const orderNos: string[] = [];
+    let firstCount: number | null = null;
+    let previousCount = 0;
+    let drift = 0;
 
     for (let page = 1; ; page += 1) {
       const where = `${listing} page ${page}`;
@@ -280,39 +323,67 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
         throw malformed(`the answer has pageSize ${answer.pageSize}, requested ${pageSize}`);
       }
       const { totalPages, totalCount } = answer;
-      if (first === null) {
-        const expectedPages = Math.ceil(totalCount / pageSize);
-        const consistent = totalCount === 0 ? totalPages <= 1 : totalPages === expectedPages;
-        if (!consistent) throw malformed(`totalPages ${totalPages} does not fit totalCount ${totalCount} at pageSize ${pageSize}`);
-        first = { totalPages, totalCount };
-      } else if (totalPages !== first.totalPages || totalCount !== first.totalCount) {
+      const fits = totalCount === 0 ? totalPages <= 1 : totalPages === Math.ceil(totalCount / pageSize);
+      if (!fits) throw malformed(`totalPages ${totalPages} does not fit totalCount ${totalCount} at pageSize ${pageSize}`);
+      if (firstCount === null) {
+        firstCount = totalCount;
+        drift = Math.max(pageSize, Math.ceil(totalCount * MAX_COUNT_DRIFT_SHARE));
+      } else if (Math.abs(totalCount - firstCount) > drift) {
         throw incomplete(
-          `totalCount/totalPages changed from ${first.totalCount}/${first.totalPages} on page 1 to ` +
-            `${totalCount}/${totalPages} (orders changed while the listing was paged)`,
+          `totalCount moved from ${firstCount} on page 1 to ${totalCount}, more than the ${drift} orders a busy shop ` +
+            'creates or deletes while a listing is paged (max(pageSize, 2 % of the count))',
         );
       }
+      const rose = page === 1 ? 0 : totalCount - previousCount;
+      previousCount = totalCount;
 
       const lastPage = Math.max(1, totalPages);
-      const expectedOnPage = page < lastPage ? pageSize : totalCount - (lastPage - 1) * pageSize;
+      const expectedOnPage = page < lastPage ? pageSize : page === lastPage ? totalCount - (lastPage - 1) * pageSize : 0;
       if (answer.orders.length !== expectedOnPage) {
         throw incomplete(`${answer.orders.length} orders on the page, expected ${expectedOnPage} (totalCount ${totalCount}, pageSize ${pageSize})`);
       }
-      for (const order of answer.orders) {
-        if (previousOrderNo !== null && compareOrderNos(previousOrderNo, order.orderNo) >= 0) {
-          throw incomplete(
-            `order ${order.orderNo} follows order ${previousOrderNo}; orderNos must be strictly ascending ` +
-              '(a repeat means the listing shifted while it was paged)',
-          );
+      const onPage = answer.orders;
+      for (let i = 1; i < onPage.length; i += 1) {
+        if (compareOrderNos(onPage[i - 1]!.orderNo, onPage[i]!.orderNo) >= 0) {
+          throw incomplete(`order ${onPage[i]!.orderNo} follows order ${onPage[i - 1]!.orderNo} on the same page; orderNos must be strictly ascending`);
         }
-        previousOrderNo = order.orderNo;
-        orders.push(map ? map(order) : order);
+      }
+
+      const highest = orderNos.length > 0 ? orderNos[orderNos.length - 1]! : null;
+      let repeats = 0;
+      while (highest !== null && repeats < onPage.length && compareOrderNos(onPage[repeats]!.orderNo, highest) <= 0) repeats += 1;
+      if (repeats > 0 && repeats === onPage.length) {
+        throw incomplete(
+          `every order on the page (${onPage[0]!.orderNo}..${onPage[onPage.length - 1]!.orderNo}) comes at or before order ${highest} ` +
+            'of an earlier page; a shift of a whole page between two requests is not a busy shop',
+        );
+      }
+      if (repeats > Math.max(0, rose)) {
+        throw incomplete(
+          `the page starts with ${repeats} order(s) at or before order ${highest} of an earlier page, but totalCount ` +
+            `${rose > 0 ? `rose by only ${rose}` : rose === 0 ? 'stood still' : `fell by ${-rose}`} since page ${page - 1}; ` +
+            'each such order needs one created below it between the two requests',
+        );
+      }
+      for (let i = 0; i < onPage.length; i += 1) {
+        const order = onPage[i]!;
+        const kept = map ? map(order) : order;
+        if (i >= repeats) {
+          orders.push(kept);
+          orderNos.push(order.orderNo);
+          continue;
+        }
+        // A boundary repeat: this answer is the newer one.
+        const at = sortedIndexOf(orderNos, order.orderNo);
+        if (at.found) orders[at.index] = kept;
+        else {
+          orders.splice(at.index, 0, kept);
+          orderNos.splice(at.index, 0, order.orderNo);
+        }
       }
       if (page >= lastPage) break;
     }
 
-    if (first === null || orders.length !== first.totalCount) {
-      throw new SpecterError('incomplete', `${listing}: received ${orders.length} orders, totalCount says ${first?.totalCount ?? 'nothing'}`, { action });
-    }
     return orders;
   }
 
@@ -339,6 +410,20 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
   }
 
   return { listOrdersInWindow: listOrdersInWindow as SpecterClient['listOrdersInWindow'], getOrder };
+}
+
+/** Where `orderNo` is in the ascending `orderNos`, or where it would go. */
+function sortedIndexOf(orderNos: readonly string[], orderNo: string): { found: boolean; index: number } {
+  let low = 0;
+  let high = orderNos.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    const c = compareOrderNos(orderNos[mid]!, orderNo);
+    if (c === 0) return { found: true, index: mid };
+    if (c < 0) low = mid + 1;
+    else high = mid;
+  }
+  return { found: false, index: low };
 }
 
 /** Numeric order of canonical (no leading zero) digit strings, without Number's 2^53 limit. */

@@ -204,11 +204,19 @@ describe('paging and completeness', () => {
 
   const broken: Array<[string, Responder[], string, RegExp]> = [
     ['a page that answers as another page', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(3, 3, 5, [105])], 'incomplete', /page 2: the answer is page 3/],
-    ['totals that change between pages', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 3, 6, [103, 104])], 'incomplete', /page 2: totalCount\/totalPages changed from 5\/3 .* to 6\/3/],
+    // The count may move (a busy shop), not collapse: 5 to 0 is more than max(pageSize 2, 2 %).
+    ['a count that collapses between pages', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 0, 0, [])], 'incomplete', /page 2: totalCount moved from 5 on page 1 to 0, more than the 2 orders/],
+    ['a count that drops by more than the bound', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 1, 2, [])], 'incomplete', /page 2: totalCount moved from 5 on page 1 to 2/],
+    ['a later page whose totalPages does not fit its totalCount', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 3, 7, [103, 104])], 'malformed', /page 2: totalPages 3 does not fit totalCount 7 at pageSize 2/],
     ['a short page that is not the last', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 3, 5, [103])], 'incomplete', /page 2: 1 orders on the page, expected 2/],
     ['a last page with one order too few', [() => pageXml(1, 2, 4, [101, 102]), () => pageXml(2, 2, 4, [103])], 'incomplete', /page 2: 1 orders on the page, expected 2/],
-    ['a shifted page (an order repeated across pages)', [() => pageXml(1, 2, 4, [101, 102]), () => pageXml(2, 2, 4, [102, 103])], 'incomplete', /page 2: order 102 follows order 102/],
-    ['descending orderNos', [() => pageXml(1, 1, 2, [102, 101])], 'incomplete', /order 101 follows order 102/],
+    // A boundary repeat needs an order created below it, which raises the count: with the count
+    // standing still, the listing must add up exactly.
+    ['a shifted page (an order repeated across pages) while the totals stand still', [() => pageXml(1, 2, 4, [101, 102]), () => pageXml(2, 2, 4, [102, 103])], 'incomplete', /page 2: the page starts with 1 order\(s\) at or before order 102 of an earlier page, but totalCount stood still since page 1/],
+    ['an order repeated across pages while the count fell', [() => pageXml(1, 3, 6, [101, 102]), () => pageXml(2, 3, 5, [102, 103])], 'incomplete', /page 2: .* but totalCount fell by 1 since page 1/],
+    ['a page made only of orders already received', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 3, 6, [101, 102])], 'incomplete', /page 2: every order on the page \(101\.\.102\) comes at or before order 102 of an earlier page/],
+    ['descending orderNos', [() => pageXml(1, 1, 2, [102, 101])], 'incomplete', /order 101 follows order 102 on the same page/],
+    ['an order twice on one page', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 3, 6, [103, 103])], 'incomplete', /page 2: order 103 follows order 103 on the same page/],
     ['numeric, not lexical, order (99 after 100)', [() => pageXml(1, 1, 2, [100, 99])], 'incomplete', /order 99 follows order 100/],
     ['totalPages that does not fit totalCount', [() => pageXml(1, 2, 5, [101, 102])], 'malformed', /totalPages 2 does not fit totalCount 5 at pageSize 2/],
     ['a page without totals', [() => xml('<SBM><orders page="1" pageSize="2">' + orderXml(1) + '</orders></SBM>')], 'malformed', /lacks totalPages or totalCount/],
@@ -221,6 +229,48 @@ describe('paging and completeness', () => {
     const error = await failureOf(createSpecterClient(baseSettings).listOrdersInWindow(WINDOW));
     expect(error.kind).toBe(kind);
     expect(error.message).toMatch(message);
+  });
+
+  it('reads to the last page as the latest answer says when orders are created while it pages', async () => {
+    script(
+      () => pageXml(1, 3, 5, [101, 102]),
+      () => pageXml(2, 3, 6, [103, 104]),
+      () => pageXml(3, 4, 7, [105, 106]),
+      () => pageXml(4, 4, 7, [107]),
+    );
+    const orders = await createSpecterClient(baseSettings).listOrdersInWindow(WINDOW);
+    expect(orders.map((o) => o.orderNo)).toEqual(['101', '102', '103', '104', '105', '106', '107']);
+    expect(seen.map((u) => u.searchParams.get('page'))).toEqual(['1', '2', '3', '4']);
+  });
+
+  it('takes an order repeated at a page boundary once, as the later copy, when an order was created below it', async () => {
+    // 103 created after page 1: everything from 104 on moved up by one.
+    const cancelled104 = orderXml(104).replace('statusId="2"', 'statusId="5"');
+    script(
+      () => pageXml(1, 2, 4, [102, 104]),
+      () => xml(`<SBM><orders page="2" pageSize="2" totalPages="3" totalCount="5">${cancelled104}${orderXml(105)}</orders></SBM>`),
+      () => pageXml(3, 3, 5, [106]),
+    );
+    const orders = await createSpecterClient(baseSettings).listOrdersInWindow(WINDOW);
+    expect(orders.map((o) => o.orderNo)).toEqual(['102', '104', '105', '106']);
+    expect(orders[1]?.statusId).toBe('5');
+  });
+
+  it('ends early when deletions shrink the listing: on the latest last page, or on an empty page beyond it', async () => {
+    // 101 and 103 deleted after page 1: page 2 of 2 is 105, 106 (104 slid onto page 1, unseen).
+    script(() => pageXml(1, 3, 6, [101, 102]), () => pageXml(2, 2, 4, [105, 106]));
+    expect((await createSpecterClient(baseSettings).listOrdersInWindow(WINDOW)).map((o) => o.orderNo)).toEqual(['101', '102', '105', '106']);
+    expect(seen).toHaveLength(2);
+    seen.length = 0;
+    // 103 deleted after page 1: one page is left, page 2 comes back empty.
+    script(() => pageXml(1, 2, 3, [101, 102]), () => pageXml(2, 1, 2, []));
+    expect((await createSpecterClient(baseSettings).listOrdersInWindow(WINDOW)).map((o) => o.orderNo)).toEqual(['101', '102']);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('accepts a page short of pageSize before page 1\'s last page when its own totals make it the last', async () => {
+    script(() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 2, 3, [105]));
+    expect((await createSpecterClient(baseSettings).listOrdersInWindow(WINDOW)).map((o) => o.orderNo)).toEqual(['101', '102', '105']);
   });
 
   it('fails the whole listing on one malformed order, naming order, field and value', async () => {

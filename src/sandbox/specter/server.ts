@@ -32,9 +32,12 @@ export type NotFoundAnswer = 'code20' | 'emptyOrders';
  * - emptyPage: the page comes with its header but no <order> (a missing page)
  * - wrongTotalCount: totalCount one higher (totalPages computed from it, a consistent lie)
  * - wrongPageAttribute: page="N+1" on page N
- * - repeatPrevious: the page starts one order early (an order inserted while paging)
- * - skipOne: the page starts one order late (an order deleted while paging)
+ * - repeatPrevious: the page starts one order early, totals unchanged (a shift up the totals do
+ *   not show; `betweenPages` makes the real thing)
+ * - skipOne: the page starts one order late, totals unchanged (a shift down the totals do not show)
  * - noTotals: <orders> without totalPages and totalCount
+ * - duplicateInPage: the page's second order is a copy of its first (a repeat inside one page)
+ * - swapInPage: the page's first two orders swapped (descending orderNos)
  */
 export type PageTamper =
   | 'truncate'
@@ -43,7 +46,29 @@ export type PageTamper =
   | 'wrongPageAttribute'
   | 'repeatPrevious'
   | 'skipOne'
-  | 'noTotals';
+  | 'noTotals'
+  | 'duplicateInPage'
+  | 'swapInPage';
+
+/** What a between-pages script is told about the getOrders page just answered. */
+export interface ServedPage {
+  page: number;
+  pageSize: number;
+  totalPages: number;
+  totalCount: number;
+  /** The orderNos on the page, as served. */
+  orderNos: readonly string[];
+  /** page >= totalPages: no further page of this listing follows. */
+  last: boolean;
+}
+
+/** A between-pages script, as `betweenPages` registered it. */
+export interface BetweenPagesScript {
+  /** How many times it has run (a test can show its script was not dead code). */
+  readonly runs: number;
+  /** What it threw; a throwing script never changes the answer it followed. */
+  readonly errors: readonly unknown[];
+}
 
 export interface SpecterSandboxOptions {
   /** Default 4711. */
@@ -113,7 +138,16 @@ export interface SpecterSandbox {
   tamperListing(tamper: PageTamper, options?: { page?: number; times?: number }): void;
   /** The next `times` (default 1) requests answer an HTML error page (HTTP `status`, default 200). */
   serveHtmlPage(options?: { status?: number; times?: number }): void;
-  /** Forgets every scripted code, tamper, listing gap and transport fault not yet consumed. */
+  /**
+   * A busy shop: runs `script` right after a getOrders page is answered (its content fixed) and
+   * before the next request is read, so what it does (add, cancel, delete, …: the methods above)
+   * lands between two page requests of one listing. It runs after every page, the last one too
+   * (`served.last`); `afterPage` limits it to one page number, `times` (default 1, Infinity:
+   * until cleared) to a number of runs. Pages answered by a scripted code or transport fault
+   * never reach it.
+   */
+  betweenPages(script: (served: ServedPage) => void, options?: { afterPage?: number; times?: number }): BetweenPagesScript;
+  /** Forgets every scripted code, tamper, listing gap, between-pages script and transport fault not yet consumed. */
   clearScripts(): void;
   setEncoding(encoding: SandboxEncoding): void;
   setNotFoundAnswer(answer: NotFoundAnswer): void;
@@ -148,6 +182,13 @@ interface PlannedCode {
   message: string;
   action: string | undefined;
   remaining: number;
+}
+
+interface PlannedScript {
+  script: (served: ServedPage) => void;
+  afterPage: number | undefined;
+  remaining: number;
+  handle: { runs: number; errors: unknown[] };
 }
 
 interface PlannedTamper {
@@ -237,6 +278,7 @@ export async function startSpecterSandbox(options: SpecterSandboxOptions = {}): 
   const hidden = new Map<string, Hidden>();
   const plannedCodes: PlannedCode[] = [];
   const plannedTampers: PlannedTamper[] = [];
+  const plannedScripts: PlannedScript[] = [];
 
   function changed(structure: boolean): void {
     windows.clear();
@@ -329,6 +371,21 @@ export async function startSpecterSandbox(options: SpecterSandboxOptions = {}): 
     return planned;
   }
 
+  function runBetweenPages(served: ServedPage): void {
+    // A copy: a script that adds or removes scripts must not change who runs this time.
+    for (const planned of [...plannedScripts]) {
+      if (planned.remaining <= 0 || (planned.afterPage !== undefined && planned.afterPage !== served.page)) continue;
+      planned.remaining -= 1;
+      if (planned.remaining <= 0) plannedScripts.splice(plannedScripts.indexOf(planned), 1);
+      planned.handle.runs += 1;
+      try {
+        planned.script(served);
+      } catch (error) {
+        planned.handle.errors.push(error);
+      }
+    }
+  }
+
   function startListing(): void {
     for (const [orderNo, h] of hidden) {
       h.active = h.remaining > 0;
@@ -363,6 +420,8 @@ export async function startSpecterSandbox(options: SpecterSandboxOptions = {}): 
     if (tamper === 'repeatPrevious') offset = Math.max(0, offset - 1);
     if (tamper === 'skipOne') offset += 1;
     const slice = tamper === 'emptyPage' ? [] : list.slice(offset, offset + pageSize);
+    if (slice.length >= 2 && tamper === 'duplicateInPage') slice[1] = slice[0]!;
+    if (slice.length >= 2 && tamper === 'swapInPage') [slice[0], slice[1]] = [slice[1]!, slice[0]!];
 
     const pageAttr = tamper === 'wrongPageAttribute' ? page + 1 : page;
     const totals = tamper === 'noTotals' ? '' : ` totalPages="${totalPages}" totalCount="${totalCount}"`;
@@ -373,6 +432,10 @@ export async function startSpecterSandbox(options: SpecterSandboxOptions = {}): 
     if (tamper === 'truncate') {
       const bytes = answer.body as Buffer;
       answer.body = bytes.subarray(0, Math.floor(bytes.length / 2));
+    }
+    // The answer is rendered: what the script changes is seen from the next request on.
+    if (plannedScripts.length > 0) {
+      runBetweenPages({ page, pageSize, totalPages, totalCount, orderNos: slice.map((e) => e.order.orderNo), last: page >= totalPages });
     }
     return answer;
   }
@@ -466,9 +529,15 @@ export async function startSpecterSandbox(options: SpecterSandboxOptions = {}): 
         { times: opts.times ?? 1 },
       );
     },
+    betweenPages(script, opts = {}) {
+      const handle = { runs: 0, errors: [] as unknown[] };
+      plannedScripts.push({ script, afterPage: opts.afterPage, remaining: opts.times ?? 1, handle });
+      return handle;
+    },
     clearScripts() {
       plannedCodes.length = 0;
       plannedTampers.length = 0;
+      plannedScripts.length = 0;
       hidden.clear();
       server.faults.clear();
     },
