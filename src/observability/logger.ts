@@ -243,13 +243,15 @@ export function createLogger(options: LoggerOptions): Logger {
     const spec = eventSpec(name);
     // A name outside the catalogue can only come from untyped code: log it rather than lose it.
     const level: LogLevel = spec?.level ?? 'info';
+    const alert = alertOf(spec, fields);
     const entry: Entry = {
       timestamp: new Date().toISOString(),
       level,
       event: name,
       message,
-      alert: alertOf(spec, fields),
-      fields,
+      alert,
+      // A conditional event's `alert` field is the line's alert flag, not a field of its own.
+      fields: spec?.alert === 'conditional' ? withoutAlert(fields) : fields,
     };
     winstonLogger.log({ level, message, [ENTRY]: entry });
   };
@@ -285,6 +287,11 @@ function alertOf(spec: EventSpec | undefined, fields: LogFields): boolean {
   return spec?.alert ?? false;
 }
 
+function withoutAlert(fields: LogFields): LogFields {
+  const { alert: _alert, ...rest } = fields;
+  return rest;
+}
+
 /** A logger that writes nothing: for tests and library use. */
 export function silentLogger(): Logger {
   const logger: Logger = {
@@ -310,7 +317,7 @@ export function memoryLogger(): Logger & { readonly events: RecordedEvent[] } {
     event: (name, message, fields) => {
       const spec = eventSpec(name);
       const all = { ...base, ...fields };
-      events.push({ event: name, level: spec?.level ?? 'info', alert: alertOf(spec, all), message, fields: all });
+      events.push({ event: name, level: spec?.level ?? 'info', alert: alertOf(spec, all), message, fields: spec?.alert === 'conditional' ? withoutAlert(all) : all });
     },
     child: (fields) => make({ ...base, ...fields }),
     close: () => Promise.resolve(),

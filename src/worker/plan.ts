@@ -26,7 +26,7 @@ export type PlannedAction =
   | { action: 'reopened'; orderNo: string; cancellationSent: boolean }
   | { action: 'unrouted'; orderNo: string; reason: string }
   | { action: 'handled_by_specter'; orderNo: string; what: 'cancelled' | 'vanished' }
-  | { action: 'job_voided'; jobId: number; orderNo: string; reason: string }
+  | { action: 'job_voided'; jobId: number; orderNo: string; provider: ProviderName | null; providerRef: string | null; reason: string }
   | { action: 'job_rerouted'; jobId: number; orderNo: string; provider: ProviderName; providerRef: string }
   | { action: 'hold_released'; jobId: number; orderNo: string }
   | { action: 'vanish_guard_tripped'; vanished: number; limit: number };
@@ -172,7 +172,7 @@ function stopJobs(input: PlanInput, plan: CyclePlan, orderNo: string, cause: 'ca
     if (job.reason !== cause || !STOPPABLE.has(job.state)) continue;
     stopped.push(job);
     plan.voids.push({ jobId: job.id, reason });
-    plan.actions.push({ action: 'job_voided', jobId: job.id, orderNo, reason });
+    plan.actions.push({ action: 'job_voided', jobId: job.id, orderNo, provider: job.provider, providerRef: job.providerRef, reason });
   }
   return stopped;
 }
@@ -297,7 +297,7 @@ function revisit(
       } else if (route.kind === 'handledBySpecter' || route.kind === 'elsewhere') {
         const reason = route.kind === 'handledBySpecter' ? 'handled_by_specter' : 'settled_elsewhere';
         plan.voids.push({ jobId: job.id, reason });
-        plan.actions.push({ action: 'job_voided', jobId: job.id, orderNo: job.orderNo, reason });
+        plan.actions.push({ action: 'job_voided', jobId: job.id, orderNo: job.orderNo, provider: job.provider, providerRef: job.providerRef, reason });
       }
       continue;
     }

@@ -9,7 +9,7 @@ import type { OrderDiff } from '../diff/diff.js';
 import type { Logger, LogFields } from '../observability/logger.js';
 import type { CommitResult } from '../store/commit.js';
 import type { CycleAction } from './cycle.js';
-import type { CyclePlan } from './plan.js';
+import type { CyclePlan, PlannedAction } from './plan.js';
 
 export function orderFields(order: Pick<TrackedOrder, 'orderNo' | 'route' | 'amount' | 'currency'>): LogFields {
   const route = order.route;
@@ -47,11 +47,11 @@ export function reportCommitted(report: CommittedReport): void {
   }
 
   for (const voided of committed.voided) {
-    const action = plan.actions.find((a) => a.action === 'job_voided' && a.jobId === voided.jobId);
-    const orderNo = action && 'orderNo' in action ? action.orderNo : undefined;
-    logger.event('cancel.voided', `job ${voided.jobId} is voided and will not be sent: ${voidText(voided.reason, orderNo)}`, {
+    const action = plan.actions.find((a): a is Extract<PlannedAction, { action: 'job_voided' }> => a.action === 'job_voided' && a.jobId === voided.jobId);
+    logger.event('cancel.voided', `job ${voided.jobId} is voided and will not be sent: ${voidText(voided.reason, action?.orderNo)}`, {
       jobId: voided.jobId,
-      orderNo,
+      ...(action ? { orderNo: action.orderNo } : {}),
+      ...(action?.provider && action.providerRef ? { provider: action.provider, providerRef: action.providerRef } : {}),
       reason: voided.reason,
     });
   }
@@ -102,7 +102,16 @@ export function reportCommitted(report: CommittedReport): void {
         : `job ${r.jobId}: routing now covers its payment, which already has a job of its own; this one is voided`,
       { jobId: r.jobId, provider: r.provider, providerRef: r.providerRef, result: r.result },
     );
-    if (r.result === 'duplicate') logger.event('cancel.voided', `job ${r.jobId} is voided: its payment already has a job`, { jobId: r.jobId, reason: 'duplicate_payment' });
+    if (r.result === 'duplicate') {
+      const orderNo = plan.actions.find((a) => a.action === 'job_rerouted' && a.jobId === r.jobId);
+      logger.event('cancel.voided', `job ${r.jobId} is voided: its payment already has a job`, {
+        jobId: r.jobId,
+        ...(orderNo && 'orderNo' in orderNo ? { orderNo: orderNo.orderNo } : {}),
+        provider: r.provider,
+        providerRef: r.providerRef,
+        reason: 'duplicate_payment',
+      });
+    }
   }
   for (const jobId of committed.released) {
     logger.event('job.requeued', `job ${jobId}: no live order carries its payment any more; queued with its original idempotency key`, { jobId, by: 'cycle' });

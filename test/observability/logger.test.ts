@@ -42,6 +42,24 @@ describe('JSON lines', () => {
     expect(JSON.parse(lines[1] ?? '')).toMatchObject({ event: 'sync.started', message: 'Cycle started' });
   });
 
+  test('a conditional event (order.reopened) is an alert exactly on the lines that say so, and `alert` is no field of its own', async () => {
+    const { logger, lines } = capture();
+    logger.event('order.reopened', 'open again, its cancellation went out', { orderNo: '1', cancellationSent: true, alert: true });
+    logger.event('order.reopened', 'open again, nothing went out', { orderNo: '2', cancellationSent: false, alert: false });
+    const [sent, quiet] = await lines();
+    expect(sent).toMatchObject({ level: 'warn', event: 'order.reopened', alert: true, orderNo: '1' });
+    expect(quiet).toMatchObject({ level: 'warn', event: 'order.reopened', orderNo: '2' });
+    expect(quiet).not.toHaveProperty('alert');
+    for (const line of [sent, quiet]) expect(line).not.toHaveProperty('_alert');
+    const memory = memoryLogger();
+    memory.event('order.reopened', 'x', { alert: true });
+    memory.event('order.reopened', 'y', {});
+    expect(memory.events.map((e) => [e.alert, 'alert' in e.fields])).toEqual([
+      [true, false],
+      [false, false],
+    ]);
+  });
+
   test('level and alert come from the catalogue; alert only on alert events', async () => {
     const { logger, lines } = capture();
     logger.event('order.vanished', 'Order 7 is gone from Specter', { orderNo: '7' });
