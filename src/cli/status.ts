@@ -1,5 +1,5 @@
 /** `specter-sync status [--json]`: what is tracked, what waits for a person, how fresh it is. */
-import { PROVIDER_NAMES, type JobState, type OrderStatus, type ProviderName } from '../domain.js';
+import { JOB_STATES, PROVIDER_NAMES, type JobState, type OrderStatus, type ProviderName } from '../domain.js';
 import type { Store } from '../store/database.js';
 import { countJobsByState, countOpenJobsByProvider } from '../store/jobs.js';
 import { lastSuccessfulRun } from '../store/runs.js';
@@ -62,9 +62,10 @@ export async function statusCommand(options: { json?: boolean }): Promise<ExitCo
     const lines = [
       formatTable(['tracked orders', 'open', 'cancelled', 'delivered'], [['', t.open, t.cancelled, t.delivered]]),
       '',
-      formatTable(['jobs', 'pending', 'sending', 'accepted', 'done', 'failed'], [['', j.pending, j.sending, j.accepted, j.done, j.failed]]),
+      formatTable(['jobs', ...JOB_STATES], [['', ...JOB_STATES.map((state) => j[state])]]),
       '',
       `Vanished orders awaiting a person: ${report.vanishedAwaitingPerson}${report.vanishedAwaitingPerson ? ' (specter-sync vanished list)' : ''}`,
+      `Failed jobs awaiting a person: ${j.failed}${j.failed ? ' (specter-sync jobs list --state failed; then jobs retry or jobs dismiss)' : ''}`,
       `Providers configured: ${report.providersConfigured.join(', ') || 'none'}`,
     ];
     for (const [provider, count] of Object.entries(report.jobsWaitingForProvider)) {
