@@ -14,7 +14,7 @@ import winston from 'winston';
 // Types only (erased): winston's own declarations are built on this package.
 import type TransportStream from 'winston-transport';
 import { eventSpec, type EventName, type EventSpec, type LogLevel } from './events.js';
-import { createRedactor, type Redactor } from './redact.js';
+import { createRedactor, type Redactor } from '../outbound/redact.js';
 
 export interface LogFields {
   orderNo?: string;

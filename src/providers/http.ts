@@ -5,6 +5,8 @@
  * Error texts built here never include headers or bodies we sent: those carry credentials.
  */
 import axios, { type AxiosInstance, type AxiosResponseHeaders, type RawAxiosResponseHeaders } from 'axios';
+import type { Redactor } from '../outbound/redact.js';
+import type { CancelOutcome, ConfirmOutcome } from './types.js';
 
 export function createProviderHttp(baseUrl: string, timeoutMs: number): AxiosInstance {
   return axios.create({
@@ -57,6 +59,15 @@ export function retryAfterMs(
   const date = Date.parse(raw);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);
+}
+
+/**
+ * The outcome with its code and message redacted: both may carry text the provider (or a proxy in
+ * front of it) sent back, and they are stored with the job and logged.
+ */
+export function redactOutcome<O extends CancelOutcome | ConfirmOutcome>(outcome: O, redactor: Redactor): O {
+  if (outcome.kind !== 'transient' && outcome.kind !== 'permanent') return outcome;
+  return { ...outcome, code: redactor(outcome.code), message: redactor(outcome.message) };
 }
 
 /** JSON body of an answer, or null when it is empty or not JSON (an HTML error page, say). */

@@ -13,6 +13,7 @@ import axios, { type AxiosResponse } from 'axios';
 import pRetry, { AbortError } from 'p-retry';
 import type { SpecterSettings } from '../config/types.js';
 import type { SpecterOrder } from '../domain.js';
+import { redact } from '../outbound/redact.js';
 import { computeSpecterKey, keySchemeOf, newBatchNo } from './auth.js';
 import { SpecterError } from './errors.js';
 import { decodeSpecterBody, parseSpecterDocument, type ParsedOrdersPage } from './xml.js';
@@ -97,7 +98,8 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
       key,
       ...request.params,
     });
-    const scrub = scrubberFor([settings.apiUserKey, settings.integrationKey, key]);
+    // Text that came from outside (Specter's messages, parse errors) could echo a secret back.
+    const scrub = (text: string): string => redact(text, [settings.apiUserKey, settings.integrationKey, key]);
 
     let response: AxiosResponse<unknown>;
     try {
@@ -468,16 +470,6 @@ function hostOf(baseUrl: string): string {
   } catch {
     return 'Specter';
   }
-}
-
-/** Text that came from outside (Specter's messages, parse errors) could echo a secret back. */
-function scrubberFor(secrets: ReadonlyArray<string | null>): (text: string) => string {
-  const present = secrets.filter((s): s is string => typeof s === 'string' && s.length >= 4);
-  return (text) => {
-    let out = text;
-    for (const secret of present) out = out.split(secret).join('[redacted]');
-    return out;
-  };
 }
 
 function withMessage(error: SpecterError, message: string): SpecterError {

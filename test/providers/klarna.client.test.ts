@@ -248,7 +248,7 @@ describe('secrets', () => {
     );
     const outcome = await cancelWith();
     expect(outcome.kind).toBe('transient');
-    expect(JSON.stringify(outcome)).toContain('[redacted]');
+    expect(JSON.stringify(outcome)).toContain('[REDACTED]');
   });
 
   it('no outcome of any test contains the password or the Basic token', () => {

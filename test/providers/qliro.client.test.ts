@@ -161,7 +161,7 @@ describe('Qliro cancel: every documented answer', () => {
     answerCancel(400, qliroError('SOMETHING_NEW', `bad secret ${SECRET} in request`));
     const outcome = await cancel();
     expect(JSON.stringify(outcome)).not.toContain(SECRET);
-    expect(outcome).toMatchObject({ kind: 'transient', message: expect.stringContaining('[redacted]') });
+    expect(outcome).toMatchObject({ kind: 'transient', message: expect.stringContaining('[REDACTED]') });
     answerCancel(500, `<html>${SECRET}</html>`);
     expect(JSON.stringify(await cancel())).not.toContain(SECRET);
   });

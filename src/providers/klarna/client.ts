@@ -10,10 +10,12 @@
  * out instead of the worker believing a cancel that never happened.
  */
 import type { KlarnaSettings } from '../../config/types.js';
+import { createRedactor } from '../../outbound/redact.js';
 import {
   createProviderHttp,
   describeAnswer,
   parseJsonBody,
+  redactOutcome,
   requestDeadline,
   retryAfterMs,
   transportFailure,
@@ -36,8 +38,8 @@ export function createKlarnaClient(settings: KlarnaSettings, options: { timeoutM
   const basic = `Basic ${Buffer.from(`${settings.username}:${settings.password}`, 'utf8').toString('base64')}`;
   // Everything that could identify the credentials, scrubbed from any text that leaves this module
   // (a misbehaving proxy could echo our Authorization header back in an error page).
-  const secrets = [settings.password, basic, basic.slice('Basic '.length)].filter((s) => s.length >= 4);
-  const scrub = (outcome: CancelOutcome): CancelOutcome => scrubOutcome(outcome, secrets);
+  const redactor = createRedactor([settings.password, basic, basic.slice('Basic '.length)]);
+  const scrub = (outcome: CancelOutcome): CancelOutcome => redactOutcome(outcome, redactor);
 
   async function cancel(request: CancelRequest, signal?: AbortSignal): Promise<CancelOutcome> {
     const ref = request.providerRef.trim();
@@ -146,14 +148,4 @@ function errorMessage(status: number, data: unknown, error: KlarnaError | null):
   const text = error.errorMessages.join('; ').slice(0, 300);
   const correlation = error.correlationId ? ` (correlation_id ${error.correlationId})` : '';
   return `HTTP ${status} ${error.errorCode}${text ? `: ${text}` : ''}${correlation}`;
-}
-
-function scrubOutcome(outcome: CancelOutcome, secrets: string[]): CancelOutcome {
-  if (outcome.kind !== 'transient' && outcome.kind !== 'permanent') return outcome;
-  let { code, message } = outcome;
-  for (const secret of secrets) {
-    code = code.split(secret).join('[redacted]');
-    message = message.split(secret).join('[redacted]');
-  }
-  return { ...outcome, code, message };
 }

@@ -9,6 +9,7 @@
 import type { AxiosResponse } from 'axios';
 import { z } from 'zod';
 import type { QliroSettings } from '../../config/types.js';
+import { createRedactor } from '../../outbound/redact.js';
 import {
   createProviderHttp,
   describeAnswer,
@@ -78,8 +79,8 @@ const PENDING_STATUSES = new Set(['Created', 'InProcess', 'OnHold', 'UserInterac
 
 export function createQliroClient(settings: QliroSettings, options: { timeoutMs: number }): ProviderClient {
   const http = createProviderHttp(settings.baseUrl, options.timeoutMs);
-  const secrets = [settings.merchantApiSecret];
-  const clean = (text: string): string => redact(text, secrets);
+  // A provider could echo anything back; no configured secret ever leaves in a message.
+  const clean = createRedactor([settings.merchantApiSecret]);
 
   async function cancel(request: CancelRequest, signal?: AbortSignal): Promise<CancelOutcome> {
     const orderId = qliroOrderId(request.providerRef);
@@ -239,11 +240,4 @@ function describeQliroError(status: number, error: z.infer<typeof errorSchema>):
 
 function cleanTransient<T extends { kind: 'transient'; code: string; message: string }>(outcome: T, clean: (t: string) => string): T {
   return { ...outcome, message: clean(outcome.message) };
-}
-
-/** A provider could echo anything back; no configured secret ever leaves in a message. */
-function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[redacted]');
-  return out;
 }

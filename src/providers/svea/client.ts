@@ -16,10 +16,12 @@
  */
 import type { AxiosResponse } from 'axios';
 import type { SveaSettings } from '../../config/types.js';
+import { createRedactor } from '../../outbound/redact.js';
 import {
   createProviderHttp,
   describeAnswer,
   parseJsonBody,
+  redactOutcome,
   requestDeadline,
   retryAfterMs,
   transportFailure,
@@ -53,16 +55,8 @@ export function createSveaClient(
 
   /** Secret-free by construction (we never put the secret or a signature in a message), and
    *  scrubbed anyway in case Svea or a proxy echoes something back. */
-  function scrub(outcome: CancelOutcome): CancelOutcome {
-    if (outcome.kind !== 'transient' && outcome.kind !== 'permanent') return outcome;
-    const secret = settings.secret;
-    if (secret.length < 4) return outcome;
-    return {
-      ...outcome,
-      code: outcome.code.split(secret).join('[redacted]'),
-      message: outcome.message.split(secret).join('[redacted]'),
-    };
-  }
+  const redactor = createRedactor([settings.secret]);
+  const scrub = (outcome: CancelOutcome): CancelOutcome => redactOutcome(outcome, redactor);
 
   async function cancel(request: CancelRequest, signal?: AbortSignal): Promise<CancelOutcome> {
     const ref = request.providerRef.trim();

@@ -20,6 +20,7 @@
 import type { AxiosResponse } from 'axios';
 import { z } from 'zod';
 import type { WalleySettings } from '../../config/types.js';
+import { redact } from '../../outbound/redact.js';
 import { createProviderHttp, describeAnswer, parseJsonBody, requestDeadline, retryAfterMs, transportFailure } from '../http.js';
 import type { CancelOutcome, CancelRequest, ConfirmOutcome, ConfirmRequest, PermanentReason, ProviderClient } from '../types.js';
 import { createWalleyTokenSource } from './token.js';
@@ -55,9 +56,9 @@ const CAPTURED_CODES = new Set(['orderactivated', 'orderpartactivated', 'orderis
 
 export function createWalleyClient(settings: WalleySettings, options: { timeoutMs: number; now?: () => number }): ProviderClient {
   const http = createProviderHttp(settings.baseUrl, options.timeoutMs);
-  // Tokens are secrets too: the ones this client holds are redacted along with the client secret.
-  const clean = (text: string): string =>
-    redact(text, [settings.clientSecret, ...tokens.recent()]).replace(/Bearer\s+[^\s"',;]+/gi, 'Bearer [redacted]');
+  // Tokens are secrets too: the ones this client holds are redacted along with the client secret
+  // (a token Walley echoes that is not among them is caught by the redactor's Bearer shape).
+  const clean = (text: string): string => redact(text, [settings.clientSecret, ...tokens.recent()]);
   const tokens = createWalleyTokenSource(http, settings, { timeoutMs: options.timeoutMs, now: options.now ?? Date.now, clean });
 
   type Sent = { ok: true; response: AxiosResponse<unknown> } | { ok: false; failure: Transient | Permanent };
@@ -224,11 +225,4 @@ export function createWalleyClient(settings: WalleySettings, options: { timeoutM
 function withRetryAfter(outcome: Transient, headers: AxiosResponse['headers']): Transient {
   const after = retryAfterMs(headers);
   return after === undefined ? outcome : { ...outcome, retryAfterMs: after };
-}
-
-/** A provider could echo anything back; no configured secret ever leaves in a message. */
-function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[redacted]');
-  return out;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { createRedactor, MIN_SECRET_LENGTH, redact, REDACTED } from '../../src/observability/redact.js';
+import { createRedactor, MIN_SECRET_LENGTH, redact, REDACTED } from '../../src/outbound/redact.js';
 
 describe('secret values', () => {
   test('masked wherever they appear, every occurrence', () => {
@@ -28,6 +28,10 @@ describe('secret values', () => {
 
   test('regex metacharacters in a secret are taken literally', () => {
     expect(redact('x.*+?^${}()|[]\\y and xAAy', ['x.*+?^${}()|[]\\y'])).toBe(`${REDACTED} and xAAy`);
+  });
+
+  test('an unset optional secret (null, undefined) masks nothing and hides no other secret', () => {
+    expect(redact('null undefined s3cret-A', [null, undefined, 's3cret-A'])).toBe(`null undefined ${REDACTED}`);
   });
 
   test('no secrets: text passes through (apart from credential shapes)', () => {

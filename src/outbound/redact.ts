@@ -1,11 +1,14 @@
 /**
- * Structural secret redaction ("Nothing secret leaves", design.md).
+ * The one secret redactor of every outbound call and every log line: known secret values in each
+ * written form, and credential shapes computed per request ("Nothing secret leaves", design.md).
  *
- * Applied to the FINAL serialised log line rather than to chosen fields, because a secret leaks
- * through the places nobody thought of: an error message quoting a request, a stack, a URL in a
- * nested field. Two layers:
+ * The logger applies it to the FINAL serialised log line rather than to chosen fields, because a
+ * secret leaks through the places nobody thought of: an error message quoting a request, a stack,
+ * a URL in a nested field. The Specter client and the provider clients apply it to every text that
+ * came from outside before it becomes an error or an outcome (a proxy or a provider could echo our
+ * Authorization header or key back), so nothing secret reaches the database either. Two layers:
  *
- *  1. every configured secret value, in each form it takes once written out (raw, JSON-escaped,
+ *  1. every given secret value, in each form it takes once written out (raw, JSON-escaped,
  *     JSON-escaped twice for a JSON body inside a string field, URL-encoded, form-encoded);
  *  2. credential shapes whose value is computed per request and so cannot be listed: Specter's
  *     `key=<hash>` query parameter, `Authorization:` headers, `Bearer`/`Basic`/`Qliro`/`Svea`
@@ -13,7 +16,7 @@
  *
  * Secrets shorter than MIN_SECRET_LENGTH characters are not masked as values: masking "a" or
  * "42" everywhere would destroy every log line while protecting nothing (a secret that short is
- * not a secret). Layer 2 still applies to them.
+ * not a secret). Layer 2 still applies to them. Every mask is REDACTED, wherever it was applied.
  */
 
 export const REDACTED = '[REDACTED]';
@@ -56,10 +59,11 @@ export type Redactor = (text: string) => string;
  * Precompiles the secrets into one alternation, longest first, so that a secret containing another
  * is masked whole and each line is scanned once per layer, not once per secret.
  */
-export function createRedactor(secrets: readonly string[]): Redactor {
+export function createRedactor(secrets: ReadonlyArray<string | null | undefined>): Redactor {
   const forms = new Set<string>();
   for (const secret of secrets) {
-    if (secret.length < MIN_SECRET_LENGTH) continue;
+    // An unset optional secret (Specter's integration key without the v2 scheme) has nothing to mask.
+    if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH) continue;
     for (const form of writtenForms(secret)) forms.add(form);
   }
   const alternation = [...forms].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|');
@@ -73,6 +77,6 @@ export function createRedactor(secrets: readonly string[]): Redactor {
   };
 }
 
-export function redact(text: string, secrets: readonly string[]): string {
+export function redact(text: string, secrets: ReadonlyArray<string | null | undefined>): string {
   return createRedactor(secrets)(text);
 }
