@@ -4,8 +4,9 @@
  * mapping of transport failures — timeouts, resets, refused connections — to a transient outcome.
  * Error texts built here never include headers or bodies we sent: those carry credentials.
  */
-import axios, { type AxiosInstance, type AxiosResponseHeaders, type RawAxiosResponseHeaders } from 'axios';
+import axios, { type AxiosInstance } from 'axios';
 import type { Redactor } from '../outbound/redact.js';
+import { retryAfterMs } from '../outbound/retryAfter.js';
 import type { CancelOutcome, ConfirmOutcome } from './types.js';
 
 export function createProviderHttp(baseUrl: string, timeoutMs: number): AxiosInstance {
@@ -47,18 +48,10 @@ export function transportFailure(error: unknown): { kind: 'transient'; code: str
   return { kind: 'transient', code: 'UNEXPECTED', message: `request failed: ${message}` };
 }
 
-/** Retry-After in milliseconds (seconds or an HTTP date), if the provider sent one. */
-export function retryAfterMs(
-  headers: AxiosResponseHeaders | RawAxiosResponseHeaders | Partial<Record<string, unknown>>,
-  now: number = Date.now(),
-): number | undefined {
-  const raw = (headers as Record<string, unknown>)['retry-after'];
-  if (typeof raw !== 'string' || raw.trim() === '') return undefined;
-  const seconds = Number(raw);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const date = Date.parse(raw);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
+/** A transient outcome with the answer's Retry-After (outbound/retryAfter.ts), when it sent one. */
+export function withRetryAfter<T extends { kind: 'transient'; retryAfterMs?: number }>(outcome: T, headers: { readonly [name: string]: unknown }): T {
+  const after = retryAfterMs(headers);
+  return after === undefined ? outcome : { ...outcome, retryAfterMs: after };
 }
 
 /**

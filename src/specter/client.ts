@@ -14,6 +14,7 @@ import pRetry, { AbortError } from 'p-retry';
 import type { SpecterSettings } from '../config/types.js';
 import type { SpecterOrder } from '../domain.js';
 import { redact } from '../outbound/redact.js';
+import { retryAfterMs } from '../outbound/retryAfter.js';
 import { computeSpecterKey, keySchemeOf, newBatchNo } from './auth.js';
 import { SpecterError } from './errors.js';
 import { decodeSpecterBody, parseSpecterDocument, type ParsedOrdersPage } from './xml.js';
@@ -137,8 +138,7 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
   function interpret(response: AxiosResponse<unknown>, request: PreparedRequest): ParsedOrdersPage | typeof NOT_FOUND {
     const { where, action, page } = request;
     const status = response.status;
-    const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
-    const common = { action, page, httpStatus: status, retryAfterMs };
+    const common = { action, page, httpStatus: status, retryAfterMs: retryAfterMs(response.headers) };
     if (status === 429) {
       throw new SpecterError('rate_limited', `${where}: Specter answered HTTP 429 (too many requests)`, common);
     }
@@ -454,14 +454,6 @@ function toBuffer(data: unknown): Buffer {
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (typeof data === 'string') return Buffer.from(data, 'latin1');
   return Buffer.alloc(0);
-}
-
-function parseRetryAfter(value: unknown): number | undefined {
-  if (typeof value !== 'string' || value.trim() === '') return undefined;
-  const trimmed = value.trim();
-  if (/^[0-9]+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 function hostOf(baseUrl: string): string {

@@ -17,8 +17,8 @@ import {
   parseJsonBody,
   redactOutcome,
   requestDeadline,
-  retryAfterMs,
   transportFailure,
+  withRetryAfter,
 } from '../http.js';
 import type { CancelOutcome, CancelRequest, ProviderClient } from '../types.js';
 import { parseKlarnaError, parseKlarnaOrder, type KlarnaError } from './wire.js';
@@ -68,9 +68,7 @@ export function createKlarnaClient(settings: KlarnaSettings, options: { timeoutM
 
     const error = parseKlarnaError(parseJsonBody(data));
     const message = errorMessage(status, data, error);
-    const retryAfter = retryAfterMs(headers);
-    const transient = (code: string): CancelOutcome =>
-      scrub({ kind: 'transient', code, message, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) });
+    const transient = (code: string): CancelOutcome => scrub(withRetryAfter({ kind: 'transient', code, message }, headers));
 
     if (status === 401) {
       return scrub({ kind: 'permanent', reason: 'auth', code: error?.errorCode ?? 'UNAUTHORIZED', message });
@@ -123,13 +121,10 @@ export function createKlarnaClient(settings: KlarnaSettings, options: { timeoutM
     }
     const { status, data, headers } = response;
     if (status === 429 || status === 409 || status >= 500) {
-      const retryAfter = retryAfterMs(headers);
-      return {
-        kind: 'transient',
-        code: `ORDER_READ_HTTP_${status}`,
-        message: `${cancelMessage}; reading the order failed: ${describeAnswer(status, data)}`,
-        ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
-      };
+      return withRetryAfter(
+        { kind: 'transient', code: `ORDER_READ_HTTP_${status}`, message: `${cancelMessage}; reading the order failed: ${describeAnswer(status, data)}` },
+        headers,
+      );
     }
     const order = status === 200 ? parseKlarnaOrder(parseJsonBody(data)) : null;
     if (!order) return captured(`order read gave ${describeAnswer(status, data)}; assumed captured`);

@@ -15,8 +15,8 @@ import {
   describeAnswer,
   parseJsonBody,
   requestDeadline,
-  retryAfterMs,
   transportFailure,
+  withRetryAfter,
 } from '../http.js';
 import type { CancelOutcome, CancelRequest, ConfirmOutcome, ConfirmRequest, ProviderClient } from '../types.js';
 import { qliroAuthorization } from './signature.js';
@@ -224,11 +224,6 @@ function classifyHttpFailure(
     return { kind: 'permanent', reason: 'auth', code: error?.ErrorCode ?? `HTTP_${status}`, message };
   }
   return withRetryAfter({ kind: 'transient', code: error?.ErrorCode ?? `HTTP_${status}`, message }, headers);
-}
-
-function withRetryAfter(outcome: Transient, headers: AxiosResponse['headers']): Transient {
-  const after = retryAfterMs(headers);
-  return after === undefined ? outcome : { ...outcome, retryAfterMs: after };
 }
 
 function describeQliroError(status: number, error: z.infer<typeof errorSchema>): string {

@@ -23,8 +23,8 @@ import {
   parseJsonBody,
   redactOutcome,
   requestDeadline,
-  retryAfterMs,
   transportFailure,
+  withRetryAfter,
 } from '../http.js';
 import type { CancelOutcome, CancelRequest, ProviderClient } from '../types.js';
 import { sveaAuthorization, sveaTimestamp } from './signature.js';
@@ -116,11 +116,10 @@ function classifyError(response: AxiosResponse<unknown>, step: 'read' | 'cancel'
   if (status === 401 || status === 403) return { kind: 'permanent', reason: 'auth', code: `HTTP_${status}`, message };
   if (status === 404) return { kind: 'permanent', reason: 'not_found', code: 'HTTP_404', message };
   if (status === 400) return { kind: 'permanent', reason: 'rejected', code: 'HTTP_400', message };
-  const retryAfter = retryAfterMs(response.headers);
   const code = status === 429 || status >= 500 ? `HTTP_${status}` : `UNEXPECTED_HTTP_${status}`;
   // 429, 5xx and anything undocumented (a redirect we refuse to follow, a 204 to the GET, an odd
   // 4xx): never a success, worth another attempt, and the read-first step keeps a repeat safe.
-  return { kind: 'transient', code, message, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) };
+  return withRetryAfter({ kind: 'transient', code, message }, response.headers);
 }
 
 /** Svea may put the reason only in an `ErrorMessage` response header; prefer it, else the body. */

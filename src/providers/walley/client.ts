@@ -21,7 +21,7 @@ import type { AxiosResponse } from 'axios';
 import { z } from 'zod';
 import type { WalleySettings } from '../../config/types.js';
 import { redact } from '../../outbound/redact.js';
-import { createProviderHttp, describeAnswer, parseJsonBody, requestDeadline, retryAfterMs, transportFailure } from '../http.js';
+import { createProviderHttp, describeAnswer, parseJsonBody, requestDeadline, transportFailure, withRetryAfter } from '../http.js';
 import type { CancelOutcome, CancelRequest, ConfirmOutcome, ConfirmRequest, PermanentReason, ProviderClient } from '../types.js';
 import { createWalleyTokenSource } from './token.js';
 
@@ -220,9 +220,4 @@ export function createWalleyClient(settings: WalleySettings, options: { timeoutM
   }
 
   return { name: 'walley', maxConcurrency: WALLEY_MAX_CONCURRENCY, cancel, confirm };
-}
-
-function withRetryAfter(outcome: Transient, headers: AxiosResponse['headers']): Transient {
-  const after = retryAfterMs(headers);
-  return after === undefined ? outcome : { ...outcome, retryAfterMs: after };
 }

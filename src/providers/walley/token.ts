@@ -9,7 +9,7 @@
 import type { AxiosInstance, AxiosResponse } from 'axios';
 import { z } from 'zod';
 import type { WalleySettings } from '../../config/types.js';
-import { describeAnswer, parseJsonBody, requestDeadline, retryAfterMs, transportFailure } from '../http.js';
+import { describeAnswer, parseJsonBody, requestDeadline, transportFailure, withRetryAfter } from '../http.js';
 
 export const WALLEY_TOKEN_PATH = '/oauth2/v2.0/token';
 
@@ -99,9 +99,7 @@ export function createWalleyTokenSource(
       const code = oauthError.success ? `TOKEN_${oauthError.data.error.toUpperCase()}` : `TOKEN_HTTP_${status}`;
       return { ok: false, failure: { kind: 'permanent', reason: 'auth', code, message: description } };
     }
-    const after = retryAfterMs(headers);
-    const failure: TokenFailure = { kind: 'transient', code: `TOKEN_HTTP_${status}`, message: description };
-    return { ok: false, failure: after === undefined ? failure : { ...failure, retryAfterMs: after } };
+    return { ok: false, failure: withRetryAfter({ kind: 'transient', code: `TOKEN_HTTP_${status}`, message: description }, headers) };
   }
 
   return {
