@@ -14,6 +14,8 @@ import type { DispatchSettings } from '../config/types.js';
 import { crashPoint } from '../crashpoint.js';
 import type { FailureReason, ProviderName } from '../domain.js';
 import type { Logger } from '../observability/logger.js';
+import { backoffDelayMs } from '../outbound/backoff.js';
+import { sleep, type Sleep } from '../outbound/sleep.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { CancelOutcome, CancelRequest, ConfirmOutcome, ProviderClient } from '../providers/types.js';
 import type { Store } from '../store/database.js';
@@ -28,7 +30,6 @@ import {
   type SendableJob,
 } from '../store/jobs.js';
 import type { SendVerdict } from '../worker/truth.js';
-import { backoffDelayMs } from './backoff.js';
 import { addMs, clientError, failureAdvice, iso, jobFields } from './common.js';
 import { runPerProvider } from './limit.js';
 
@@ -54,7 +55,7 @@ export interface DispatchDeps {
   signal?: AbortSignal;
   observer?: DispatchObserver;
   /** Waits between in-cycle attempts; resolves early when `signal` fires. */
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  sleep?: Sleep;
   /** The jitter source (tests make it deterministic). */
   random?: () => number;
   /**
@@ -140,25 +141,10 @@ export function emptyCounts(): Record<DispatchResult, number> {
   return { succeeded: 0, already_cancelled: 0, accepted: 0, retry_scheduled: 0, failed: 0, voided: 0, not_verified: 0, waiting_for_provider: 0 };
 }
 
-export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 interface Context {
   deps: DispatchDeps;
   now: () => Date;
-  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  sleep: Sleep;
   random: () => number;
   stopping: () => boolean;
   /** canSend, remembered once it said no: nothing more is started after that. */
@@ -171,7 +157,7 @@ export async function dispatchDueJobs(deps: DispatchDeps): Promise<DispatchRepor
   const ctx: Context = {
     deps,
     now,
-    sleep: deps.sleep ?? defaultSleep,
+    sleep: deps.sleep ?? sleep,
     random: deps.random ?? Math.random,
     stopping: () => leaseGone || deps.signal?.aborted === true,
     mayWrite: () => {

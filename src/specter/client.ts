@@ -13,8 +13,10 @@ import axios, { type AxiosResponse } from 'axios';
 import pRetry, { AbortError } from 'p-retry';
 import type { SpecterSettings } from '../config/types.js';
 import type { SpecterOrder } from '../domain.js';
+import { backoffDelayMs } from '../outbound/backoff.js';
 import { redact } from '../outbound/redact.js';
 import { retryAfterMs } from '../outbound/retryAfter.js';
+import { sleep } from '../outbound/sleep.js';
 import { computeSpecterKey, keySchemeOf, newBatchNo } from './auth.js';
 import { SpecterError } from './errors.js';
 import { decodeSpecterBody, parseSpecterDocument, type ParsedOrdersPage } from './xml.js';
@@ -204,16 +206,6 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
     });
   }
 
-  function backoffMs(attempt: number, error: Error): number {
-    const min = settings.retryMinMs;
-    const max = Math.max(min, settings.retryMaxMs);
-    // Retry-After is honoured, but never beyond retryMaxMs: a `once` run must end (bounded patience).
-    if (error instanceof SpecterError && error.retryAfterMs !== undefined) return clamp(error.retryAfterMs, min, max);
-    const ceiling = Math.min(max, min * 2 ** (attempt - 1));
-    // Equal jitter: half of the step fixed, half random, so workers that failed together spread out.
-    return Math.round(clamp(ceiling / 2 + (Math.random() * ceiling) / 2, min, max));
-  }
-
   /** One request with its own retries: a failed page 7 repeats page 7, not the whole listing. */
   async function send(request: PreparedRequest): Promise<ParsedOrdersPage | typeof NOT_FOUND> {
     let attempts = 0;
@@ -235,7 +227,8 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
           maxTimeout: 0,
           onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
             if (retriesLeft <= 0) return;
-            const delayMs = backoffMs(attemptNumber, error);
+            // Retry-After is honoured, but never beyond retryMaxMs: a `once` run must end (bounded patience).
+            const delayMs = backoffDelayMs(attemptNumber, settings, error instanceof SpecterError ? error.retryAfterMs : undefined);
             try {
               hooks.onRetry?.({ action: request.action, attempt: attemptNumber, delayMs, reason: error.message });
             } catch {
@@ -478,12 +471,4 @@ function withMessage(error: SpecterError, message: string): SpecterError {
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-function clamp(value: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, value));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,6 +1,6 @@
 /** The backoff formula and the per-provider pool, on plain values. */
 import { describe, expect, it } from '@jest/globals';
-import { backoffDelayMs } from '../../src/dispatch/backoff.js';
+import { backoffDelayMs } from '../../src/outbound/backoff.js';
 import { runWithLimit } from '../../src/dispatch/limit.js';
 
 const bounds = { retryMinMs: 1_000, retryMaxMs: 30_000 };
@@ -80,5 +80,13 @@ describe('runWithLimit', () => {
       seen.push(n);
     });
     expect(seen).toEqual([1, 2]);
+  });
+});
+
+describe('backoffDelayMs with a broken random source', () => {
+  it('NaN or Infinity from random() draws the shortest wait, never an unbounded one', () => {
+    expect(backoffDelayMs(4, bounds, undefined, () => Number.NaN)).toBe(1_000);
+    expect(backoffDelayMs(4, bounds, undefined, () => Number.POSITIVE_INFINITY)).toBe(1_000);
+    expect(backoffDelayMs(4, bounds, undefined, () => -3)).toBe(1_000);
   });
 });

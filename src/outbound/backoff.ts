@@ -1,9 +1,15 @@
 /**
- * The wait before the next attempt of a cancellation: exponential backoff with full jitter,
- * bounded by DISPATCH_RETRY_MIN_MS … DISPATCH_RETRY_MAX_MS, and never shorter than the provider's
- * own Retry-After.
+ * The one backoff of every outbound call (Specter's requests and the providers' cancellations):
+ * exponential, with full jitter, bounded by the caller's min and max, and never shorter than the
+ * answer's own Retry-After (up to max).
  */
-import type { DispatchSettings } from '../config/types.js';
+import { clamp } from './clamp.js';
+
+/** The caller's bounds: SPECTER_RETRY_MIN_MS/MAX_MS, or DISPATCH_RETRY_MIN_MS/MAX_MS. */
+export interface BackoffBounds {
+  retryMinMs: number;
+  retryMaxMs: number;
+}
 
 /**
  * `attempts` is how many attempts have been made so far (≥ 1). The ceiling doubles with each one
@@ -13,11 +19,12 @@ import type { DispatchSettings } from '../config/types.js';
  * Retry-After wins over a shorter backoff (sending before it is a certain 429 and burns an
  * attempt), but is itself capped at retryMaxMs: that is the operator's stated bound on how long a
  * job may sit between attempts, and a provider asking for hours must not park a cancellation
- * silently for that long. The cap can cost an early attempt; maxAttempts still bounds the total.
+ * silently for that long (and a `once` run must end). The cap can cost an early attempt;
+ * maxAttempts still bounds the total.
  */
 export function backoffDelayMs(
   attempts: number,
-  bounds: Pick<DispatchSettings, 'retryMinMs' | 'retryMaxMs'>,
+  bounds: BackoffBounds,
   retryAfterMs?: number,
   random: () => number = Math.random,
 ): number {
@@ -26,12 +33,9 @@ export function backoffDelayMs(
   const exponent = Math.max(0, attempts - 1);
   // 2 ** exponent overflows to Infinity after ~1000 attempts; Math.min keeps that harmless.
   const ceiling = Math.min(max, Math.max(min, 1) * 2 ** exponent);
-  const jittered = Math.round(min + clampUnit(random()) * (ceiling - min));
+  const draw = random();
+  // A random source gone wrong (NaN, Infinity) draws the shortest wait, never an unbounded one.
+  const jittered = Math.round(min + clamp(Number.isFinite(draw) ? draw : 0, 0, 1) * (ceiling - min));
   const honoured = retryAfterMs !== undefined && Number.isFinite(retryAfterMs) ? Math.max(jittered, retryAfterMs) : jittered;
-  return Math.min(max, Math.max(min, honoured));
-}
-
-function clampUnit(value: number): number {
-  if (!Number.isFinite(value) || value < 0) return 0;
-  return value > 1 ? 1 : value;
+  return clamp(honoured, min, max);
 }
