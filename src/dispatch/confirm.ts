@@ -9,7 +9,7 @@ import type { ProviderClient, ConfirmOutcome, ConfirmRequest } from '../provider
 import { listAcceptedJobs, markDone, markFailed, noteConfirmAttempt, type SendableJob } from '../store/jobs.js';
 import { addMs, clientError, failureAdvice, iso, jobFields } from './common.js';
 import type { DispatchDeps } from './dispatcher.js';
-import { runPerProvider } from './limit.js';
+import { runPerProvider } from './perProvider.js';
 
 export interface ConfirmAction {
   jobId: number;

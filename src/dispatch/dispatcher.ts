@@ -31,7 +31,7 @@ import {
 } from '../store/jobs.js';
 import type { SendVerdict } from '../worker/truth.js';
 import { addMs, clientError, failureAdvice, iso, jobFields } from './common.js';
-import { runPerProvider } from './limit.js';
+import { runPerProvider } from './perProvider.js';
 
 /**
  * The longest wait spent inside a cycle before another attempt. Longer waits go back to the

@@ -1,43 +1,11 @@
 /**
- * A tiny pool: run `work` over `items` with at most `limit` in flight. Used once per provider so
- * each provider's own rate limit holds while providers run side by side.
+ * The dispatcher's and the confirmation pass's fan-out: each provider's jobs in that provider's
+ * own pool (outbound/pool.ts), so each provider's rate limit holds while providers run side by side.
  */
 import type { ProviderName } from '../domain.js';
+import { runWithLimit } from '../outbound/pool.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ProviderClient } from '../providers/types.js';
-
-/**
- * `shouldStop` is asked before each new item is started (a stop was requested: in-flight items
- * finish, no new one starts). If `work` throws, this pool starts nothing more, lets the items
- * already in flight finish, and then rejects with the first error, so no promise is left running
- * unobserved behind a rejection.
- */
-export async function runWithLimit<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-  shouldStop: () => boolean = () => false,
-): Promise<void> {
-  const width = Math.max(1, Math.min(items.length, Number.isFinite(limit) ? Math.floor(limit) : 1));
-  let next = 0;
-  const errors: unknown[] = [];
-
-  async function lane(): Promise<void> {
-    while (errors.length === 0 && !shouldStop()) {
-      const index = next;
-      next += 1;
-      if (index >= items.length) return;
-      try {
-        await work(items[index] as T);
-      } catch (error) {
-        errors.push(error);
-      }
-    }
-  }
-
-  await Promise.all(Array.from({ length: width }, () => lane()));
-  if (errors.length > 0) throw errors[0];
-}
 
 /**
  * Runs `work` over the jobs of each provider in that provider's own pool (its maxConcurrency),
