@@ -9,12 +9,11 @@
  * its next attempt time and a later cycle picks it up. Each provider has its own bounded pool;
  * providers run side by side, so one slow or failing provider never holds up another's jobs.
  */
-import pRetry, { AbortError } from 'p-retry';
 import type { DispatchSettings } from '../config/types.js';
 import { crashPoint } from '../crashpoint.js';
 import type { FailureReason, ProviderName } from '../domain.js';
 import type { Logger } from '../observability/logger.js';
-import { backoffDelayMs } from '../outbound/backoff.js';
+import { retry } from '../outbound/retry.js';
 import { sleep, type Sleep } from '../outbound/sleep.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { CancelOutcome, CancelRequest, ConfirmOutcome, ProviderClient } from '../providers/types.js';
@@ -102,40 +101,15 @@ export interface DispatchReport {
 }
 
 type Transient = Extract<CancelOutcome, { kind: 'transient' }>;
-type Permanent = Extract<CancelOutcome, { kind: 'permanent' }>;
 type Final = Extract<CancelOutcome, { kind: 'succeeded' | 'accepted' }>;
 
-/** A transient answer: p-retry decides (through onFailedAttempt) whether to try again now. */
-class TransientAnswer extends Error {
-  constructor(readonly outcome: Transient) {
-    super(`${outcome.code}: ${outcome.message}`);
-  }
-}
-/** Wrapped in AbortError so p-retry stops at once: a permanent answer is never retried. */
-class PermanentAnswer extends Error {
-  constructor(readonly outcome: Permanent) {
-    super(`${outcome.code}: ${outcome.message}`);
-  }
-}
-/** Attempts reached maxAttempts with only transient answers. */
-class AttemptsExhausted extends Error {
-  constructor(readonly outcome: Transient) {
-    super(`${outcome.code}: ${outcome.message}`);
-  }
-}
-/** Already back in pending with next_attempt_at; a later cycle sends it. */
-class Deferred extends Error {
-  constructor(
-    readonly outcome: Transient,
-    readonly nextAttemptAt: string,
-  ) {
-    super(`${outcome.code}: ${outcome.message}`);
-  }
-}
-/** markSending matched no row: the job left pending/sending under us (only possible without the lease). */
-class JobMoved extends Error {}
-/** canSend said no before the next request: the lease is gone, the job stays as it is. */
-class LeaseGone extends Error {}
+/**
+ * What a job's attempts of this cycle came to, besides a transient answer: the provider's final
+ * or permanent answer, or no request at all because markSending matched no row (`moved`: the job
+ * left pending/sending under us, only possible without the lease) or canSend said no right before
+ * the request (`lease_gone`: the job stays as it is).
+ */
+type Sent = Final | Extract<CancelOutcome, { kind: 'permanent' }> | { kind: 'moved' } | { kind: 'lease_gone' };
 
 export function emptyCounts(): Record<DispatchResult, number> {
   return { succeeded: 0, already_cancelled: 0, accepted: 0, retry_scheduled: 0, failed: 0, voided: 0, not_verified: 0, waiting_for_provider: 0 };
@@ -263,75 +237,60 @@ async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): 
   };
 
   // Set once an attempt's transient answer was recorded: a later stop leaves the job due then.
-  // (Asserted, not annotated: it is assigned inside p-retry's callback, out of the compiler's sight.)
+  // (Asserted, not annotated: it is assigned inside a callback, out of the compiler's sight.)
   let scheduled = null as { code: string; nextAttemptAt: string } | null;
-  let outcome: Final;
-  try {
-    outcome = await pRetry(
-      async () => {
-        // The lease, right before the request: after a lost lease (a slow answer outlasted it and
-        // another process took over) a request from us would be a second sender of this job.
-        if (!ctx.mayWrite()) throw new AbortError(new LeaseGone(`the lease was lost before job ${job.id} was sent`));
-        const sentAt = iso(ctx.now());
-        if (!(await markSending(store, job.id, sentAt))) throw new AbortError(new JobMoved(`job ${job.id} is no longer pending`));
-        attempt += 1;
-        logger.event('cancel.sent', `cancellation of order ${job.orderNo} sent to ${job.provider} (attempt ${attempt})`, fields());
-        const answer = await askProvider(client, request);
-        ctx.deps.observer?.providerAnswer?.(job.provider, answer.kind);
-        crashPoint('dispatch.after_answer');
-        if (answer.kind === 'transient') throw new TransientAnswer(answer);
-        if (answer.kind === 'permanent') throw new AbortError(new PermanentAnswer(answer));
-        return answer;
-      },
-      {
-        // Our own onFailedAttempt bounds the attempts (by maxAttempts, counted in the row) and
-        // does the waiting (through the injectable sleep); p-retry's own timer stays at 0.
-        retries: settings.maxAttempts,
-        minTimeout: 0,
-        factor: 1,
-        onFailedAttempt: async ({ error }) => {
-          if (!(error instanceof TransientAnswer)) throw error;
-          const transient = error.outcome;
-          if (attempt >= settings.maxAttempts) throw new AttemptsExhausted(transient);
-          const delayMs = backoffDelayMs(attempt, settings, transient.retryAfterMs, ctx.random);
-          const at = ctx.now();
-          const nextAttemptAt = iso(addMs(at, delayMs));
-          // Back to pending with the next attempt time before waiting: a crash during the wait
-          // leaves a job that is simply due later, not one that looks in flight.
-          await markRetry(store, job.id, { code: transient.code, message: transient.message, nextAttemptAt, now: iso(at) });
-          scheduled = { code: transient.code, nextAttemptAt };
-          const inCycle = delayMs <= IN_CYCLE_RETRY_MAX_MS && !ctx.stopping();
-          logger.event(
-            'cancel.retry_scheduled',
-            `${job.provider} answered ${transient.code} for order ${job.orderNo}; next attempt at ${nextAttemptAt}`,
-            { ...fields(), code: transient.code, detail: transient.message, delayMs, nextAttemptAt, inCycle },
-          );
-          if (!inCycle) throw new Deferred(transient, nextAttemptAt);
-          await ctx.sleep(delayMs, ctx.deps.signal);
-          // A stop during the wait: the job is already pending with its time; start nothing new.
-          if (ctx.stopping()) throw new Deferred(transient, nextAttemptAt);
-        },
-      },
-    );
-  } catch (error) {
-    if (error instanceof PermanentAnswer) {
-      const { reason, code, message } = error.outcome;
-      return fail(ctx, job, attempt, reason, code, message);
-    }
-    if (error instanceof AttemptsExhausted) {
-      const { code, message } = error.outcome;
-      return fail(ctx, job, attempt, 'exhausted', code, `${attempt} attempts, the last answered ${code}: ${message}`);
-    }
-    if (error instanceof Deferred) {
-      return { ...base, result: 'retry_scheduled', reason: error.outcome.code, nextAttemptAt: error.nextAttemptAt };
-    }
-    if (error instanceof JobMoved) return null;
-    if (error instanceof LeaseGone) {
-      // An in-cycle retry not started: the job is pending with its next attempt time already.
-      return scheduled === null ? null : { ...base, result: 'retry_scheduled', reason: scheduled.code, nextAttemptAt: scheduled.nextAttemptAt };
-    }
-    throw error;
+  const sent = await retry<Sent, Transient>({
+    // Bounded by maxAttempts counted in the row, so a restart does not give a job a fresh count.
+    maxAttempts: settings.maxAttempts,
+    attemptsMade: job.attempts,
+    bounds: settings,
+    random: ctx.random,
+    sleep: ctx.sleep,
+    signal: ctx.deps.signal,
+    // A stop during the wait: the job is already pending with its time; start nothing new.
+    stopping: ctx.stopping,
+    attempt: async (number) => {
+      // The lease, right before the request: after a lost lease (a slow answer outlasted it and
+      // another process took over) a request from us would be a second sender of this job.
+      if (!ctx.mayWrite()) return { kind: 'final', value: { kind: 'lease_gone' } };
+      if (!(await markSending(store, job.id, iso(ctx.now())))) return { kind: 'final', value: { kind: 'moved' } };
+      attempt = number;
+      logger.event('cancel.sent', `cancellation of order ${job.orderNo} sent to ${job.provider} (attempt ${attempt})`, fields());
+      const answer = await askProvider(client, request);
+      ctx.deps.observer?.providerAnswer?.(job.provider, answer.kind);
+      crashPoint('dispatch.after_answer');
+      if (answer.kind === 'transient') return { kind: 'transient', failure: answer, retryAfterMs: answer.retryAfterMs };
+      return { kind: 'final', value: answer };
+    },
+    beforeWait: async ({ failure, delayMs }) => {
+      const at = ctx.now();
+      const nextAttemptAt = iso(addMs(at, delayMs));
+      // Back to pending with the next attempt time before waiting: a crash during the wait
+      // leaves a job that is simply due later, not one that looks in flight.
+      await markRetry(store, job.id, { code: failure.code, message: failure.message, nextAttemptAt, now: iso(at) });
+      scheduled = { code: failure.code, nextAttemptAt };
+      const inCycle = delayMs <= IN_CYCLE_RETRY_MAX_MS && !ctx.stopping();
+      logger.event(
+        'cancel.retry_scheduled',
+        `${job.provider} answered ${failure.code} for order ${job.orderNo}; next attempt at ${nextAttemptAt}`,
+        { ...fields(), code: failure.code, detail: failure.message, delayMs, nextAttemptAt, inCycle },
+      );
+      return inCycle;
+    },
+  });
+
+  if (sent.kind === 'exhausted') {
+    const { code, message } = sent.failure;
+    return fail(ctx, job, attempt, 'exhausted', code, `${attempt} attempts, the last answered ${code}: ${message}`);
   }
+  // Deferred, or the lease lost before a retry: the job is pending with its next attempt time
+  // already (an in-cycle retry not started). Lost before the first request: nothing was done.
+  if (sent.kind === 'deferred' || sent.value.kind === 'lease_gone') {
+    return scheduled === null ? null : { ...base, result: 'retry_scheduled', reason: scheduled.code, nextAttemptAt: scheduled.nextAttemptAt };
+  }
+  const outcome = sent.value;
+  if (outcome.kind === 'moved') return null;
+  if (outcome.kind === 'permanent') return fail(ctx, job, attempt, outcome.reason, outcome.code, outcome.message);
 
   const at = iso(ctx.now());
   if (outcome.kind === 'succeeded') {

@@ -10,13 +10,11 @@
  * shifted under the listing costs one getOrder, never a false vanish.
  */
 import axios, { type AxiosResponse } from 'axios';
-import pRetry, { AbortError } from 'p-retry';
 import type { SpecterSettings } from '../config/types.js';
 import type { SpecterOrder } from '../domain.js';
-import { backoffDelayMs } from '../outbound/backoff.js';
 import { redact } from '../outbound/redact.js';
+import { retry } from '../outbound/retry.js';
 import { retryAfterMs } from '../outbound/retryAfter.js';
-import { sleep } from '../outbound/sleep.js';
 import { computeSpecterKey, keySchemeOf, newBatchNo } from './auth.js';
 import { SpecterError } from './errors.js';
 import { decodeSpecterBody, parseSpecterDocument, type ParsedOrdersPage } from './xml.js';
@@ -68,6 +66,8 @@ const MAX_COUNT_DRIFT_SHARE = 0.02;
 const DATE = /^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$/;
 const ORDER_NO = /^[1-9][0-9]*$/;
 const NOT_FOUND = Symbol('not found');
+/** What one request came to: a page (or an order) as parsed, or getOrder's not-found answer. */
+type Answer = ParsedOrdersPage | typeof NOT_FOUND;
 
 interface PreparedRequest {
   action: string;
@@ -89,7 +89,7 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
   const scheme = keySchemeOf(settings);
   const http = axios.create();
 
-  async function fetchOnce(request: PreparedRequest): Promise<ParsedOrdersPage | typeof NOT_FOUND> {
+  async function fetchOnce(request: PreparedRequest): Promise<Answer> {
     const batchNo = newBatchNo();
     const key = computeSpecterKey(settings, batchNo);
     const query = new URLSearchParams({
@@ -137,7 +137,7 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
     }
   }
 
-  function interpret(response: AxiosResponse<unknown>, request: PreparedRequest): ParsedOrdersPage | typeof NOT_FOUND {
+  function interpret(response: AxiosResponse<unknown>, request: PreparedRequest): Answer {
     const { where, action, page } = request;
     const status = response.status;
     const common = { action, page, httpStatus: status, retryAfterMs: retryAfterMs(response.headers) };
@@ -207,44 +207,31 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
   }
 
   /** One request with its own retries: a failed page 7 repeats page 7, not the whole listing. */
-  async function send(request: PreparedRequest): Promise<ParsedOrdersPage | typeof NOT_FOUND> {
-    let attempts = 0;
-    try {
-      return await pRetry(
-        async () => {
-          attempts += 1;
-          try {
-            return await fetchOnce(request);
-          } catch (error) {
-            const specterError = error instanceof SpecterError ? error : new SpecterError('malformed', `${request.where}: ${describe(error)}`);
-            throw specterError.retriable ? specterError : new AbortError(specterError);
-          }
-        },
-        {
-          retries: Math.max(0, settings.maxAttempts - 1),
-          // The delay is ours (backoffMs, honouring Retry-After); p-retry only counts.
-          minTimeout: 0,
-          maxTimeout: 0,
-          onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-            if (retriesLeft <= 0) return;
-            // Retry-After is honoured, but never beyond retryMaxMs: a `once` run must end (bounded patience).
-            const delayMs = backoffDelayMs(attemptNumber, settings, error instanceof SpecterError ? error.retryAfterMs : undefined);
-            try {
-              hooks.onRetry?.({ action: request.action, attempt: attemptNumber, delayMs, reason: error.message });
-            } catch {
-              // A logging hook must not change the outcome of a request.
-            }
-            await sleep(delayMs);
-          },
-        },
-      );
-    } catch (error) {
-      if (error instanceof SpecterError) {
-        if (attempts > 1) throw withMessage(error, `${error.message} (gave up after ${attempts} attempts)`);
-        throw error;
-      }
-      throw new SpecterError('malformed', `${request.where}: ${describe(error)}`);
-    }
+  async function send(request: PreparedRequest): Promise<Answer> {
+    const sent = await retry<Answer | SpecterError, SpecterError>({
+      maxAttempts: settings.maxAttempts,
+      // Retry-After is honoured, but never beyond retryMaxMs: a `once` run must end (bounded patience).
+      bounds: settings,
+      attempt: async () => {
+        try {
+          return { kind: 'final', value: await fetchOnce(request) };
+        } catch (error) {
+          const failure = error instanceof SpecterError ? error : new SpecterError('malformed', `${request.where}: ${describe(error)}`);
+          return failure.retriable ? { kind: 'transient', failure, retryAfterMs: failure.retryAfterMs } : { kind: 'final', value: failure };
+        }
+      },
+      beforeWait: ({ failure, attempt, delayMs }) => {
+        try {
+          hooks.onRetry?.({ action: request.action, attempt, delayMs, reason: failure.message });
+        } catch {
+          // A logging hook must not change the outcome of a request.
+        }
+        return true;
+      },
+    });
+    const last = sent.kind === 'final' ? sent.value : sent.failure;
+    if (!(last instanceof SpecterError)) return last;
+    throw sent.attempts > 1 ? withMessage(last, `${last.message} (gave up after ${sent.attempts} attempts)`) : last;
   }
 
   /**
