@@ -4,18 +4,15 @@
  * or its deadline passes (design.md, "Accepted jobs are checked every cycle"). There are no
  * in-cycle retries here: the next cycle is the retry, and the deadline bounds the patience.
  */
-import type { FailureReason } from '../domain.js';
-import type { ProviderClient, ConfirmOutcome, ConfirmRequest } from '../providers/types.js';
-import { listAcceptedJobs, markDone, markFailed, noteConfirmAttempt, type SendableJob } from '../store/jobs.js';
-import { addMs, clientError, failureAdvice, iso, jobFields } from './common.js';
+import type { ProviderClient, ConfirmRequest } from '../providers/types.js';
+import { listAcceptedJobs, markDone, noteConfirmAttempt, type SendableJob } from '../store/jobs.js';
+import { askClient, CONFIRM_KINDS } from './clientBug.js';
 import type { DispatchDeps } from './dispatcher.js';
+import { actionBase, failJob, jobFields, type JobRef } from './jobReport.js';
 import { runPerProvider } from './perProvider.js';
+import { addMs, iso } from './time.js';
 
-export interface ConfirmAction {
-  jobId: number;
-  orderNo: string;
-  provider: SendableJob['provider'];
-  providerRef: string;
+export interface ConfirmAction extends JobRef {
   result: 'confirmed' | 'pending' | 'failed';
   /** failed: the failure reason; pending: the provider's status or transient code, or why it was not asked. */
   reason?: string;
@@ -50,16 +47,15 @@ export async function confirmAcceptedJobs(deps: DispatchDeps): Promise<{ actions
   return { actions };
 }
 
-function actionBase(job: SendableJob): Pick<ConfirmAction, 'jobId' | 'orderNo' | 'provider' | 'providerRef'> {
-  return { jobId: job.id, orderNo: job.orderNo, provider: job.provider, providerRef: job.providerRef };
-}
-
 async function confirmJob(deps: DispatchDeps, now: () => Date, client: ProviderClient, job: SendableJob): Promise<ConfirmAction> {
   const { store, logger } = deps;
   const fields = { ...jobFields(job), attempt: job.attempts, transactionId: job.providerTransactionId };
   const base = actionBase(job);
+  // A failure's line carries the transaction id the provider gave when it accepted.
+  const failedFields = { transactionId: job.providerTransactionId };
 
-  if (!client.confirm) {
+  const confirm = client.confirm;
+  if (!confirm) {
     // A client without confirm() answers synchronously by contract; an `accepted` from it is all
     // this worker can ever learn. Holding the job open would only end in a false deadline alert.
     const at = iso(now());
@@ -72,7 +68,8 @@ async function confirmJob(deps: DispatchDeps, now: () => Date, client: ProviderC
   }
 
   const request: ConfirmRequest = { orderNo: job.orderNo, providerRef: job.providerRef, transactionId: job.providerTransactionId };
-  const outcome = await askProvider(client, request);
+  // No stop signal: a read already sent is allowed to finish and be recorded.
+  const outcome = await askClient(() => confirm.call(client, request), CONFIRM_KINDS);
   deps.observer?.providerAnswer?.(job.provider, outcome.kind);
   const at = now();
 
@@ -83,7 +80,7 @@ async function confirmJob(deps: DispatchDeps, now: () => Date, client: ProviderC
       return { ...base, result: 'confirmed' };
 
     case 'permanent':
-      return fail(deps, job, at, outcome.reason, outcome.code, outcome.message);
+      return failJob(deps, job, { at, attempt: job.attempts, reason: outcome.reason, code: outcome.code, detail: outcome.message, fields: failedFields });
 
     case 'pending':
     case 'transient': {
@@ -92,14 +89,8 @@ async function confirmJob(deps: DispatchDeps, now: () => Date, client: ProviderC
       const deadline = deadlineOf(job, deps.settings.confirmDeadlineMs);
       // Asked first, judged second: an answer that arrives late but final still counts.
       if (deadline !== null && at.getTime() > deadline.getTime()) {
-        return fail(
-          deps,
-          job,
-          at,
-          'exhausted',
-          CONFIRM_DEADLINE_CODE,
-          `${job.provider} accepted the cancellation at ${job.acceptedAt ?? 'an unknown time'} but never confirmed it by ${iso(deadline)} (last answer: ${code}, ${message})`,
-        );
+        const detail = `${job.provider} accepted the cancellation at ${job.acceptedAt ?? 'an unknown time'} but never confirmed it by ${iso(deadline)} (last answer: ${code}, ${message})`;
+        return failJob(deps, job, { at, attempt: job.attempts, reason: 'exhausted', code: CONFIRM_DEADLINE_CODE, detail, fields: failedFields });
       }
       await noteConfirmAttempt(store, job.id, { code, message, now: iso(at) });
       logger.event('cancel.confirm_pending', `${job.provider} has not confirmed the cancellation of order ${job.orderNo} yet (${code}: ${message})`, {
@@ -121,36 +112,4 @@ function deadlineOf(job: SendableJob, confirmDeadlineMs: number): Date | null {
   if (job.confirmDeadlineAt) return new Date(job.confirmDeadlineAt);
   if (job.acceptedAt) return addMs(new Date(job.acceptedAt), confirmDeadlineMs);
   return null;
-}
-
-async function askProvider(client: ProviderClient, request: ConfirmRequest): Promise<ConfirmOutcome> {
-  try {
-    // No stop signal: a read already sent is allowed to finish and be recorded.
-    const outcome = await (client.confirm as NonNullable<ProviderClient['confirm']>).call(client, request);
-    const kind = (outcome as { kind?: unknown } | null | undefined)?.kind;
-    if (kind === 'succeeded' || kind === 'pending' || kind === 'transient' || kind === 'permanent') return outcome;
-    return clientError(outcome);
-  } catch (error) {
-    return clientError(error);
-  }
-}
-
-async function fail(
-  deps: DispatchDeps,
-  job: SendableJob,
-  at: Date,
-  reason: FailureReason,
-  code: string,
-  detail: string,
-): Promise<ConfirmAction> {
-  await markFailed(deps.store, job.id, { reason, code, message: detail, now: iso(at) });
-  deps.logger.event('cancel.failed', failureAdvice(job, reason, `${code}: ${detail}`), {
-    ...jobFields(job),
-    attempt: job.attempts,
-    transactionId: job.providerTransactionId,
-    reason,
-    code,
-    detail,
-  });
-  return { ...actionBase(job), result: 'failed', reason };
 }

@@ -11,26 +11,20 @@
  */
 import type { DispatchSettings } from '../config/types.js';
 import { crashPoint } from '../crashpoint.js';
-import type { FailureReason, ProviderName } from '../domain.js';
+import type { ProviderName } from '../domain.js';
 import type { Logger } from '../observability/logger.js';
 import { retry } from '../outbound/retry.js';
 import { sleep, type Sleep } from '../outbound/sleep.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { CancelOutcome, CancelRequest, ConfirmOutcome, ProviderClient } from '../providers/types.js';
 import type { Store } from '../store/database.js';
-import {
-  listDueJobs,
-  markAccepted,
-  markDone,
-  markFailed,
-  markRetry,
-  markSending,
-  voidJob,
-  type SendableJob,
-} from '../store/jobs.js';
+import { listDueJobs, markAccepted, markDone, markRetry, markSending, type SendableJob } from '../store/jobs.js';
 import type { SendVerdict } from '../worker/truth.js';
-import { addMs, clientError, failureAdvice, iso, jobFields } from './common.js';
+import { askClient, CANCEL_KINDS } from './clientBug.js';
+import { actionBase, failJob, jobFields, type JobRef } from './jobReport.js';
 import { runPerProvider } from './perProvider.js';
+import { addMs, iso } from './time.js';
+import { settleUnsent, waitForProvider } from './unsent.js';
 
 /**
  * The longest wait spent inside a cycle before another attempt. Longer waits go back to the
@@ -84,11 +78,7 @@ export type DispatchResult =
   | 'not_verified'
   | 'waiting_for_provider';
 
-export interface DispatchAction {
-  jobId: number;
-  orderNo: string;
-  provider: ProviderName;
-  providerRef: string;
+export interface DispatchAction extends JobRef {
   result: DispatchResult;
   /** failed: the failure reason; retry_scheduled: the transient code; waiting_for_provider: why. */
   reason?: string;
@@ -162,43 +152,10 @@ export async function dispatchDueJobs(deps: DispatchDeps): Promise<DispatchRepor
   return { actions, counts };
 }
 
-/**
- * The provider is configured off: the job waits, pending, untouched. A row left `sending` by a
- * crash goes back to pending (same key, due now), so it is not mistaken for an in-flight request
- * for as long as the provider stays off and is sent once it is configured.
- */
-async function waitForProvider(ctx: Context, job: SendableJob): Promise<DispatchAction> {
-  const { store, logger } = ctx.deps;
-  const fields = { ...jobFields(job), attempt: job.attempts };
-  // Without the lease this row may be the new holder's request in flight: leave it to them.
-  if (job.state === 'sending' && ctx.mayWrite()) {
-    const at = iso(ctx.now());
-    logger.event('job.recovered', `job ${job.id} was left in flight by a stopped process; its provider is not configured now, so it waits`, fields);
-    await markRetry(store, job.id, {
-      code: 'PROVIDER_NOT_CONFIGURED',
-      message: `${job.provider} is not configured`,
-      nextAttemptAt: at,
-      now: at,
-    });
-  }
-  logger.event(
-    'cancel.waiting_for_provider',
-    `${job.provider} is not configured: the cancellation of order ${job.orderNo} waits until its credentials are set`,
-    fields,
-  );
-  return { ...actionBase(job), result: 'waiting_for_provider', reason: 'provider_not_configured' };
-}
-
-function actionBase(job: SendableJob): Pick<DispatchAction, 'jobId' | 'orderNo' | 'provider' | 'providerRef'> {
-  return { jobId: job.id, orderNo: job.orderNo, provider: job.provider, providerRef: job.providerRef };
-}
-
 /** One job: every attempt of this cycle, then the outcome recorded. Null when nothing was done. */
 async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): Promise<DispatchAction | null> {
-  const { store, logger, settings } = ctx.deps;
-  const base = actionBase(job);
-  let attempt = job.attempts;
-  const fields = (): Record<string, unknown> & ReturnType<typeof jobFields> => ({ ...jobFields(job), attempt });
+  const { logger, settings } = ctx.deps;
+  const attempt = job.attempts;
 
   // Send-time truth first: a job whose cause no longer holds needs nobody, even an exhausted one.
   if (ctx.deps.verify) {
@@ -215,7 +172,7 @@ async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): 
       job.state === 'sending'
         ? `the process stopped while attempt ${attempt} of ${settings.maxAttempts} was in flight; whether ${job.provider} cancelled is unknown`
         : `${attempt} attempts made, the limit is ${settings.maxAttempts}`;
-    return fail(ctx, job, attempt, 'exhausted', code, detail);
+    return failJob(ctx.deps, job, { at: ctx.now(), attempt, reason: 'exhausted', code, detail });
   }
 
   // (A stop is checked by the pool just before this job was taken: nothing in between awaits.)
@@ -223,10 +180,21 @@ async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): 
     logger.event(
       'job.recovered',
       `job ${job.id} was in flight when the process stopped; sending it again with the same idempotency key`,
-      fields(),
+      { ...jobFields(job), attempt },
     );
   }
+  return attemptJob(ctx, client, job);
+}
 
+/**
+ * The attempts of this cycle (outbound/retry.ts), each one markSending committed, then the
+ * request; a transient answer is recorded (markRetry) before any wait, and waited for here only
+ * while the wait is at most IN_CYCLE_RETRY_MAX_MS and no stop came.
+ */
+async function attemptJob(ctx: Context, client: ProviderClient, job: SendableJob): Promise<DispatchAction | null> {
+  const { store, logger, settings } = ctx.deps;
+  let attempt = job.attempts;
+  const fields = (): Record<string, unknown> & ReturnType<typeof jobFields> => ({ ...jobFields(job), attempt });
   const request: CancelRequest = {
     orderNo: job.orderNo,
     providerRef: job.providerRef,
@@ -281,17 +249,25 @@ async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): 
 
   if (sent.kind === 'exhausted') {
     const { code, message } = sent.failure;
-    return fail(ctx, job, attempt, 'exhausted', code, `${attempt} attempts, the last answered ${code}: ${message}`);
+    const detail = `${attempt} attempts, the last answered ${code}: ${message}`;
+    return failJob(ctx.deps, job, { at: ctx.now(), attempt, reason: 'exhausted', code, detail });
   }
   // Deferred, or the lease lost before a retry: the job is pending with its next attempt time
   // already (an in-cycle retry not started). Lost before the first request: nothing was done.
   if (sent.kind === 'deferred' || sent.value.kind === 'lease_gone') {
-    return scheduled === null ? null : { ...base, result: 'retry_scheduled', reason: scheduled.code, nextAttemptAt: scheduled.nextAttemptAt };
+    return scheduled === null ? null : { ...actionBase(job), result: 'retry_scheduled', reason: scheduled.code, nextAttemptAt: scheduled.nextAttemptAt };
   }
   const outcome = sent.value;
   if (outcome.kind === 'moved') return null;
-  if (outcome.kind === 'permanent') return fail(ctx, job, attempt, outcome.reason, outcome.code, outcome.message);
+  if (outcome.kind === 'permanent') {
+    return failJob(ctx.deps, job, { at: ctx.now(), attempt, reason: outcome.reason, code: outcome.code, detail: outcome.message });
+  }
+  return recordFinal(ctx, job, outcome, fields());
+}
 
+/** Cancelled (done) or accepted (confirmed on the next cycles, until its deadline). */
+async function recordFinal(ctx: Context, job: SendableJob, outcome: Final, fields: ReturnType<typeof jobFields>): Promise<DispatchAction> {
+  const { store, logger, settings } = ctx.deps;
   const at = iso(ctx.now());
   if (outcome.kind === 'succeeded') {
     await markDone(
@@ -305,9 +281,9 @@ async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): 
       outcome.alreadyCancelled
         ? `${job.provider} reports the payment of order ${job.orderNo} already cancelled`
         : `${job.provider} cancelled the payment of order ${job.orderNo}`,
-      { ...fields(), alreadyCancelled: outcome.alreadyCancelled },
+      { ...fields, alreadyCancelled: outcome.alreadyCancelled },
     );
-    return { ...base, result: outcome.alreadyCancelled ? 'already_cancelled' : 'succeeded' };
+    return { ...actionBase(job), result: outcome.alreadyCancelled ? 'already_cancelled' : 'succeeded' };
   }
 
   const confirmDeadlineAt = iso(addMs(new Date(at), settings.confirmDeadlineMs));
@@ -315,9 +291,9 @@ async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): 
   logger.event(
     'cancel.accepted',
     `${job.provider} accepted the cancellation of order ${job.orderNo}; it is confirmed on the next cycles (deadline ${confirmDeadlineAt})`,
-    { ...fields(), transactionId: outcome.transactionId, confirmDeadlineAt },
+    { ...fields, transactionId: outcome.transactionId, confirmDeadlineAt },
   );
-  return { ...base, result: 'accepted' };
+  return { ...actionBase(job), result: 'accepted' };
 }
 
 /**
@@ -326,76 +302,8 @@ async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): 
  * spot. Whether the bytes reached the provider is deliberately unknowable there; recovery must be
  * right either way, and the stored key makes it so.
  */
-async function askProvider(client: ProviderClient, request: CancelRequest): Promise<CancelOutcome> {
-  let pending: Promise<CancelOutcome>;
-  try {
-    // No stop signal is passed: a stop lets in-flight requests finish (the client's own timeout
-    // bounds them), so their answers are recorded rather than lost.
-    pending = client.cancel(request);
-  } catch (error) {
-    return clientError(error);
-  }
-  crashPoint('dispatch.in_flight');
-  try {
-    return checkOutcome(await pending);
-  } catch (error) {
-    return clientError(error);
-  }
-}
-
-/** Anything that is not one of the four outcomes is a client bug, handled like a throw. */
-function checkOutcome(outcome: CancelOutcome): CancelOutcome {
-  const kind = (outcome as { kind?: unknown } | null | undefined)?.kind;
-  if (kind === 'succeeded' || kind === 'accepted' || kind === 'transient' || kind === 'permanent') return outcome;
-  return clientError(outcome);
-}
-
-/** The verdict said not to send: void it, hold it for a person, or leave it for the next try. */
-async function settleUnsent(ctx: Context, job: SendableJob, attempt: number, verdict: Exclude<SendVerdict, { kind: 'send' }>): Promise<DispatchAction> {
-  const { store, logger } = ctx.deps;
-  switch (verdict.kind) {
-    case 'void': {
-      if (voidJob(store, job.id, verdict.reason, iso(ctx.now()))) {
-        logger.event('cancel.voided', `not sent: ${verdict.detail}; the cancellation of order ${job.orderNo} at ${job.provider} is voided`, {
-          ...jobFields(job),
-          reason: verdict.reason,
-          detail: verdict.detail,
-          // A row left `sending` by a crash may have reached the provider before this check.
-          possiblySent: job.state === 'sending',
-        });
-      }
-      return { ...actionBase(job), result: 'voided', reason: verdict.reason };
-    }
-    case 'hold':
-      return fail(ctx, job, attempt, 'rejected', verdict.code, verdict.message);
-    case 'unknown':
-      logger.event('cancel.retry_scheduled', `not sent now: ${verdict.detail}; the job stays queued`, {
-        ...jobFields(job),
-        attempt,
-        code: 'NOT_VERIFIED',
-        detail: verdict.detail,
-        nextAttemptAt: job.nextAttemptAt,
-        inCycle: false,
-      });
-      return { ...actionBase(job), result: 'not_verified', reason: 'NOT_VERIFIED' };
-  }
-}
-
-async function fail(
-  ctx: Context,
-  job: SendableJob,
-  attempt: number,
-  reason: FailureReason,
-  code: string,
-  detail: string,
-): Promise<DispatchAction> {
-  await markFailed(ctx.deps.store, job.id, { reason, code, message: detail, now: iso(ctx.now()) });
-  ctx.deps.logger.event('cancel.failed', failureAdvice(job, reason, `${code}: ${detail}`), {
-    ...jobFields(job),
-    attempt,
-    reason,
-    code,
-    detail,
-  });
-  return { ...actionBase(job), result: 'failed', reason };
+function askProvider(client: ProviderClient, request: CancelRequest): Promise<CancelOutcome> {
+  // No stop signal is passed: a stop lets in-flight requests finish (the client's own timeout
+  // bounds them), so their answers are recorded rather than lost.
+  return askClient(() => client.cancel(request), CANCEL_KINDS, () => crashPoint('dispatch.in_flight'));
 }

@@ -139,6 +139,18 @@ describe('confirmAcceptedJobs', () => {
     expect(await mustGetJob(db.store, job.id)).toMatchObject({ state: 'accepted', lastErrorCode: 'CLIENT_ERROR' });
   });
 
+  it('a confirm answering what is no confirm outcome (a cancel kind, an odd kind, null) is transient too', async () => {
+    const answers = [{ kind: 'accepted', transactionId: '1' }, { kind: 'constructor' }, null] as unknown as ConfirmOutcome[];
+    const { job, qliro } = await acceptedJob(answers);
+    for (let i = 0; i < answers.length; i += 1) {
+      clock.advance(60_000);
+      const { actions } = await confirmAcceptedJobs(deps({ qliro }));
+      expect(actions[0]).toMatchObject({ result: 'pending', reason: 'CLIENT_ERROR' });
+      expect(await mustGetJob(db.store, job.id)).toMatchObject({ state: 'accepted', lastErrorCode: 'CLIENT_ERROR' });
+    }
+    expect(qliro.confirmCalls).toHaveLength(3);
+  });
+
   it('a provider configured off since it accepted: the job waits, not failed at the deadline', async () => {
     const { job } = await acceptedJob([PENDING]);
     clock.advance(SETTINGS.confirmDeadlineMs + 1);

@@ -1,10 +1,12 @@
 /**
- * What the dispatcher and the confirmation pass share: the fields every log line about a job
- * carries, what a person must do for each failure reason, and how a client's bug becomes a
- * transient outcome.
+ * How the dispatcher and the confirmation pass report a job: the fields of every log line about it,
+ * its identity in an action of the report, and a failure (recorded, logged with what a person must
+ * do, reported).
  */
 import type { FailureReason } from '../domain.js';
-import type { SendableJob } from '../store/jobs.js';
+import type { LogFields, Logger } from '../observability/logger.js';
+import type { Store } from '../store/database.js';
+import { markFailed, type SendableJob } from '../store/jobs.js';
 
 /** Fields of every log line about a job (interface.md: orderNo, provider, providerRef, amount, currency). */
 export function jobFields(job: SendableJob): {
@@ -25,16 +27,42 @@ export function jobFields(job: SendableJob): {
   };
 }
 
-export function iso(date: Date): string {
-  return date.toISOString();
+/** A job's identity in an action (DispatchAction, ConfirmAction). */
+export interface JobRef {
+  jobId: number;
+  orderNo: string;
+  provider: SendableJob['provider'];
+  providerRef: string;
 }
 
-export function addMs(date: Date, ms: number): Date {
-  return new Date(date.getTime() + ms);
+export function actionBase(job: SendableJob): JobRef {
+  return { jobId: job.id, orderNo: job.orderNo, provider: job.provider, providerRef: job.providerRef };
+}
+
+/**
+ * The job becomes failed and awaits a person: recorded, then `cancel.failed` with what to do.
+ * `fields` go on the line after the attempt (the confirmation pass adds the transaction id).
+ */
+export async function failJob(
+  deps: { store: Store; logger: Logger },
+  job: SendableJob,
+  failure: { at: Date; attempt: number; reason: FailureReason; code: string; detail: string; fields?: LogFields },
+): Promise<JobRef & { result: 'failed'; reason: FailureReason }> {
+  const { at, attempt, reason, code, detail } = failure;
+  await markFailed(deps.store, job.id, { reason, code, message: detail, now: at.toISOString() });
+  deps.logger.event('cancel.failed', failureAdvice(job, reason, `${code}: ${detail}`), {
+    ...jobFields(job),
+    attempt,
+    ...failure.fields,
+    reason,
+    code,
+    detail,
+  });
+  return { ...actionBase(job), result: 'failed', reason };
 }
 
 /** The `cancel.failed` message: what a person must do, then what the provider said. */
-export function failureAdvice(job: SendableJob, reason: FailureReason, detail: string): string {
+function failureAdvice(job: SendableJob, reason: FailureReason, detail: string): string {
   const retry = `then re-queue it with \`specter-sync jobs retry ${job.id}\``;
   let advice: string;
   switch (reason) {
@@ -58,22 +86,4 @@ export function failureAdvice(job: SendableJob, reason: FailureReason, detail: s
       break;
   }
   return `${advice} (${detail})`;
-}
-
-/**
- * A client that throws or returns something that is not an outcome has a bug: the contract
- * (providers/types.ts) says it never throws for what the provider did. Transient, so the job is
- * kept and tried again with the same key: nothing is lost. Only the error's name and first line
- * are kept (bounded), as a stack or a dumped request object has no place in the database.
- */
-export function clientError(error: unknown): { kind: 'transient'; code: 'CLIENT_ERROR'; message: string } {
-  const text =
-    error instanceof Error ? `${error.name}: ${error.message}` : `the client returned or threw ${describeValue(error)}`;
-  const firstLine = text.split('\n', 1)[0] ?? '';
-  return { kind: 'transient', code: 'CLIENT_ERROR', message: `provider client bug: ${firstLine.slice(0, 300)}` };
-}
-
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  return typeof value;
 }

@@ -1,0 +1,83 @@
+/**
+ * Jobs the dispatcher settles without sending a request: those send-time truth says not to send
+ * (voided, held for a person, or not verified now) and those whose provider is not configured.
+ */
+import type { Logger } from '../observability/logger.js';
+import type { Store } from '../store/database.js';
+import { markRetry, voidJob, type SendableJob } from '../store/jobs.js';
+import type { SendVerdict } from '../worker/truth.js';
+import { actionBase, failJob, jobFields, type JobRef } from './jobReport.js';
+import { iso } from './time.js';
+
+/** What of the dispatcher's context these need. */
+export interface UnsentContext {
+  deps: { store: Store; logger: Logger };
+  now: () => Date;
+  /** canSend (the lease), remembered once it said no. */
+  mayWrite: () => boolean;
+}
+
+type UnsentAction = JobRef & { result: 'voided' | 'failed' | 'not_verified' | 'waiting_for_provider'; reason: string };
+
+/**
+ * The provider is configured off: the job waits, pending, untouched. A row left `sending` by a
+ * crash goes back to pending (same key, due now), so it is not mistaken for an in-flight request
+ * for as long as the provider stays off and is sent once it is configured.
+ */
+export async function waitForProvider(ctx: UnsentContext, job: SendableJob): Promise<UnsentAction> {
+  const { store, logger } = ctx.deps;
+  const fields = { ...jobFields(job), attempt: job.attempts };
+  // Without the lease this row may be the new holder's request in flight: leave it to them.
+  if (job.state === 'sending' && ctx.mayWrite()) {
+    const at = iso(ctx.now());
+    logger.event('job.recovered', `job ${job.id} was left in flight by a stopped process; its provider is not configured now, so it waits`, fields);
+    await markRetry(store, job.id, {
+      code: 'PROVIDER_NOT_CONFIGURED',
+      message: `${job.provider} is not configured`,
+      nextAttemptAt: at,
+      now: at,
+    });
+  }
+  logger.event(
+    'cancel.waiting_for_provider',
+    `${job.provider} is not configured: the cancellation of order ${job.orderNo} waits until its credentials are set`,
+    fields,
+  );
+  return { ...actionBase(job), result: 'waiting_for_provider', reason: 'provider_not_configured' };
+}
+
+/** The verdict said not to send: void it, hold it for a person, or leave it for the next try. */
+export async function settleUnsent(
+  ctx: UnsentContext,
+  job: SendableJob,
+  attempt: number,
+  verdict: Exclude<SendVerdict, { kind: 'send' }>,
+): Promise<UnsentAction> {
+  const { store, logger } = ctx.deps;
+  switch (verdict.kind) {
+    case 'void': {
+      if (voidJob(store, job.id, verdict.reason, iso(ctx.now()))) {
+        logger.event('cancel.voided', `not sent: ${verdict.detail}; the cancellation of order ${job.orderNo} at ${job.provider} is voided`, {
+          ...jobFields(job),
+          reason: verdict.reason,
+          detail: verdict.detail,
+          // A row left `sending` by a crash may have reached the provider before this check.
+          possiblySent: job.state === 'sending',
+        });
+      }
+      return { ...actionBase(job), result: 'voided', reason: verdict.reason };
+    }
+    case 'hold':
+      return failJob(ctx.deps, job, { at: ctx.now(), attempt, reason: 'rejected', code: verdict.code, detail: verdict.message });
+    case 'unknown':
+      logger.event('cancel.retry_scheduled', `not sent now: ${verdict.detail}; the job stays queued`, {
+        ...jobFields(job),
+        attempt,
+        code: 'NOT_VERIFIED',
+        detail: verdict.detail,
+        nextAttemptAt: job.nextAttemptAt,
+        inCycle: false,
+      });
+      return { ...actionBase(job), result: 'not_verified', reason: 'NOT_VERIFIED' };
+  }
+}
