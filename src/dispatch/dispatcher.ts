@@ -11,12 +11,12 @@
  */
 import type { DispatchSettings } from '../config/types.js';
 import { crashPoint } from '../crashpoint.js';
-import type { ProviderName } from '../domain.js';
 import type { Logger } from '../observability/logger.js';
+import type { DispatchObserver } from '../observability/metrics.js';
 import { retry } from '../outbound/retry.js';
 import { sleep, type Sleep } from '../outbound/sleep.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import type { CancelOutcome, CancelRequest, ConfirmOutcome, ProviderClient } from '../providers/types.js';
+import type { CancelOutcome, CancelRequest, ProviderClient } from '../providers/types.js';
 import type { Store } from '../store/database.js';
 import { listDueJobs, markAccepted, markDone, markRetry, markSending, type SendableJob } from '../store/jobs.js';
 import type { SendVerdict } from '../worker/truth.js';
@@ -34,9 +34,9 @@ import { settleUnsent, waitForProvider } from './unsent.js';
  */
 export const IN_CYCLE_RETRY_MAX_MS = 5_000;
 
-export interface DispatchObserver {
-  providerAnswer?(provider: ProviderName, outcome: CancelOutcome['kind'] | ConfirmOutcome['kind']): void;
-}
+// The observer type lives with the metrics that implement it (observability is below dispatch);
+// re-exported for the callers that wire it through DispatchDeps.
+export type { DispatchObserver };
 
 export interface DispatchDeps {
   store: Store;

@@ -8,8 +8,7 @@
  * scrape never reads SQLite while a cycle writes and costs nothing however often it comes.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DispatchObserver } from '../dispatch/dispatcher.js';
-import { JOB_STATES, PROVIDER_NAMES, type JobState, type OrderStatus } from '../domain.js';
+import { JOB_STATES, PROVIDER_NAMES, type JobState, type OrderStatus, type ProviderName } from '../domain.js';
 
 export const METRIC_PREFIX = 'specter_sync_';
 
@@ -21,8 +20,17 @@ export const METRIC_PREFIX = 'specter_sync_';
 export const CYCLE_OUTCOMES = ['succeeded', 'baseline', 'failed', 'lease_busy', 'overlap'] as const;
 export type CycleOutcomeLabel = (typeof CYCLE_OUTCOMES)[number];
 
-/** CancelOutcome and ConfirmOutcome kinds, the provider-request outcome label. */
+/**
+ * CancelOutcome and ConfirmOutcome kinds, the provider-request outcome label. Listed here, not
+ * imported: observability sits below the dispatcher and the providers (they use it, never the
+ * reverse); the dispatcher handing its outcome kinds to DispatchObserver checks that they fit.
+ */
 const PROVIDER_OUTCOMES = ['succeeded', 'accepted', 'pending', 'transient', 'permanent'] as const;
+
+/** Told of every provider answer by the dispatcher and the confirmation pass; the metrics count them. */
+export interface DispatchObserver {
+  providerAnswer?(provider: ProviderName, outcome: (typeof PROVIDER_OUTCOMES)[number]): void;
+}
 const ORDER_STATUSES: readonly OrderStatus[] = ['open', 'cancelled', 'delivered'];
 
 export interface DatabaseGauges {
