@@ -10,6 +10,12 @@ export function isProviderName(value: string): value is ProviderName {
   return (PROVIDER_NAMES as readonly string[]).includes(value);
 }
 
+/** A lookback window in Specter's calendar (diff/window.ts makes one): inclusive 'YYYY-MM-DD' dates. */
+export interface OrderWindow {
+  fromDate: string;
+  toDate: string;
+}
+
 /** Specter's status fields mapped through the (configurable) status map. */
 export type OrderStatus = 'open' | 'cancelled' | 'delivered';
 

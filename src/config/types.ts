@@ -2,7 +2,7 @@
  * The one typed configuration object, validated once at start (config/load.ts).
  * Each module takes only its own slice, so it can be tested with plain values.
  */
-import type { ProviderName } from '../domain.js';
+import { PROVIDER_NAMES, type ProviderName } from '../domain.js';
 
 export interface SpecterSettings {
   /** Always ends with "/". */
@@ -82,4 +82,9 @@ export interface AppConfig {
   http: { port: number; host: string };
   /** Every configured secret value, for the logger's structural redaction. */
   secrets: string[];
+}
+
+/** The providers whose credentials are set (the others are off: their jobs wait, pending). */
+export function configuredProviders(config: Pick<AppConfig, 'providers'>): ProviderName[] {
+  return PROVIDER_NAMES.filter((p) => config.providers[p] !== null);
 }

@@ -3,7 +3,7 @@
  * orders a cycle acts on. The cycle's one transaction that writes them is in commit.ts.
  */
 import type { OrderSnapshot, OrderStatus, ProviderName, Route, SnapshotSummary, VanishStatus } from '../domain.js';
-import type { OrderWindow } from '../diff/window.js';
+import type { OrderWindow } from '../domain.js';
 import type { Store } from './database.js';
 import type { SnapshotRow } from './schema.js';
 
