@@ -164,7 +164,7 @@ function readSwitch(group: SwitchGroup, path: string, ctx: Context): Record<stri
 }
 
 // ---------------------------------------------------------------------------------------------
-// Descriptions, for the README and `specter-sync --help`.
+// Descriptions, for the README (test/docs/readme.test.ts holds it to them).
 
 export interface SettingDescription {
   env: string;

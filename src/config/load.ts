@@ -57,7 +57,7 @@ function withDerivedForms(secrets: string[], config: Loaded<typeof SETTINGS>['co
   return [...new Set([...secrets, ...derived].filter((v): v is string => typeof v === 'string' && v !== ''))];
 }
 
-/** Every environment variable, for the README and `specter-sync --help`. */
+/** Every environment variable, as the README documents them. */
 export function describeSettings(): SettingDescription[] {
   return describeTable(SETTINGS);
 }
