@@ -125,7 +125,7 @@ CREATE INDEX order_snapshots_payment_key ON order_snapshots (payment_key) WHERE 
 -- read never walks the rows of orders kept only for their facts. left_window_at is listed (always
 -- NULL here) only because SQLite counts an index as covering when it holds every column named.
 CREATE INDEX order_snapshots_tracked
-  ON order_snapshots (order_no, order_date, content_hash, status, payment_key, cancelled_at, vanished_at, vanish_status, left_window_at)
+  ON order_snapshots (order_no, order_date, content_hash, status, payment_key, pay_type_identifier, pay_type_reference, cancelled_at, vanished_at, vanish_status, left_window_at)
   WHERE left_window_at IS NULL;
 -- Orders that left the window, by date: those a lengthened lookback brings back are matched with
 -- the snapshot kept for them (their facts still stand) instead of looking new.

@@ -10,6 +10,12 @@ export function isProviderName(value: string): value is ProviderName {
   return (PROVIDER_NAMES as readonly string[]).includes(value);
 }
 
+/** A lookback window in Specter's calendar (diff/window.ts makes one): inclusive 'YYYY-MM-DD' dates. */
+export interface OrderWindow {
+  fromDate: string;
+  toDate: string;
+}
+
 /** Specter's status fields mapped through the (configurable) status map. */
 export type OrderStatus = 'open' | 'cancelled' | 'delivered';
 
@@ -109,6 +115,8 @@ export interface SnapshotSummary {
   /** As last seen: a transition is judged against it (a re-open, a cancellation while watched). */
   status: OrderStatus;
   paymentKey: string | null;
+  /** The payment as Specter gave it: "<payTypeIdentifier>:<payTypeReference>" (routing/payment.ts rawPaymentOf). */
+  rawPayment: string;
   cancelledAt: string | null;
   vanishedAt: string | null;
   vanishStatus: VanishStatus | null;
@@ -121,6 +129,8 @@ export interface SnapshotSummary {
 
 /** A tracked order as stored, with the facts written once about it. */
 export interface OrderSnapshot extends TrackedOrder {
+  /** As in SnapshotSummary: the payment as Specter gave it. */
+  rawPayment: string;
   firstSeenAt: string;
   lastSeenAt: string;
   cancelledAt: string | null;

@@ -3,7 +3,7 @@ import { JOB_STATES, type JobState } from '../domain.js';
 import { dismissFailedJob, getJob, isSendable, listJobs, requeueFailedJob } from '../store/jobs.js';
 import { reportSentNow, sendJobNow } from '../worker/sendNow.js';
 import { EXIT, openContext, UsageError, type ExitCode } from './context.js';
-import { formatTable, printJson } from './format.js';
+import { formatTable, printJson } from '../format.js';
 
 export function parseJobState(value: string): JobState {
   if ((JOB_STATES as readonly string[]).includes(value)) return value as JobState;

@@ -2,7 +2,7 @@
 import { buildCycleDeps } from '../worker/deps.js';
 import { describeAction, needsPerson, runCycle, type CycleReport } from '../worker/cycle.js';
 import { EXIT, openContext, type ExitCode } from './context.js';
-import { formatTable, printJson } from './format.js';
+import { formatTable, printJson } from '../format.js';
 
 export interface OnceOptions {
   dryRun?: boolean;

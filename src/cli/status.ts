@@ -1,58 +1,14 @@
 /** `specter-sync status [--json]`: what is tracked, what waits for a person, how fresh it is. */
-import { JOB_STATES, PROVIDER_NAMES, type JobState, type OrderStatus, type ProviderName } from '../domain.js';
-import type { Store } from '../store/database.js';
-import { countJobsByState, countOpenJobsByProvider } from '../store/jobs.js';
-import { lastSuccessfulRun } from '../store/runs.js';
-import { countTrackedByStatus } from '../store/status.js';
-import { listVanishedAwaiting } from '../store/vanished.js';
-import type { AppConfig } from '../config/types.js';
+import { JOB_STATES } from '../domain.js';
+import { configuredProviders } from '../config/types.js';
+import { buildStatusReport } from '../store/status.js';
 import { EXIT, openContext, type ExitCode } from './context.js';
-import { formatAge, formatTable, printJson } from './format.js';
-
-export interface StatusReport {
-  trackedOrders: Record<OrderStatus, number>;
-  vanishedAwaitingPerson: number;
-  jobs: Record<JobState, number>;
-  /** Open jobs whose provider is configured off: they wait, pending, until it is configured. */
-  jobsWaitingForProvider: Partial<Record<ProviderName, number>>;
-  providersConfigured: ProviderName[];
-  lastSuccessfulRun: { finishedAt: string; ageSeconds: number; outcome: string; guardTripped: boolean } | null;
-}
-
-export async function buildStatusReport(store: Store, config: AppConfig, now: Date = new Date()): Promise<StatusReport> {
-  const [tracked, vanished, jobs, openByProvider, last] = await Promise.all([
-    countTrackedByStatus(store),
-    listVanishedAwaiting(store),
-    countJobsByState(store),
-    countOpenJobsByProvider(store),
-    lastSuccessfulRun(store),
-  ]);
-  const configured = PROVIDER_NAMES.filter((p) => config.providers[p] !== null);
-  const waiting: Partial<Record<ProviderName, number>> = {};
-  for (const [provider, count] of Object.entries(openByProvider) as Array<[ProviderName, number]>) {
-    if (!configured.includes(provider)) waiting[provider] = count;
-  }
-  return {
-    trackedOrders: tracked,
-    vanishedAwaitingPerson: vanished.length,
-    jobs,
-    jobsWaitingForProvider: waiting,
-    providersConfigured: configured,
-    lastSuccessfulRun: last
-      ? {
-          finishedAt: last.finished_at,
-          ageSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(last.finished_at)) / 1000)),
-          outcome: last.outcome,
-          guardTripped: last.guard_tripped === 1,
-        }
-      : null,
-  };
-}
+import { formatAge, formatTable, printJson } from '../format.js';
 
 export async function statusCommand(options: { json?: boolean }): Promise<ExitCode> {
   const ctx = await openContext({ json: options.json });
   try {
-    const report = await buildStatusReport(ctx.store, ctx.config);
+    const report = await buildStatusReport(ctx.store, configuredProviders(ctx.config));
     if (options.json) {
       printJson(ctx.out, report);
       return EXIT.ok;

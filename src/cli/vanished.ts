@@ -2,7 +2,7 @@
 import { listVanishedAwaiting, requestVanishedCancel, resolveVanished } from '../store/vanished.js';
 import { reportSentNow, sendJobNow } from '../worker/sendNow.js';
 import { EXIT, openContext, UsageError, type ExitCode } from './context.js';
-import { formatTable, printJson } from './format.js';
+import { formatTable, printJson } from '../format.js';
 
 export async function vanishedListCommand(options: { json?: boolean }): Promise<ExitCode> {
   const ctx = await openContext({ json: options.json });

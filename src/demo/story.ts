@@ -4,8 +4,9 @@
  * report and the store. A step whose outcome differs from what it is about to tell throws
  * DemoStoryError: a demo that goes off script says so instead of telling a made-up story.
  */
-import { buildStatusReport } from '../cli/status.js';
-import { formatTable } from '../cli/format.js';
+import { configuredProviders } from '../config/types.js';
+import { buildStatusReport } from '../store/status.js';
+import { formatTable } from '../format.js';
 import { getJob, listJobs } from '../store/jobs.js';
 import { countTrackedByStatus } from '../store/status.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
@@ -199,7 +200,7 @@ export async function listingGapStep(n: Narrator, stage: DemoStage, cast: Cast):
 /** Step 6: what `specter-sync status` and `specter-sync jobs list` would show now. */
 export async function finalStatusStep(n: Narrator, stage: DemoStage): Promise<void> {
   n.step('Where things stand (what `specter-sync status` and `jobs list` show)');
-  const status = await buildStatusReport(stage.store, stage.config);
+  const status = await buildStatusReport(stage.store, configuredProviders(stage.config));
   const t = status.trackedOrders;
   const j = status.jobs;
   const inAll = (counts: Record<string, number>) => `${Object.values(counts).reduce((a, b) => a + b, 0)} in all`;

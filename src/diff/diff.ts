@@ -4,6 +4,7 @@
  * rule of design.md is tested on plain data (test/diff/diff.test.ts).
  */
 import type { SnapshotSummary, TrackedOrder } from '../domain.js';
+import { rawPaymentOf } from '../routing/payment.js';
 import { isBeforeWindow, orderDay, type OrderWindow } from './window.js';
 
 /** S: the compact SnapshotSummary in the cycle, or full OrderSnapshots; the diff reads only the summary. */
@@ -129,7 +130,7 @@ export function diffOrders<S extends SnapshotSummary>(input: DiffInput<S>): Orde
       // (paid again under a new reference) has a new payment to cancel. The same payment again
       // (cancelled, re-opened, cancelled) finds its job already there: forwarded once.
       const newlyCancelled = before.status !== 'cancelled';
-      const newPayment = !newlyCancelled && order.paymentKey !== null && order.paymentKey !== before.paymentKey;
+      const newPayment = !newlyCancelled && order.paymentKey !== null && rawPaymentOf(order) !== before.rawPayment;
       if (watched && (newlyCancelled || newPayment)) result.cancellations.push({ order, firstSeenCancelled: false });
     } else if (before.status === 'cancelled') {
       result.reopened.push({ before, after: order });

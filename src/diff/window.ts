@@ -3,11 +3,9 @@
  * with no offset, so "today" must be Stockholm's today, not UTC's (between 22:00/23:00 UTC and
  * midnight the two differ, and a UTC window would drop or add a day of orders).
  */
-export interface OrderWindow {
-  /** Inclusive, 'YYYY-MM-DD'. */
-  fromDate: string;
-  toDate: string;
-}
+import type { OrderWindow } from '../domain.js';
+
+export type { OrderWindow };
 
 const stockholmDate = new Intl.DateTimeFormat('en-CA', {
   timeZone: 'Europe/Stockholm',

@@ -35,3 +35,12 @@ export function paymentKeyOf(order: PaymentFields): string | null {
     }
   }
 }
+
+/**
+ * The payment as Specter gave it, whatever routing makes of it. "Paid again under a new reference"
+ * is judged on this, never on the payment key: a routing change gives the same payment a new key
+ * (unrouted → klarna:…), and that is not a new payment to cancel.
+ */
+export function rawPaymentOf(order: Pick<PaymentFields, 'payTypeIdentifier' | 'payTypeReference'>): string {
+  return `${order.payTypeIdentifier ?? ''}:${order.payTypeReference ?? ''}`;
+}

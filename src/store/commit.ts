@@ -5,7 +5,7 @@
  * any point leaves the database exactly as it was before the cycle.
  */
 import type { ProviderName, TrackedOrder, VanishStatus } from '../domain.js';
-import type { OrderWindow } from '../diff/window.js';
+import type { OrderWindow } from '../domain.js';
 import type { Store } from './database.js';
 import { ensureJob, releaseHold, rerouteJob, voidJob, type EnsuredJob, type NewCancellationJob } from './jobs.js';
 

@@ -3,7 +3,8 @@
  * orders a cycle acts on. The cycle's one transaction that writes them is in commit.ts.
  */
 import type { OrderSnapshot, OrderStatus, ProviderName, Route, SnapshotSummary, VanishStatus } from '../domain.js';
-import type { OrderWindow } from '../diff/window.js';
+import type { OrderWindow } from '../domain.js';
+import { rawPaymentOf } from '../routing/payment.js';
 import type { Store } from './database.js';
 import type { SnapshotRow } from './schema.js';
 
@@ -27,6 +28,7 @@ export function snapshotFromRow(row: SnapshotRow): OrderSnapshot {
     payTypeReference: row.pay_type_reference,
     route: routeFromRow(row),
     paymentKey: row.payment_key,
+    rawPayment: rawPaymentOf({ payTypeIdentifier: row.pay_type_identifier, payTypeReference: row.pay_type_reference }),
     amount: row.amount,
     currency: row.currency,
     contentHash: row.content_hash,
@@ -38,8 +40,8 @@ export function snapshotFromRow(row: SnapshotRow): OrderSnapshot {
   };
 }
 
-type SummaryTuple = [string, string, string, OrderStatus, string | null, string | null, string | null, VanishStatus | null];
-const SUMMARY_COLUMNS = 'order_no, order_date, content_hash, status, payment_key, cancelled_at, vanished_at, vanish_status';
+type SummaryTuple = [string, string, string, OrderStatus, string | null, string | null, string | null, string | null, string | null, VanishStatus | null];
+const SUMMARY_COLUMNS = 'order_no, order_date, content_hash, status, payment_key, pay_type_identifier, pay_type_reference, cancelled_at, vanished_at, vanish_status';
 
 /**
  * The compact index the diff works on (SnapshotSummary), for every tracked order, plus the kept
@@ -51,8 +53,9 @@ const SUMMARY_COLUMNS = 'order_no, order_date, content_hash, status, payment_key
 export function loadSnapshotIndex(store: Store, window?: OrderWindow): Map<string, SnapshotSummary> {
   const index = new Map<string, SnapshotSummary>();
   const add = (rows: IterableIterator<SummaryTuple>, reentering: boolean): void => {
-    for (const [orderNo, orderDate, contentHash, status, paymentKey, cancelledAt, vanishedAt, vanishStatus] of rows) {
-      const summary: SnapshotSummary = { orderNo, orderDate, contentHash, status, paymentKey, cancelledAt, vanishedAt, vanishStatus };
+    for (const [orderNo, orderDate, contentHash, status, paymentKey, payTypeIdentifier, payTypeReference, cancelledAt, vanishedAt, vanishStatus] of rows) {
+      const rawPayment = rawPaymentOf({ payTypeIdentifier, payTypeReference });
+      const summary: SnapshotSummary = { orderNo, orderDate, contentHash, status, paymentKey, rawPayment, cancelledAt, vanishedAt, vanishStatus };
       if (reentering) summary.reentering = true;
       index.set(orderNo, summary);
     }

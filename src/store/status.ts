@@ -1,6 +1,9 @@
-/** Counts for `status` and the metrics. */
-import type { OrderStatus } from '../domain.js';
+/** Counts for `status`, the demo and the metrics: what is tracked, what awaits a person, how fresh it is. */
+import type { JobState, OrderStatus, ProviderName } from '../domain.js';
 import type { Store } from './database.js';
+import { countJobsByState, countOpenJobsByProvider } from './jobs.js';
+import { lastSuccessfulRun } from './runs.js';
+import { listVanishedAwaiting } from './vanished.js';
 
 export async function countTrackedByStatus(store: Store): Promise<Record<OrderStatus, number>> {
   const rows = await store.db
@@ -13,3 +16,44 @@ export async function countTrackedByStatus(store: Store): Promise<Record<OrderSt
   for (const row of rows) counts[row.status] = Number(row.count);
   return counts;
 }
+
+export interface StatusReport {
+  trackedOrders: Record<OrderStatus, number>;
+  vanishedAwaitingPerson: number;
+  jobs: Record<JobState, number>;
+  /** Open jobs whose provider is configured off: they wait, pending, until it is configured. */
+  jobsWaitingForProvider: Partial<Record<ProviderName, number>>;
+  providersConfigured: ProviderName[];
+  lastSuccessfulRun: { finishedAt: string; ageSeconds: number; outcome: string; guardTripped: boolean } | null;
+}
+
+/** `configured`: the providers whose credentials are set (config/types.ts configuredProviders). */
+export async function buildStatusReport(store: Store, configured: readonly ProviderName[], now: Date = new Date()): Promise<StatusReport> {
+  const [tracked, vanished, jobs, openByProvider, last] = await Promise.all([
+    countTrackedByStatus(store),
+    listVanishedAwaiting(store),
+    countJobsByState(store),
+    countOpenJobsByProvider(store),
+    lastSuccessfulRun(store),
+  ]);
+  const waiting: Partial<Record<ProviderName, number>> = {};
+  for (const [provider, count] of Object.entries(openByProvider) as Array<[ProviderName, number]>) {
+    if (!configured.includes(provider)) waiting[provider] = count;
+  }
+  return {
+    trackedOrders: tracked,
+    vanishedAwaitingPerson: vanished.length,
+    jobs,
+    jobsWaitingForProvider: waiting,
+    providersConfigured: [...configured],
+    lastSuccessfulRun: last
+      ? {
+          finishedAt: last.finished_at,
+          ageSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(last.finished_at)) / 1000)),
+          outcome: last.outcome,
+          guardTripped: last.guard_tripped === 1,
+        }
+      : null,
+  };
+}
+

@@ -478,6 +478,13 @@ describe('describeSettings', () => {
     expect(described.find((s) => s.env === 'SYNC_LEASE_TTL_MS')).toEqual(expect.objectContaining({ path: 'sync.leaseTtlMs', default: '120000', secret: false }));
   });
 
+  test('each variable and each JSON path is one setting', () => {
+    const envs = described.map((s) => s.env);
+    const paths = described.flatMap((s) => (s.path === null ? [] : [s.path]));
+    expect(new Set(envs).size).toBe(envs.length);
+    expect(new Set(paths).size).toBe(paths.length);
+  });
+
   test('secrets have no JSON path', () => {
     const secrets = described.filter((s) => s.secret).map((s) => s.env).sort();
     expect(secrets).toEqual([

@@ -1,5 +1,6 @@
 /** The diff's rules (design.md), each on plain values: no database, no HTTP, no clock. */
 import { describe, expect, it } from '@jest/globals';
+import { rawPaymentOf } from '../../src/routing/payment.js';
 import type { OrderSnapshot, Route, TrackedOrder } from '../../src/domain.js';
 import { diffOrders, type DiffInput } from '../../src/diff/diff.js';
 import { windowFor } from '../../src/diff/window.js';
@@ -30,6 +31,7 @@ function order(orderNo: string, over: Partial<TrackedOrder> = {}): TrackedOrder 
 function snapshot(o: TrackedOrder, facts: Partial<OrderSnapshot> = {}): OrderSnapshot {
   return {
     ...o,
+    rawPayment: rawPaymentOf(o),
     firstSeenAt: '2026-11-20T09:20:00.000Z',
     lastSeenAt: '2026-11-20T09:20:00.000Z',
     cancelledAt: o.status === 'cancelled' ? '2026-11-20T09:20:00.000Z' : null,
@@ -90,6 +92,14 @@ describe('cancellations', () => {
     expect(diffOrders(input([cancelled], [order('1', { status: 'cancelled', statusId: '5' })])).cancellations).toEqual([]);
     const diff = diffOrders(input([cancelled], [order('1')]));
     expect(diff.reopened.map((r) => [r.before.orderNo, r.after.status])).toEqual([['1', 'open']]);
+    expect(diff.cancellations).toEqual([]);
+  });
+
+  it('a routing change gives the same payment a new key, and that is no new payment to cancel', () => {
+    const unrouted = order('1', { status: 'cancelled', statusId: '5', payTypeIdentifier: 'K', payTypeReference: 'k-1', route: { kind: 'unrouted', reason: 'no rule' }, paymentKey: 'unrouted:K:k-1' });
+    const routed = { ...unrouted, route: { kind: 'provider', provider: 'klarna', providerRef: 'k-1' } as Route, paymentKey: 'klarna:k-1', contentHash: 'routed' };
+    const diff = diffOrders(input([snapshot(unrouted)], [routed]));
+    expect(diff.changed).toHaveLength(1);
     expect(diff.cancellations).toEqual([]);
   });
 

@@ -111,7 +111,7 @@ describe('commitCycle', () => {
   it('reads the tracked rows through the covering index, never walking the history', () => {
     const plan = store.sqlite
       .prepare(
-        'EXPLAIN QUERY PLAN SELECT order_no, order_date, content_hash, status, payment_key, cancelled_at, vanished_at, vanish_status FROM order_snapshots WHERE left_window_at IS NULL',
+        'EXPLAIN QUERY PLAN SELECT order_no, order_date, content_hash, status, payment_key, pay_type_identifier, pay_type_reference, cancelled_at, vanished_at, vanish_status FROM order_snapshots WHERE left_window_at IS NULL',
       )
       .all() as Array<{ detail: string }>;
     expect(plan.map((p) => p.detail).join(' ')).toContain('USING COVERING INDEX order_snapshots_tracked');
@@ -128,6 +128,7 @@ describe('commitCycle', () => {
       contentHash: 'h-2-cancelled',
       status: 'cancelled',
       paymentKey: 'klarna:ref-2',
+      rawPayment: 'K:ref-2',
       cancelledAt: '2026-11-26T10:00:01.000Z',
       vanishedAt: null,
       vanishStatus: null,

@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { OrderSnapshot, Route, SnapshotSummary, TrackedOrder } from '../../src/domain.js';
 import { diffOrders, type OrderDiff } from '../../src/diff/diff.js';
-import { paymentKeyOf } from '../../src/routing/payment.js';
+import { paymentKeyOf, rawPaymentOf } from '../../src/routing/payment.js';
 import type { CancellationJob } from '../../src/store/jobs.js';
 import { planCycle, type PlanInput } from '../../src/worker/plan.js';
 
@@ -34,6 +34,7 @@ const cancelled = (orderNo: string, over: Partial<TrackedOrder> = {}) => order(o
 function snapshot(o: TrackedOrder, facts: Partial<OrderSnapshot> = {}): OrderSnapshot {
   return {
     ...o,
+    rawPayment: rawPaymentOf(o),
     firstSeenAt: '2026-11-20T09:20:00.000Z',
     lastSeenAt: '2026-11-20T09:20:00.000Z',
     cancelledAt: o.status === 'cancelled' ? '2026-11-20T09:20:00.000Z' : null,

@@ -12,7 +12,7 @@ import { openStore, type Store } from '../../src/store/database.js';
 import { markAccepted, markDone, markFailed, markSending, type NewCancellationJob } from '../../src/store/jobs.js';
 import { listFailedJobsForReminder, listJobsWaitingForProvider, REMINDER_MESSAGE_MAX_CHARS } from '../../src/store/reminders.js';
 import { commitCycle, type CycleRecord } from '../../src/store/commit.js';
-import { configuredProviders, describeJobsReminder } from '../../src/worker/runner.js';
+import { registeredProviders, describeJobsReminder } from '../../src/worker/monitor.js';
 
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
 const HOUR = 3_600_000;
@@ -262,9 +262,9 @@ describe('the jobs.reminder line', () => {
     expect(reminder!.message).toMatch(/^2 cancellation job\(s\) still await a person: 2 failed\. /);
   });
 
-  it('configuredProviders reads the registry createProviderRegistry made', () => {
+  it('registeredProviders reads the registry createProviderRegistry made', () => {
     const client = { name: 'walley' as const, maxConcurrency: 1, cancel: () => Promise.reject(new Error('unused')) };
-    expect(configuredProviders({})).toEqual([]);
-    expect(configuredProviders({ walley: client })).toEqual(['walley']);
+    expect(registeredProviders({})).toEqual([]);
+    expect(registeredProviders({ walley: client })).toEqual(['walley']);
   });
 });

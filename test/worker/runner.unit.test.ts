@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError } from '../../src/config/errors.js';
 import { loadConfig } from '../../src/config/load.js';
-import { decideStale, evaluateReadiness, schedulePeriodMs, type HealthState } from '../../src/worker/runner.js';
+import { decideStale, evaluateReadiness, schedulePeriodMs, type HealthState } from '../../src/worker/schedule.js';
 
 const S = 1000;
 const MIN = 60 * S;
