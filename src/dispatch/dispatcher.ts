@@ -19,12 +19,11 @@ import type { ProviderRegistry } from '../providers/registry.js';
 import type { CancelOutcome, CancelRequest, ProviderClient } from '../providers/types.js';
 import type { Store } from '../store/database.js';
 import { listDueJobs, markAccepted, markDone, markRetry, markSending, type SendableJob } from '../store/jobs.js';
-import type { SendVerdict } from '../worker/truth.js';
 import { askClient, CANCEL_KINDS } from './clientBug.js';
 import { actionBase, failJob, jobFields, type JobRef } from './jobReport.js';
 import { runPerProvider } from './perProvider.js';
 import { addMs, iso } from './time.js';
-import { settleUnsent, waitForProvider } from './unsent.js';
+import { settleUnsent, waitForProvider, type SendVerdict } from './unsent.js';
 
 /**
  * The longest wait spent inside a cycle before another attempt. Longer waits go back to the
@@ -101,7 +100,7 @@ type Final = Extract<CancelOutcome, { kind: 'succeeded' | 'accepted' }>;
  */
 type Sent = Final | Extract<CancelOutcome, { kind: 'permanent' }> | { kind: 'moved' } | { kind: 'lease_gone' };
 
-export function emptyCounts(): Record<DispatchResult, number> {
+function emptyCounts(): Record<DispatchResult, number> {
   return { succeeded: 0, already_cancelled: 0, accepted: 0, retry_scheduled: 0, failed: 0, voided: 0, not_verified: 0, waiting_for_provider: 0 };
 }
 

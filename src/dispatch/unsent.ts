@@ -5,9 +5,21 @@
 import type { Logger } from '../observability/logger.js';
 import type { Store } from '../store/database.js';
 import { markRetry, voidJob, type SendableJob } from '../store/jobs.js';
-import type { SendVerdict } from '../worker/truth.js';
 import { actionBase, failJob, jobFields, type JobRef } from './jobReport.js';
 import { iso } from './time.js';
+
+/**
+ * What send-time truth (worker/truth.ts, DispatchDeps.verify) may answer about a job. Declared here,
+ * where it is acted on, so that dispatch never imports the worker above it.
+ */
+export type SendVerdict =
+  | { kind: 'send' }
+  /** Never send it: the cause no longer holds (`reason`: reopened, reappeared). */
+  | { kind: 'void'; reason: 'reopened' | 'reappeared'; detail: string }
+  /** Hold it for a person: a live order carries the payment. */
+  | { kind: 'hold'; code: 'LIVE_TWIN'; message: string }
+  /** Specter could not be asked: nothing is sent now, the job waits for the next try. */
+  | { kind: 'unknown'; detail: string };
 
 /** What of the dispatcher's context these need. */
 export interface UnsentContext {
