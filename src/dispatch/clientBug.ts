@@ -45,8 +45,7 @@ export async function askClient<O extends { kind: string }>(
  * has no place in the database.
  */
 function clientError(error: unknown): ClientBug {
-  const text =
-    error instanceof Error ? `${error.name}: ${error.message}` : `the client returned or threw ${describeValue(error)}`;
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : `the client returned or threw ${describeValue(error)}`;
   const firstLine = text.split('\n', 1)[0] ?? '';
   return { kind: 'transient', code: 'CLIENT_ERROR', message: `provider client bug: ${firstLine.slice(0, 300)}` };
 }

@@ -30,13 +30,14 @@ export async function confirmAcceptedJobs(deps: DispatchDeps): Promise<{ actions
   await runPerProvider(accepted, deps.providers, {
     // Configured off since it accepted: it cannot be asked, so it is not failed for the deadline
     // either (the provider may well have finished); it waits like a pending job does.
-    unconfigured: async (job) => {
+    unconfigured: (job) => {
       deps.logger.event(
         'cancel.waiting_for_provider',
         `${job.provider} is not configured: the accepted cancellation of order ${job.orderNo} cannot be confirmed until its credentials are set`,
         { ...jobFields(job), attempt: job.attempts },
       );
       actions.push({ ...actionBase(job), result: 'pending', reason: 'provider_not_configured' });
+      return Promise.resolve();
     },
     work: async (client, job) => {
       actions.push(await confirmJob(deps, now, client, job));
@@ -54,7 +55,7 @@ async function confirmJob(deps: DispatchDeps, now: () => Date, client: ProviderC
   // A failure's line carries the transaction id the provider gave when it accepted.
   const failedFields = { transactionId: job.providerTransactionId };
 
-  const confirm = client.confirm;
+  const confirm = client.confirm?.bind(client);
   if (!confirm) {
     // A client without confirm() answers synchronously by contract; an `accepted` from it is all
     // this worker can ever learn. Holding the job open would only end in a false deadline alert.
@@ -69,7 +70,7 @@ async function confirmJob(deps: DispatchDeps, now: () => Date, client: ProviderC
 
   const request: ConfirmRequest = { orderNo: job.orderNo, providerRef: job.providerRef, transactionId: job.providerTransactionId };
   // No stop signal: a read already sent is allowed to finish and be recorded.
-  const outcome = await askClient(() => confirm.call(client, request), CONFIRM_KINDS);
+  const outcome = await askClient(() => confirm(request), CONFIRM_KINDS);
   deps.observer?.providerAnswer?.(job.provider, outcome.kind);
   const at = now();
 

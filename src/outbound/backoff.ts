@@ -22,12 +22,7 @@ export interface BackoffBounds {
  * silently for that long (and a `once` run must end). The cap can cost an early attempt;
  * maxAttempts still bounds the total.
  */
-export function backoffDelayMs(
-  attempts: number,
-  bounds: BackoffBounds,
-  retryAfterMs?: number,
-  random: () => number = Math.random,
-): number {
+export function backoffDelayMs(attempts: number, bounds: BackoffBounds, retryAfterMs?: number, random: () => number = Math.random): number {
   const min = Math.max(0, bounds.retryMinMs);
   const max = Math.max(min, bounds.retryMaxMs);
   const exponent = Math.max(0, attempts - 1);

@@ -1,6 +1,7 @@
 /**
  * The one secret redactor of every outbound call and every log line: known secret values in each
- * written form, and credential shapes computed per request ("Nothing secret leaves", design.md).
+ * written form, and credential shapes computed per request, so that no secret reaches a log line,
+ * an error or the database.
  *
  * The logger applies it to the FINAL serialised log line rather than to chosen fields, because a
  * secret leaks through the places nobody thought of: an error message quoting a request, a stack,
@@ -66,7 +67,10 @@ export function createRedactor(secrets: ReadonlyArray<string | null | undefined>
     if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH) continue;
     for (const form of writtenForms(secret)) forms.add(form);
   }
-  const alternation = [...forms].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|');
+  const alternation = [...forms]
+    .sort((a, b) => b.length - a.length)
+    .map(escapeRegExp)
+    .join('|');
   const secretPattern = alternation === '' ? null : new RegExp(alternation, 'g');
 
   return (text) => {

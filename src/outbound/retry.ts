@@ -15,9 +15,7 @@ import { backoffDelayMs, type BackoffBounds } from './backoff.js';
 import { sleep as timerSleep, type Sleep } from './sleep.js';
 
 /** What one attempt came to. */
-export type Attempt<T, F> =
-  | { kind: 'final'; value: T }
-  | { kind: 'transient'; failure: F; retryAfterMs?: number | undefined };
+export type Attempt<T, F> = { kind: 'final'; value: T } | { kind: 'transient'; failure: F; retryAfterMs?: number | undefined };
 
 /** What the call came to; `attempts` is the number of the attempt that ended it. */
 export type Retried<T, F> =

@@ -1,7 +1,7 @@
 /**
  * One request to Specter's getInfo.asp, with its own retries: signed, bounded in time, never
  * following a redirect, and classified into an answer or a SpecterError (errors.ts), whose message
- * never holds a credential. Every assumed detail of the exchange (specter-api.md, "Assumed": the
+ * never holds a credential. Every assumed detail of the exchange (docs/specter.md, "Assumed": the
  * endpoint, the parameters, the error codes) lives here and in xml.ts; what the answers mean for a
  * listing or an order is client.ts's.
  */
@@ -29,7 +29,7 @@ export interface SpecterClientHooks {
   onRetry?: (info: SpecterRetryInfo) => void;
 }
 
-/** Specter's <APIresponse> codes (specter-api.md, "Errors"). */
+/** Specter's <APIresponse> codes (docs/specter.md, "Assumed"). */
 const CODE_AUTH = 10;
 const CODE_NOT_FOUND = 20;
 const CODE_TOO_MANY_REQUESTS = 30;
@@ -49,7 +49,7 @@ export interface PreparedRequest {
 }
 
 export interface SpecterTransport {
-  send(request: PreparedRequest): Promise<Answer>;
+  send: (request: PreparedRequest) => Promise<Answer>;
 }
 
 export function createSpecterTransport(settings: SpecterSettings, hooks: SpecterClientHooks): SpecterTransport {

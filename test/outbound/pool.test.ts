@@ -46,10 +46,11 @@ describe('runWithLimit', () => {
   });
 
   it('an empty list and a nonsense limit are harmless', async () => {
-    await runWithLimit([], 4, async () => undefined);
+    await runWithLimit([], 4, () => Promise.resolve());
     const seen: number[] = [];
-    await runWithLimit([1, 2], 0, async (n) => {
+    await runWithLimit([1, 2], 0, (n) => {
       seen.push(n);
+      return Promise.resolve();
     });
     expect(seen).toEqual([1, 2]);
   });

@@ -54,9 +54,7 @@ describe('credential shapes', () => {
 
   test('Authorization headers, plain and in JSON', () => {
     expect(redact('Authorization: Qliro abc', [])).toBe(`Authorization: ${REDACTED}`);
-    expect(redact('{"headers":{"Authorization":"Basic dXNlcjpwYXNz","Accept":"x"}}', [])).toBe(
-      `{"headers":{"Authorization":"${REDACTED}","Accept":"x"}}`,
-    );
+    expect(redact('{"headers":{"Authorization":"Basic dXNlcjpwYXNz","Accept":"x"}}', [])).toBe(`{"headers":{"Authorization":"${REDACTED}","Accept":"x"}}`);
     expect(redact('"{\\"authorization\\":\\"Bearer abc\\"}"', [])).toBe(`"{\\"authorization\\":\\"${REDACTED}\\"}"`);
   });
 
@@ -76,9 +74,7 @@ describe('credential shapes', () => {
   test('access_token in a token response, plain and escaped', () => {
     expect(redact('{"access_token":"eyJ0eXAi.x.y","expires_in":3599}', [])).toBe(`{"access_token":"${REDACTED}","expires_in":3599}`);
     expect(redact('"body":"{\\"access_token\\":\\"tok123\\"}"', [])).toBe(`"body":"{\\"access_token\\":\\"${REDACTED}\\"}"`);
-    expect(redact('grant_type=client_credentials&client_secret=abc&scope=x', [])).toBe(
-      `grant_type=client_credentials&client_secret=${REDACTED}&scope=x`,
-    );
+    expect(redact('grant_type=client_credentials&client_secret=abc&scope=x', [])).toBe(`grant_type=client_credentials&client_secret=${REDACTED}&scope=x`);
   });
 
   test("Specter's key in a logged request config", () => {

@@ -13,14 +13,15 @@ function scripted(steps: Step[], extra: Partial<RetryOptions<string, string>> = 
     maxAttempts: 4,
     bounds: { retryMinMs: 100, retryMaxMs: 1_000 },
     random: () => 1,
-    sleep: async (ms) => {
+    sleep: (ms) => {
       sleeps.push(ms);
+      return Promise.resolve();
     },
-    attempt: async (n) => {
+    attempt: (n) => {
       numbers.push(n);
       const step = steps[numbers.length - 1];
-      if (step === undefined) throw new Error('attempted more often than scripted');
-      return step;
+      if (step === undefined) return Promise.reject(new Error('attempted more often than scripted'));
+      return Promise.resolve(step);
     },
     ...extra,
   };
@@ -73,8 +74,9 @@ describe('retry', () => {
     let stopped = false;
     const during = scripted([transient('a'), final('never')], {
       stopping: () => stopped,
-      sleep: async () => {
+      sleep: () => {
         stopped = true;
+        return Promise.resolve();
       },
     });
     expect(await during.run()).toEqual({ kind: 'deferred', failure: 'a', attempts: 1, delayMs: 100 });
@@ -86,8 +88,9 @@ describe('retry', () => {
     const signals: Array<AbortSignal | undefined> = [];
     const call = scripted([transient('a'), final('ok')], {
       signal: stop.signal,
-      sleep: async (_ms, signal) => {
+      sleep: (_ms, signal) => {
         signals.push(signal);
+        return Promise.resolve();
       },
     });
     await call.run();
