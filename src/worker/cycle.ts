@@ -13,6 +13,7 @@ import { windowFor, type OrderWindow } from '../diff/window.js';
 import { confirmAcceptedJobs, type ConfirmAction } from '../dispatch/confirm.js';
 import { dispatchDueJobs, type DispatchAction, type DispatchObserver } from '../dispatch/dispatcher.js';
 import type { Logger } from '../observability/logger.js';
+import { runWithLimit } from '../outbound/pool.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { compileRoutingRules, routePayment } from '../routing/route.js';
 import type { SpecterClient } from '../specter/client.js';
@@ -255,7 +256,8 @@ async function cycleBody(
  * flood: once more orders are confirmed gone than VANISH_GUARD_MAX_PER_RUN allows, no further
  * confirmation starts (the guard trips and flags none), so a listing that suddenly lacks every
  * order costs at most limit + 1 + CONFIRM_CONCURRENCY requests, not one per tracked order. The
- * orders not asked stay tracked and are asked again by the next cycle.
+ * orders not asked stay tracked and are asked again by the next cycle. A getOrder that fails
+ * starts nothing more and fails the cycle once the ones in flight have answered (the kit's pool).
  */
 async function confirmMissing(
   deps: CycleDeps,
@@ -265,16 +267,16 @@ async function confirmMissing(
   const limit = deps.config.sync.vanishGuardMaxPerRun;
   const found: TrackedOrder[] = [];
   const goneOrderNos: string[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < missing.length && goneOrderNos.length <= limit) {
-      const snapshot = missing[next++]!;
+  await runWithLimit(
+    missing,
+    CONFIRM_CONCURRENCY,
+    async (snapshot) => {
       const order = await deps.specter.getOrder(snapshot.orderNo);
       if (order === null) goneOrderNos.push(snapshot.orderNo);
       else found.push(track(order));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONFIRM_CONCURRENCY, missing.length) }, worker));
+    },
+    () => goneOrderNos.length > limit,
+  );
   return { found, goneOrderNos };
 }
 
