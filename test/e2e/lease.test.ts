@@ -26,14 +26,16 @@ const klarnaCancelArrivals = (ref: string): RecordedRequest[] => cancelRequestsA
 
 /** Writes the lease row directly, as another process would have left it. */
 function writeLease(ws: Workspace, row: { holder: string; hostname: string; pid: number; bootId: string | null; startTicks: number | null; expiresAtMs: number }): void {
-  writeDb(ws.dbPath, (db) =>
+  const changed = writeDb(ws.dbPath, (db) =>
     db
       .prepare(
         `UPDATE worker_lease SET holder = @holder, hostname = @hostname, pid = @pid, boot_id = @bootId, start_ticks = @startTicks,
                 acquired_at = @acquiredAt, expires_at_ms = @expiresAtMs WHERE name = 'sync'`,
       )
-      .run({ ...row, acquiredAt: new Date().toISOString() }),
+      .run({ ...row, acquiredAt: new Date().toISOString() }).changes,
   );
+  // The lease row exists from the first run on: an UPDATE of nothing would test nothing.
+  if (changed !== 1) throw new Error(`expected to rewrite the one lease row, changed ${changed}`);
 }
 
 /** pid 1's real identity on this host, read the way the worker reads it; null off Linux. */
