@@ -13,7 +13,8 @@
  * crashing run; then `once` until every job is final (Qliro and Walley confirm on a later cycle).
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { isListing, listingPage, Scenario, type Provider } from './harness.js';
+import { isListing, listingPage } from '../support/sandbox.js';
+import { Scenario, type Provider } from './scenario.js';
 
 interface CrashCase {
   name: string;
@@ -55,7 +56,7 @@ const answeredNotRecorded = (s: Scenario): void => {
   // The provider carried the cancel out, but the row still says `sending`: the answer died with us.
   const sending = s.jobs().filter((j) => j.state === 'sending');
   expect(sending.length).toBeGreaterThanOrEqual(1);
-  const applied = sending.filter((j) => s.cancelsApplied(j.provider as never, j.provider_ref) === 1);
+  const applied = sending.filter((j) => s.cancelsApplied(j.provider as Provider, j.provider_ref!) === 1);
   expect(applied.length).toBeGreaterThanOrEqual(1);
 };
 
@@ -106,7 +107,7 @@ const CASES: CrashCase[] = [
         const sending = s.jobs().filter((j) => j.state === 'sending');
         expect(sending.map((j) => j.provider)).toContain(provider);
         const job = sending.find((j) => j.provider === provider)!;
-        expect(s.cancelsApplied(provider, job.provider_ref)).toBe(1);
+        expect(s.cancelsApplied(provider, job.provider_ref!)).toBe(1);
       },
     }),
   ),

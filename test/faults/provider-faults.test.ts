@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import type { Fault, RecordedRequest } from '../../src/sandbox/loopback.js';
-import { Scenario, type Provider } from './harness.js';
+import { Scenario, type Provider } from './scenario.js';
 
 const PROVIDERS: readonly Provider[] = ['qliro', 'klarna', 'walley', 'svea'];
 
@@ -175,11 +175,7 @@ describe('Walley: the answer to an applied cancel is lost while Walley lags', ()
     expect(answers).toEqual(['202', '409 IDEMPOTENCY_KEY_IN_PROGRESS', '409 IDEMPOTENCY_KEY_IN_PROGRESS']);
     const [job] = s.jobs();
     expect(job).toMatchObject({ state: 'done', attempts: 3 });
-    const events = run.stderr
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { event: string; orderNo?: string; alreadyCancelled?: boolean });
-    expect(events.filter((e) => e.event === 'cancel.failed')).toEqual([]);
-    expect(events.filter((e) => e.event === 'cancel.succeeded')).toEqual([expect.objectContaining({ orderNo: w.orderNo, alreadyCancelled: false })]);
+    expect(run.events('cancel.failed')).toEqual([]);
+    expect(run.events('cancel.succeeded')).toEqual([expect.objectContaining({ orderNo: w.orderNo, alreadyCancelled: false })]);
   }, 120_000);
 });
