@@ -1,7 +1,8 @@
 /**
- * Every child process the tests start goes through here: the REAL CLI (`node dist/cli.js`, so
- * build first) or a short node script, run to its end (`runCli`, `runNode`) or kept running while
- * the test reads its log lines as they arrive (`startCli`).
+ * Every child process whose output or effects a test judges goes through here: the REAL CLI
+ * (`node dist/cli.js`, so build first) or a short node script, run to its end (`runCli`,
+ * `runNode`) or kept running while the test reads its log lines as they arrive (`startCli`).
+ * (Two unit tests spawn a bare `node -e` only to own a live or a dead pid; they need none of this.)
  *
  * The child is spawned asynchronously on purpose: the sandbox servers answer from this process's
  * event loop, so a spawnSync would deadlock them against the child. The child's environment is
@@ -48,14 +49,14 @@ export interface CliResult {
   durationMs: number;
 }
 
-export interface Exit {
+interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
   /** When the process ended (its streams may have closed a little later). */
   atMs: number;
 }
 
-export interface ChildOptions {
+interface ChildOptions {
   /** The whole environment of the child: make it with `childEnv`. */
   env: Record<string, string>;
   cwd?: string;
@@ -63,12 +64,12 @@ export interface ChildOptions {
   killWhen?: () => boolean;
 }
 
-export interface RunOptions extends ChildOptions {
+interface RunOptions extends ChildOptions {
   /** The run is SIGKILLed and the promise rejected after this long (a run must always end). */
   timeoutMs?: number;
 }
 
-export interface CliOptions {
+interface CliOptions {
   /** Another build of the CLI (the fault suite's FAULTS_CLI); default: this checkout's. */
   cli?: string;
 }
@@ -89,7 +90,7 @@ export function childEnv(...layers: EnvLayer[]): Record<string, string> {
 }
 
 /** The log line `raw` carries, or null when it is not one (the human report, a stack trace). */
-export function parseLogLine(raw: string): LogLine | null {
+function parseLogLine(raw: string): LogLine | null {
   const trimmed = raw.trim();
   if (!trimmed.startsWith('{') || !trimmed.endsWith('}')) return null;
   try {

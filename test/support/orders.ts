@@ -11,7 +11,7 @@ export const DAY_MS = 86_400_000;
 let nextOrderNo = 700_000 + Math.floor(Math.random() * 1000) * 100;
 
 /** A fresh orderNo, unique in this test process. */
-export function freshOrderNo(): string {
+function freshOrderNo(): string {
   nextOrderNo += 1;
   return String(nextOrderNo);
 }
@@ -25,7 +25,7 @@ let nextQliroId = 5_000_000 + Math.floor(Math.random() * 100_000) * 10;
  */
 export type Method = 'K' | 'QL' | 'CL' | 'WA' | 'SP' | 'SCH' | 'SW';
 
-export interface OrderSpec {
+interface OrderSpec {
   orderNo?: string;
   /** Null: an old order without a payment. Default: Klarna. */
   method?: Method | null;

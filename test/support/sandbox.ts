@@ -94,11 +94,6 @@ export function providerRequestCount(world: SandboxWorld): number {
   return PROVIDERS.reduce((sum, p) => sum + world[p].requests.length, 0);
 }
 
-/** Requests one sandbox received for a path containing `fragment`. */
-export function requestsTo(server: { requests: readonly RecordedRequest[] }, method: string, fragment: string): RecordedRequest[] {
-  return server.requests.filter((r) => r.method === method && r.path.includes(fragment));
-}
-
 /** How many Specter getOrder requests asked for `orderNo`. */
 export function getOrderRequests(world: SandboxWorld, orderNo: string): number {
   return world.specter.requestsFor(world.specter.actions.getOrder).filter((r) => r.query.get('orderNo') === orderNo).length;

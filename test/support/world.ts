@@ -15,14 +15,14 @@ import { dumpDb, integrity, jobRows, rawBytes, readDb, rows, type DbDump, type J
 import { makeOrder } from './orders.js';
 import { clearFaults } from './sandbox.js';
 
-export interface WorkspaceOptions {
+interface WorkspaceOptions {
   /** Where the database lives, relative to the workspace folder (default data/sync.db). */
   dbFile?: string;
   /** Another build of the CLI (the fault suite's FAULTS_CLI); default: this checkout's. */
   cli?: string;
 }
 
-export interface WorkspaceRunOptions {
+interface WorkspaceRunOptions {
   /** Set (string) or remove (undefined) variables after the workspace's own. */
   env?: EnvLayer;
   timeoutMs?: number;
@@ -112,7 +112,7 @@ export class Workspace {
 }
 
 /** A world with a handful of ordinary orders (every test adds the orders it acts on). */
-export async function startWorld(options: SandboxWorldOptions = {}): Promise<SandboxWorld> {
+async function startWorld(options: SandboxWorldOptions = {}): Promise<SandboxWorld> {
   const orders = options.orders ?? [makeOrder({ method: 'K' }), makeOrder({ method: 'QL' }), makeOrder({ method: 'CL' }), makeOrder({ method: 'SP' })];
   return startSandboxWorld({ ...options, orders });
 }
