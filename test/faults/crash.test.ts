@@ -13,8 +13,8 @@
  * crashing run; then `once` until every job is final (Qliro and Walley confirm on a later cycle).
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { isListing, listingPage } from '../support/sandbox.js';
-import { Scenario, type Provider } from './scenario.js';
+import { isListing, listingPage, PROVIDERS, type Provider } from '../support/sandbox.js';
+import { Scenario } from './scenario.js';
 
 interface CrashCase {
   name: string;
@@ -98,7 +98,7 @@ const CASES: CrashCase[] = [
     env: { SPECTER_SYNC_CRASH_AT: 'dispatch.after_answer', SPECTER_SYNC_CRASH_AFTER: '2' },
     atCrash: answeredNotRecorded,
   },
-  ...(['qliro', 'klarna', 'walley', 'svea'] as const).map(
+  ...PROVIDERS.map(
     (provider): CrashCase => ({
       name: `dispatch.after_answer (${provider} answered, the outcome was never recorded)`,
       env: { SPECTER_SYNC_CRASH_AT: 'dispatch.after_answer' },
@@ -139,7 +139,7 @@ describe('kill -9 at each stage of a cycle, then restart', () => {
     const before = s.dump();
 
     const killWhen = c.arm?.(s);
-    const slowed = (['qliro', 'klarna', 'walley', 'svea'] as const).filter((p) => c.firstToAnswer && p !== c.firstToAnswer);
+    const slowed = PROVIDERS.filter((p) => c.firstToAnswer && p !== c.firstToAnswer);
     for (const p of slowed) s.world[p].setLatency(1500);
     const crashed = await s.run({ env: c.env, ...(killWhen ? { killWhen } : {}) });
     for (const p of slowed) s.world[p].setLatency(0);

@@ -6,9 +6,8 @@
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import type { Fault, RecordedRequest } from '../../src/sandbox/loopback.js';
-import { Scenario, type Provider } from './scenario.js';
-
-const PROVIDERS: readonly Provider[] = ['qliro', 'klarna', 'walley', 'svea'];
+import { PROVIDERS, type Provider } from '../support/sandbox.js';
+import { Scenario } from './scenario.js';
 
 /** The request that carries the cancel itself (Walley's token request and Svea's GET are not it). */
 const isCancel: Record<Provider, (r: RecordedRequest) => boolean> = {

@@ -33,10 +33,8 @@ import { makeOrder, type Method } from '../support/orders.js';
 import { cancelRequestsAt, cancelsApplied, idempotencyKeyOf, providerState, type Provider } from '../support/sandbox.js';
 import { Workspace } from '../support/world.js';
 
-export type { Provider } from '../support/sandbox.js';
-
 /** FAULTS_CLI (read only here) points the suite at another build, e.g. a deliberately broken copy. */
-export const FAULTS_CLI = process.env.FAULTS_CLI ?? CLI;
+const FAULTS_CLI = process.env.FAULTS_CLI ?? CLI;
 
 /**
  * One instant for every fixture in this process: the orders (and so their snapshots) are then the
@@ -48,7 +46,7 @@ const FIXTURE_NOW = Date.now();
 let baselineDb: Promise<string> | null = null;
 
 /** An order of the fixture, with the provider its payment routes to (null: none of ours). */
-export interface FixtureOrder {
+interface FixtureOrder {
   orderNo: string;
   provider: Provider | null;
   /** The provider's id of the payment (routing strips Qliro's "QLIRO-" prefix). */
@@ -59,7 +57,7 @@ export interface FixtureOrder {
  * A small, fixed shop: three orders per provider, two Svea orders Specter handles itself, one old
  * order without payment. 14 orders, listed 5 per page: three pages, so a kill can land mid-listing.
  */
-export function fixtureOrders(now = Date.now()): { orders: SandboxOrder[]; fixture: FixtureOrder[] } {
+function fixtureOrders(now = Date.now()): { orders: SandboxOrder[]; fixture: FixtureOrder[] } {
   const orders: SandboxOrder[] = [];
   const fixture: FixtureOrder[] = [];
   let n = 0;
@@ -113,12 +111,12 @@ const ROUTING_CONFIG = {
   ],
 };
 
-export interface RunResult extends CliResult {
+interface RunResult extends CliResult {
   /** The `once --json` report, when the run got far enough to print it. */
   report: { outcome?: string } | null;
 }
 
-export interface RunOptions {
+interface RunOptions {
   /** Extra environment for this run only (e.g. SPECTER_SYNC_CRASH_AT). */
   env?: Record<string, string>;
   /** Polled every 10 ms while the child runs; when it returns true the child is SIGKILLed. */
