@@ -278,10 +278,13 @@ function commandKinds(method: fc.Arbitrary<Method>) {
 
 export const COMMAND_KINDS: readonly string[] = Object.keys(commandKinds(fc.constant<Method>('K')));
 
-/** `exclude`: command kinds (COMMAND_KINDS) and payment methods (METHODS) to leave out. */
-export function historyArbitrary(exclude: ReadonlySet<string>, maxCommands: number): fc.Arbitrary<Iterable<HistoryCommand>> {
+/**
+ * `exclude`: command kinds (COMMAND_KINDS) and payment methods (METHODS) to leave out.
+ * `replayPath`: the /*replayPath="…"*\/ of a printed counterexample, to replay it exactly.
+ */
+export function historyArbitrary(exclude: ReadonlySet<string>, maxCommands: number, replayPath?: string): fc.Arbitrary<Iterable<HistoryCommand>> {
   const kinds = Object.entries(commandKinds(methodArbitrary(exclude))).filter(([kind]) => !exclude.has(kind)).map(([, spec]) => spec);
-  return fc.commands([fc.oneof(...kinds)], { maxCommands, size: 'max' });
+  return fc.commands([fc.oneof(...kinds)], { maxCommands, size: 'max', ...(replayPath !== undefined ? { replayPath } : {}) });
 }
 
 /** The cycles every history ends with: faults cleared, then enough healthy cycles to settle. */

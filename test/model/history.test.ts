@@ -11,7 +11,8 @@
  * Environment:
  *   MODEL_HISTORIES=<n>      how many histories (default 500)
  *   MODEL_SEED=<n>           replay a run (the seed is printed first, and again on failure)
- *   MODEL_PATH=<path>        with MODEL_SEED: replay exactly the counterexample fast-check printed
+ *   MODEL_PATH=<path>        with MODEL_SEED and MODEL_REPLAY_PATH: replay exactly the shrunk
+ *   MODEL_REPLAY_PATH=<rp>   counterexample fast-check printed ({ seed, path } and /*replayPath="rp"*\/)
  *   MODEL_INVARIANTS=1,3     check only these (0, cycles completing, is always checked)
  *   MODEL_EXCLUDE=share,SW   leave these command kinds (commands.ts COMMAND_KINDS) or payment
  *                           methods (K, QL, CL, SP, SW) out, e.g. to find a second story
@@ -45,6 +46,7 @@ function listSetting(name: string): string[] {
 const HISTORIES = integerSetting('MODEL_HISTORIES', 500);
 const SEED = integerSetting('MODEL_SEED', Math.floor(Math.random() * 2 ** 31));
 const PATH = process.env['MODEL_PATH'] || undefined;
+const REPLAY_PATH = process.env['MODEL_REPLAY_PATH'] || undefined;
 const MAX_COMMANDS = integerSetting('MODEL_MAX_COMMANDS', 40);
 const TIME_LIMIT_MS = integerSetting('MODEL_TIME_LIMIT_S', 480) * 1000;
 
@@ -85,7 +87,7 @@ describe('money safety over time (model-based)', () => {
       let ran = 0;
       let cycles = 0;
       let steps = 0;
-      const property = fc.asyncProperty(historyArbitrary(EXCLUDE, MAX_COMMANDS), async (commands) => {
+      const property = fc.asyncProperty(historyArbitrary(EXCLUDE, MAX_COMMANDS, REPLAY_PATH), async (commands) => {
         historyNo += 1;
         const model = new ReferenceModel(historyNo);
         await sut.beginHistory(historyNo);
@@ -107,13 +109,23 @@ describe('money safety over time (model-based)', () => {
         }
       });
       const started = Date.now();
-      await fc.assert(property, {
-        numRuns: HISTORIES,
-        seed: SEED,
-        ...(PATH !== undefined ? { path: PATH } : {}),
-        interruptAfterTimeLimit: TIME_LIMIT_MS,
-        markInterruptAsFailure: false,
-      });
+      try {
+        await fc.assert(property, {
+          numRuns: HISTORIES,
+          seed: SEED,
+          ...(PATH !== undefined ? { path: PATH, endOnFailure: true } : {}),
+          interruptAfterTimeLimit: TIME_LIMIT_MS,
+          markInterruptAsFailure: false,
+        });
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const path = /path: "([^"]+)"/.exec(message)?.[1];
+        const replayPath = /replayPath="([^"]+)"/.exec(message)?.[1];
+        if (path && replayPath) {
+          process.stderr.write(`[model] replay the shrunk history with: MODEL_SEED=${SEED} MODEL_PATH=${path} MODEL_REPLAY_PATH='${replayPath}'\n`);
+        }
+        throw error;
+      }
       process.stderr.write(`[model] ${ran} histories (${(steps / Math.max(1, ran)).toFixed(1)} commands each on average), ${cycles} cycles in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
       const t = real.tally;
       process.stderr.write(

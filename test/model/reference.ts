@@ -67,6 +67,7 @@ export interface Cause {
   kind: 'cancelled' | 'vanished';
   order: ModelOrder;
   payment: Payment;
+  /** The cycle it arose in, counted like the trace (failed cycles included). */
   cycle: number;
   /** The payment's route when the cause arose. */
   route: RouteKind;
@@ -312,7 +313,7 @@ export class ReferenceModel {
       if (order.exists) {
         const status = statusOf(order);
         if (previous !== null && status === 'cancelled' && order.payment !== null && this.watchedCancellation(order, previous)) {
-          this.addCause('cancelled', order, order.payment, cycle.index);
+          this.addCause('cancelled', order, order.payment);
           notes.push(`${order.label} cancelled → cause for ${order.payment.name}`);
         }
         for (const cause of this.causesOf(order)) {
@@ -330,7 +331,7 @@ export class ReferenceModel {
         notes.push(`${order.label} found gone`);
         if (last.payment !== null) {
           if (needsAction(routeOf(last.payment, this.routing))) this.mayHaveJob.add(last.payment);
-          if (last.status !== 'cancelled') this.addCause('vanished', order, last.payment, cycle.index);
+          if (last.status !== 'cancelled') this.addCause('vanished', order, last.payment);
           if (this.vanishedAction === 'cancel' && needsAction(routeOf(last.payment, this.routing))) this.maySend.add(last.payment);
         }
       }
@@ -371,9 +372,9 @@ export class ReferenceModel {
     return news && this.inViewSince(order, last.cycle, this.lookback);
   }
 
-  private addCause(kind: Cause['kind'], order: ModelOrder, payment: Payment, cycle: number): void {
+  private addCause(kind: Cause['kind'], order: ModelOrder, payment: Payment): void {
     const route = routeOf(payment, this.routing);
-    this.causes.push({ kind, order, payment, cycle, route, standing: true });
+    this.causes.push({ kind, order, payment, cycle: this.cyclesRun, route, standing: true });
     if (needsAction(route)) {
       if (kind === 'cancelled') this.maySend.add(payment);
       this.mayHaveJob.add(payment);
