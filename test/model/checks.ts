@@ -84,6 +84,8 @@ export class Real {
   /** How often each rule was put to the test over the run, so a run shows it was not vacuous. */
   readonly tally = { causes: 0, cancelsSeen: 0, owedChecked: 0, reopenedAfterCancel: 0, failedListings: 0 };
   private readonly keys = new Map<string, Set<string | null>>();
+  /** The jobs as last put in the trace (only changes are traced). */
+  private lastJobs = '';
 
   constructor(
     readonly sut: SystemUnderTest,
@@ -92,6 +94,7 @@ export class Real {
 
   resetHistory(): void {
     this.keys.clear();
+    this.lastJobs = '';
   }
 
   /** One `cycle` command: expect, run, replay in the model, check. */
@@ -122,7 +125,7 @@ export class Real {
     const wanted = expectation.baseline ? 'baseline' : 'succeeded';
     if (report.outcome !== wanted) {
       model.trace.push(`cycle ${model.cyclesRun + 1}: ${report.outcome}${'reason' in report ? ` (${report.reason})` : ''}`);
-      fail(0, `cycle ${model.cyclesRun + 1} had nothing scripted against it and should have ended ${wanted}, but ended ${report.outcome}${'reason' in report ? `: ${report.reason}` : ''}`);
+      fail(0, `cycle ${model.cyclesRun + 1} had no listing fault scripted and should have ended ${wanted}, but ended ${report.outcome}${'reason' in report ? `: ${report.reason}` : ''}`);
     }
     const byProvider: Record<string, number> = {};
     for (const c of observed.cancels) byProvider[c.provider] = (byProvider[c.provider] ?? 0) + 1;
@@ -133,6 +136,9 @@ export class Real {
     this.tally.reopenedAfterCancel += cancelledBefore.size;
     const n = model.cyclesRun;
     if (observed.cancels.length > 0) model.trace.push(`  cancel requests: ${observed.cancels.map((c) => this.describeCancel(model, c)).join(', ')}`);
+    const jobs = observed.jobs.map((j) => `${paymentOfJob(model, j)?.name ?? '?'} ${String(j['state'])}${j['failure_reason'] ? ` ${String(j['failure_reason'])}` : ''}`).join(', ');
+    if (jobs !== this.lastJobs) model.trace.push(`  jobs now: ${jobs || 'none'}`);
+    this.lastJobs = jobs;
 
     // 1 and 5: every request this cycle.
     for (const cancel of observed.cancels) {

@@ -44,15 +44,16 @@ class Share implements HistoryCommand {
     readonly name: string,
     readonly from: string,
     readonly daysBack: number,
+    readonly cancelled: boolean,
   ) {}
   check = (m: Readonly<Model>): boolean => orderAt(m, this.name) === undefined && orderAt(m, this.from)?.payment != null;
   async run(m: Model, r: Real): Promise<void> {
     const from = m.order(this.from)!;
-    const order = m.createOrder(this.name, from.payment, this.daysBack, false);
+    const order = m.createOrder(this.name, from.payment, this.daysBack, this.cancelled);
     r.sut.put(order);
     m.changed(`share: ${m.describeOrder(order)} carries ${from.label}'s payment`);
   }
-  toString = (): string => `share(${this.name}: ${this.from}'s payment, ${this.daysBack}d)`;
+  toString = (): string => `share(${this.name}: ${this.from}'s payment, ${this.daysBack}d${this.cancelled ? ', cancelled' : ''})`;
 }
 
 /** A change to one existing order in Specter. */
@@ -257,9 +258,9 @@ const daysBack = fc.oneof(
 function commandKinds(method: fc.Arbitrary<Method>) {
   return {
   create: { weight: 8, arbitrary: fc.tuple(name, fc.oneof(method, fc.constant<'none'>('none')), daysBack, fc.boolean()).map(([n, m, d, c]) => new Create(n, m, d, c)) },
-  share: { weight: 3, arbitrary: fc.tuple(name, name, daysBack).map(([n, s, d]) => new Share(n, s, d)) },
+  share: { weight: 4, arbitrary: fc.tuple(name, name, daysBack, fc.boolean()).map(([n, s, d, c]) => new Share(n, s, d, c)) },
   cancel: { weight: 7, arbitrary: name.map((s) => new Edit('cancel', s)) },
-  reopen: { weight: 3, arbitrary: name.map((s) => new Edit('reopen', s)) },
+  reopen: { weight: 4, arbitrary: name.map((s) => new Edit('reopen', s)) },
   deliver: { weight: 1, arbitrary: name.map((s) => new Edit('deliver', s)) },
   payAgain: { weight: 1, arbitrary: fc.tuple(name, method).map(([s, m]) => new PayAgain(s, m)) },
   delete: { weight: 3, arbitrary: name.map((s) => new Delete(s)) },
@@ -269,7 +270,7 @@ function commandKinds(method: fc.Arbitrary<Method>) {
   klarnaRule: { weight: 1, arbitrary: fc.boolean().map((on) => new KlarnaRule(on)) },
   elsewhere: { weight: 1, arbitrary: fc.boolean().map((on) => new SwishElsewhere(on)) },
   vanishedAction: { weight: 1, arbitrary: fc.constantFrom<VanishedAction>('flag', 'cancel').map((a) => new VanishedActionCommand(a)) },
-  fail503: { weight: 2, arbitrary: fc.tuple(fc.constantFrom('klarna', 'qliro', 'walley') as fc.Arbitrary<'klarna' | 'qliro' | 'walley'>, fc.integer({ min: 1, max: 3 })).map(([p, n]) => new FailCancels(p, n)) },
+  fail503: { weight: 3, arbitrary: fc.tuple(fc.constantFrom('klarna', 'qliro', 'walley') as fc.Arbitrary<'klarna' | 'qliro' | 'walley'>, fc.integer({ min: 1, max: 3 })).map(([p, n]) => new FailCancels(p, n)) },
   capture: { weight: 1, arbitrary: name.map((s) => new Capture(s)) },
   failListing: { weight: 1, arbitrary: fc.constantFrom<ListingFault>('503', 'reset', 'html').map((k) => new FailListing(k)) },
   cycle: { weight: 14, arbitrary: fc.constant(new Cycle()) },

@@ -14,10 +14,15 @@
  *   not cancelled (or carried another payment) up to the cycle that sees it cancelled, or when a
  *   never-seen order is first seen cancelled with a date inside the previous successful cycle's
  *   window (created and cancelled between two polls). Anything else is history.
- * - A *cause* is a watched cancellation (or a watched disappearance) of an order carrying a
- *   payment. It stands while the worker keeps seeing the order cancelled with that payment (or
- *   keeps finding it gone) inside its window; the payment is owed a cancellation while a cause
- *   stands and no live order carries the payment.
+ * - A *cause* is a watched cancellation (or a watched disappearance: an order the worker tracked,
+ *   last seen not cancelled, found gone) of an order carrying a payment. It stands while the worker
+ *   keeps seeing the order cancelled with that payment (or keeps finding it gone) inside its
+ *   window. The payment is *owed* a cancellation while a cause stands, its route needs action (a
+ *   provider, or a person when there is no route; handledBySpecter and elsewhere need nothing) and
+ *   no live order carries it.
+ * - What *may* happen: a cancel request only for a payment that had a watched cancellation (or,
+ *   with VANISHED_ACTION=cancel, a watched disappearance) while its route needed action; a job also
+ *   for a payment of any order found gone (a person may be asked about it).
  */
 
 export type Method = 'K' | 'QL' | 'CL' | 'SP' | 'SW';
