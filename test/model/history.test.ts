@@ -133,7 +133,7 @@ describe('money safety over time (model-based)', () => {
           `${t.owedChecked} owed payments checked settled, ${t.reopenedAfterCancel} re-opened after their cancel, ${t.failedListings} failed listings\n`,
       );
       // An interrupted run (time limit) must still have tried a meaningful number of histories.
-      expect(ran).toBeGreaterThanOrEqual(Math.min(HISTORIES, 50));
+      if (PATH === undefined) expect(ran).toBeGreaterThanOrEqual(Math.min(HISTORIES, 50));
     },
     TIME_LIMIT_MS + 120_000,
   );
