@@ -59,8 +59,14 @@ for (const kind of EXCLUDE) {
   if (!COMMAND_KINDS.includes(kind) && !(METHODS as readonly string[]).includes(kind)) throw new Error(`MODEL_EXCLUDE: no command kind or payment method ${kind}`);
 }
 
+/** The settings that shape the generated histories: a replay needs the same ones. */
+const SHAPING = ['MODEL_HISTORIES', 'MODEL_INVARIANTS', 'MODEL_EXCLUDE', 'MODEL_MAX_COMMANDS']
+  .flatMap((name) => (process.env[name] ? [`${name}=${process.env[name]}`] : []))
+  .join(' ');
+const REPLAY_WITH = `${SHAPING ? `${SHAPING} ` : ''}MODEL_SEED=${SEED}`;
+
 // Announced before the run, so even a crash or a hang leaves the seed in the output.
-process.stderr.write(`[model] history.test: seed ${SEED}, ${HISTORIES} histories (replay with MODEL_SEED=${SEED})\n`);
+process.stderr.write(`[model] history.test: seed ${SEED}, ${HISTORIES} histories (replay with ${REPLAY_WITH})\n`);
 
 let world: SandboxWorld;
 let dir: string;
@@ -122,7 +128,7 @@ describe('money safety over time (model-based)', () => {
         const path = /path: "([^"]+)"/.exec(message)?.[1];
         const replayPath = /replayPath="([^"]+)"/.exec(message)?.[1];
         if (path && replayPath) {
-          process.stderr.write(`[model] replay the shrunk history with: MODEL_SEED=${SEED} MODEL_PATH=${path} MODEL_REPLAY_PATH='${replayPath}'\n`);
+          process.stderr.write(`[model] replay the shrunk history with: ${REPLAY_WITH} MODEL_PATH=${path} MODEL_REPLAY_PATH='${replayPath}'\n`);
         }
         throw error;
       }
