@@ -8,7 +8,7 @@
  * request; an order created during a listing is tracked by the next run that reads it whole.
  */
 import { describe, expect, it, jest } from '@jest/globals';
-import type { SandboxOrder, ServedPage } from '../../src/sandbox/specter/server.js';
+import type { SandboxOrder, ServedPage } from '../../src/sandbox/specter/types.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
 import { type CliResult, expectExit, show } from '../support/cli.js';
 import { makeOrder, providerRefOf } from '../support/orders.js';

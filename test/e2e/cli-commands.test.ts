@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { describe, expect, it, jest } from '@jest/globals';
-import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
+import type { SandboxOrder } from '../../src/sandbox/specter/types.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
 import { expectExit } from '../support/cli.js';
 import { makeOrder, type Method, providerRefOf } from '../support/orders.js';

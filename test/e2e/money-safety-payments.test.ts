@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, jest } from '@jest/globals';
-import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
+import type { SandboxOrder } from '../../src/sandbox/specter/types.js';
 import { formatStockholm } from '../../src/sandbox/specter/seed.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
 import { about, expectExit } from '../support/cli.js';

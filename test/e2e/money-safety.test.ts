@@ -10,7 +10,7 @@
  * The payments and routing stories (3, 4, 6, 8) are in money-safety-payments.test.ts.
  */
 import { describe, expect, it, jest } from '@jest/globals';
-import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
+import type { SandboxOrder } from '../../src/sandbox/specter/types.js';
 import { formatStockholm } from '../../src/sandbox/specter/seed.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
 import { about, expectExit, waitFor } from '../support/cli.js';

@@ -25,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from '@jest/globals';
 import type { RecordedRequest } from '../../src/sandbox/loopback.js';
-import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
+import type { SandboxOrder } from '../../src/sandbox/specter/types.js';
 import { startSandboxWorld, type SandboxWorld } from '../../src/sandbox/world.js';
 import { CLI, show, waitFor, type CliResult } from '../support/cli.js';
 import { dumpDb, integrity, jobRows, readDb, type JobRow } from '../support/db.js';

@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { AppConfig, RoutingRule } from '../../src/config/types.js';
 import { memoryLogger, type RecordedEvent } from '../../src/observability/logger.js';
 import type { RecordedRequest } from '../../src/sandbox/loopback.js';
-import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
+import type { SandboxOrder } from '../../src/sandbox/specter/types.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
 import { openStore, type Store } from '../../src/store/database.js';
 import { runCycle, type CycleReport } from '../../src/worker/cycle.js';

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { formatStockholm } from '../../src/sandbox/specter/seed.js';
-import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
+import type { SandboxOrder } from '../../src/sandbox/specter/types.js';
 
 export const DAY_MS = 86_400_000;
 
