@@ -11,7 +11,7 @@ import type { OrderStatus, ProviderName, TrackedOrder } from '../domain.js';
 import { compileStatusMap, trackOrder } from '../diff/track.js';
 import { compileRoutingRules } from '../routing/route.js';
 import { seedOrders } from '../sandbox/specter/seed.js';
-import type { SandboxOrder } from '../sandbox/specter/server.js';
+import type { SandboxOrder } from '../sandbox/specter/types.js';
 
 /**
  * A fixed count and spread; the seed is searched (see demoOrders). Fourteen days rather than the

@@ -9,7 +9,8 @@ import { startQliroSandbox, type QliroSandbox } from './providers/qliro.js';
 import { startSveaSandbox, type SveaSandbox } from './providers/svea.js';
 import { startWalleySandbox, type WalleySandbox } from './providers/walley.js';
 import { seedOrders } from './specter/seed.js';
-import { startSpecterSandbox, type SandboxOrder, type SpecterSandbox } from './specter/server.js';
+import { startSpecterSandbox } from './specter/server.js';
+import type { SandboxOrder, SpecterSandbox } from './specter/types.js';
 
 export const SANDBOX_CREDENTIALS = {
   specter: { sbmId: 4711, apiUserId: 'sandbox-reader', apiUserKey: 'sandbox-specter-user-key-7f3a', integrationKey: 'sandbox-integration-key-91c2' },

@@ -99,7 +99,7 @@ export function planCycle(input: PlanInput): CyclePlan {
   // Re-opened and reappeared orders first: their jobs are voided before anything new is made.
   for (const { before, after } of diff.reopened) {
     const stopped = stopJobs(input, plan, after.orderNo, 'cancelled', 'reopened');
-    const sentJob = sentJobOf(input, [before.paymentKey, after.paymentKey], stopped);
+    const sentJob = sentJobOf(input, after.orderNo, [before.paymentKey, after.paymentKey], stopped);
     plan.reopened.push({ order: after, sentJob, was: 'cancelled' });
     plan.actions.push({ action: 'reopened', orderNo: after.orderNo, cancellationSent: sentJob !== null });
   }
@@ -108,7 +108,7 @@ export function planCycle(input: PlanInput): CyclePlan {
     plan.actions.push({ action: 'reappeared', orderNo: after.orderNo });
     // Its payment's cancellation went out while it was gone: the customer's reservation is gone
     // for an order that exists after all. That is the re-open alert too.
-    const sentJob = sentJobOf(input, [before.paymentKey, after.paymentKey], stopped);
+    const sentJob = sentJobOf(input, after.orderNo, [before.paymentKey, after.paymentKey], stopped);
     if (sentJob !== null && after.status !== 'cancelled') plan.reopened.push({ order: after, sentJob, was: 'vanished' });
   }
 
@@ -177,14 +177,19 @@ function stopJobs(input: PlanInput, plan: CyclePlan, orderNo: string, cause: 'ca
   return stopped;
 }
 
-/** The job of these payments that (may have) reached its provider: a stopped `sending` job counts. */
-function sentJobOf(input: PlanInput, keys: ReadonlyArray<string | null>, stopped: readonly CancellationJob[]): CancellationJob | null {
+/**
+ * The job that (may have) reached a provider for this order: one of its payments' jobs, or one the
+ * order itself made (its payment key may have changed since, e.g. routing no longer covers it).
+ * A stopped `sending` job counts: its request may have left before the process died.
+ */
+function sentJobOf(input: PlanInput, orderNo: string, keys: ReadonlyArray<string | null>, stopped: readonly CancellationJob[]): CancellationJob | null {
   for (const key of keys) {
     if (key === null) continue;
     const job = input.jobsByPayment.get(key);
     if (job && WENT_OUT.has(job.state)) return job;
   }
-  return stopped.find((j) => j.state === 'sending') ?? null;
+  const own = (input.jobsByOrder.get(orderNo) ?? []).find((j) => WENT_OUT.has(j.state));
+  return own ?? stopped.find((j) => j.state === 'sending') ?? null;
 }
 
 function liveTwinHold(provider: ProviderName, providerRef: string, twinNo: string): NonNullable<NewCancellationJob['hold']> {

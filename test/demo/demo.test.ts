@@ -3,23 +3,13 @@
  * in under 30 s, tell each step of the story, leak no sandbox secret, and ignore whatever
  * SPECTER_* / SYNC_* / provider variables the caller happens to have set.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { loadConfig } from '../../src/config/load.js';
+import { describeSettings, loadConfig } from '../../src/config/load.js';
 import { demoOrders, type Cast } from '../../src/demo/cast.js';
 import { SANDBOX_SECRETS } from '../../src/sandbox/world.js';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+import { childEnv, CLI, runCli, type CliResult } from '../support/cli.js';
 
 /**
  * Settings a user might have exported for their real account. Had the demo read any of them, it
@@ -46,22 +36,25 @@ const HOSTILE_ENV: Record<string, string> = {
   NODE_ENV: 'production',
 };
 
-function runDemo(env: NodeJS.ProcessEnv): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'demo'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    // A hung demo must fail this test, not the whole suite's timeout.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
+/**
+ * Every other setting the program knows, set too, to a value it would refuse (and each secret
+ * also as <NAME>_FILE, which together with <NAME> is refused outright): so a demo that read any
+ * setting from its environment fails, whichever setting it is.
+ */
+function everySettingHostile(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const setting of describeSettings()) {
+    env[setting.env] = 'hostile value from the caller';
+    if (setting.secret) env[`${setting.env}_FILE`] = '/nonexistent/secret';
+  }
+  return { ...env, ...HOSTILE_ENV };
+}
+
+function runDemo(): Promise<CliResult> {
+  // A hung demo must fail this test, not the whole suite's timeout. The environment is built from
+  // nothing but PATH and HOME plus the hostile settings (childEnv): what the test runner itself
+  // has set (SPECTER_SYNC_CRASH_AT of a fault run, say) does not reach the demo.
+  return runCli(['demo'], { env: childEnv(everySettingHostile()), timeoutMs: 60_000 });
 }
 
 function keptDir(output: string): string | null {
@@ -77,18 +70,15 @@ function normalised(output: string): string {
     .replace(/after [0-9.]+ s/g, 'after N s');
 }
 
-const runs: Run[] = [];
+const runs: CliResult[] = [];
 let cast: Cast;
 
 beforeAll(async () => {
   // The test runs what a user runs: the built package. `npm test` builds before Jest starts; a
   // build here would rewrite dist/ under the other suites' child processes.
-  if (!existsSync(path.join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` first');
-  const env: NodeJS.ProcessEnv = { ...process.env, ...HOSTILE_ENV };
-  // The fault-injection hook kills the process at a named point; it is not the user's setting.
-  delete env.SPECTER_SYNC_CRASH_AT;
-  runs.push(await runDemo(env));
-  runs.push(await runDemo(env));
+  if (!existsSync(CLI)) throw new Error('dist/cli.js is missing: run `npm run build` first');
+  runs.push(await runDemo());
+  runs.push(await runDemo());
   // The cast the demo picks, worked out independently of the child, from the same seed and routing.
   const config = loadConfig({ env: { SPECTER_SBM_ID: '1', SPECTER_API_USER_ID: 'u', SPECTER_API_USER_KEY: 'k' } });
   cast = demoOrders(config).cast;
@@ -106,7 +96,7 @@ describe('specter-sync demo', () => {
     const run = runs[0]!;
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.ms).toBeLessThan(30_000);
+    expect(run.durationMs).toBeLessThan(30_000);
   });
 
   it('tells the baseline: orders recorded, nothing forwarded', () => {

@@ -4,9 +4,12 @@
  */
 import { describe, expect, it, jest } from '@jest/globals';
 import type { RecordedRequest } from '../../src/sandbox/loopback.js';
-import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
+import type { SandboxOrder } from '../../src/sandbox/specter/types.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import { expectExit, makeOrder, type Method, providerRefOf, useSandboxWorld, Workspace } from './harness.js';
+import { expectExit } from '../support/cli.js';
+import { makeOrder, type Method, providerRefOf } from '../support/orders.js';
+import { cancelRequestsAt } from '../support/sandbox.js';
+import { useSandboxWorld, Workspace } from '../support/world.js';
 
 jest.setTimeout(60_000);
 
@@ -23,10 +26,9 @@ async function trackedOrder(method: Method, env: Record<string, string> = {}): P
   return { ws, order, ref: providerRefOf(order) };
 }
 
-function klarnaCancels(ref: string): RecordedRequest[] {
-  return world.klarna.requests.filter((r) => r.method === 'POST' && r.path === `/ordermanagement/v1/orders/${ref}/cancel`);
-}
+const klarnaCancels = (ref: string): RecordedRequest[] => cancelRequestsAt(world, 'klarna', ref);
 
+/** Every request to Klarna about this order (cancels, reads), whatever the method. */
 function klarnaRequestsFor(ref: string): RecordedRequest[] {
   return world.klarna.requests.filter((r) => r.path.includes(ref));
 }

@@ -8,9 +8,12 @@
  * request; an order created during a listing is tracked by the next run that reads it whole.
  */
 import { describe, expect, it, jest } from '@jest/globals';
-import type { SandboxOrder, ServedPage } from '../../src/sandbox/specter/server.js';
+import type { SandboxOrder, ServedPage } from '../../src/sandbox/specter/types.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import { type CliResult, expectExit, getOrderRequests, makeOrder, providerRefOf, show, useSandboxWorld, type Workspace } from './harness.js';
+import { type CliResult, expectExit, show } from '../support/cli.js';
+import { makeOrder, providerRefOf } from '../support/orders.js';
+import { getOrderRequests } from '../support/sandbox.js';
+import { useSandboxWorld, type Workspace } from '../support/world.js';
 
 jest.setTimeout(180_000);
 

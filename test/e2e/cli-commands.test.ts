@@ -5,9 +5,12 @@
  */
 import fs from 'node:fs';
 import { describe, expect, it, jest } from '@jest/globals';
-import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
+import type { SandboxOrder } from '../../src/sandbox/specter/types.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import { expectExit, makeOrder, type Method, providerRefOf, useSandboxWorld, Workspace } from './harness.js';
+import { expectExit } from '../support/cli.js';
+import { makeOrder, type Method, providerRefOf } from '../support/orders.js';
+import { klarnaCancelKeys, providerRequestCount } from '../support/sandbox.js';
+import { useSandboxWorld, Workspace } from '../support/world.js';
 
 jest.setTimeout(60_000);
 
@@ -124,7 +127,7 @@ describe('what a person does', () => {
     const run = await ws.run(['once']);
     expectExit(run, 0);
     expect(run.events('cancel.sent')).toHaveLength(0);
-    const keys = world.klarna.requests.filter((r) => r.method === 'POST' && r.path.endsWith(`/${ref}/cancel`)).map((r) => r.headers['klarna-idempotency-key']);
+    const keys = klarnaCancelKeys(world, ref);
     expect(keys).toHaveLength(2);
     expect(new Set(keys)).toEqual(new Set([failed.idempotency_key]));
     expect(world.klarna.orderState(ref)).toBe('cancelled');
@@ -190,7 +193,7 @@ describe('once output modes', () => {
     const newcomer = makeOrder({ method: 'CL' });
     world.specter.add(newcomer);
     const before = ws.dump();
-    const providerRequests = world.klarna.requests.length + world.qliro.requests.length + world.walley.requests.length;
+    const providerRequests = providerRequestCount(world);
 
     const dry = await ws.run(['once', '--dry-run', '--json']);
     expect([0, 3]).toContain(dry.code);
@@ -204,7 +207,7 @@ describe('once output modes', () => {
     );
     expect(report.counts).toMatchObject({ cancelled: 1, vanished: 1, newOrders: 1 });
     expect(ws.dump()).toEqual(before);
-    expect(world.klarna.requests.length + world.qliro.requests.length + world.walley.requests.length).toBe(providerRequests);
+    expect(providerRequestCount(world)).toBe(providerRequests);
     expect(dry.events('cancel.sent')).toHaveLength(0);
 
     // The real run afterwards does exactly what the dry run announced.

@@ -4,7 +4,10 @@
  */
 import { describe, expect, it, jest } from '@jest/globals';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import { expectExit, getOrderRequests, makeOrder, providerRefOf, useSandboxWorld } from './harness.js';
+import { expectExit } from '../support/cli.js';
+import { makeOrder, providerRefOf } from '../support/orders.js';
+import { getOrderRequests } from '../support/sandbox.js';
+import { useSandboxWorld } from '../support/world.js';
 
 jest.setTimeout(60_000);
 

@@ -3,33 +3,27 @@
  * The worker stores no customer names, so the name also rides in a field it does store (an
  * unrouted payment's reference), and the two encodings must give byte-identical snapshots.
  */
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import { expectExit, makeOrder, startWorld, Workspace, type Row } from './harness.js';
+import { expectExit } from '../support/cli.js';
+import type { Row } from '../support/db.js';
+import { makeOrder } from '../support/orders.js';
+import { useSandboxWorld, type Workspace } from '../support/world.js';
 
 jest.setTimeout(60_000);
 
 const NAME = 'Åsa Öberg';
 
-let world: SandboxWorld;
-const workspaces: Workspace[] = [];
-
-beforeAll(async () => {
-  world = await startWorld({
-    orders: [
-      makeOrder({ method: 'K', customerName: NAME }),
-      // SW (Swish) is unrouted by default: the reference is stored as Specter gives it.
-      makeOrder({ method: 'SW', reference: `${NAME} – Göteborg`, customerName: NAME }),
-      makeOrder({ method: 'QL', customerName: 'Märta Sjöberg' }),
-      makeOrder({ method: 'CL', customerName: 'Örjan Wållberg' }),
-    ],
-  });
-});
-afterAll(async () => {
-  world.specter.setEncoding('utf-8');
-  for (const ws of workspaces) ws.cleanup();
-  await world.close();
+let world!: SandboxWorld;
+const workspace = useSandboxWorld((w) => (world = w), {
+  orders: [
+    makeOrder({ method: 'K', customerName: NAME }),
+    // SW (Swish) is unrouted by default: the reference is stored as Specter gives it.
+    makeOrder({ method: 'SW', reference: `${NAME} – Göteborg`, customerName: NAME }),
+    makeOrder({ method: 'QL', customerName: 'Märta Sjöberg' }),
+    makeOrder({ method: 'CL', customerName: 'Örjan Wållberg' }),
+  ],
 });
 
 /** One getOrders page fetched straight from the sandbox, signed with the v2 key scheme. */
@@ -53,9 +47,8 @@ function contentOf(ws: Workspace): Row[] {
 
 describe('encodings', () => {
   it('utf-8 and iso-8859-1 listings give identical snapshots, with "Åsa Öberg" intact', async () => {
-    const utf8 = new Workspace(world);
-    const latin1 = new Workspace(world);
-    workspaces.push(utf8, latin1);
+    const utf8 = workspace();
+    const latin1 = workspace();
 
     world.specter.setEncoding('utf-8');
     const a = await utf8.run(['once']);

@@ -8,38 +8,34 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { describe, expect, it, jest } from '@jest/globals';
-import Database from 'better-sqlite3';
 import type { RecordedRequest } from '../../src/sandbox/loopback.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import { expectExit, makeOrder, providerRefOf, show, useSandboxWorld, waitFor, type Workspace } from './harness.js';
+import { expectExit, show, sleep, waitFor } from '../support/cli.js';
+import { writeDb } from '../support/db.js';
+import { DAY_MS, makeOrder, providerRefOf } from '../support/orders.js';
+import { cancelRequestsAt } from '../support/sandbox.js';
+import { useSandboxWorld, type Workspace } from '../support/world.js';
 
 jest.setTimeout(90_000);
 
 let world!: SandboxWorld;
 const workspace = useSandboxWorld((w) => (world = w));
 
-const DAY_MS = 86_400_000;
-
-function klarnaCancelArrivals(ref: string): RecordedRequest[] {
-  // Recorded on arrival, before any scripted delay: a request in flight is counted.
-  return world.klarna.requests.filter((r) => r.method === 'POST' && r.path === `/ordermanagement/v1/orders/${ref}/cancel`);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-}
+/** Recorded on arrival, before any scripted delay: a request in flight is counted. */
+const klarnaCancelArrivals = (ref: string): RecordedRequest[] => cancelRequestsAt(world, 'klarna', ref);
 
 /** Writes the lease row directly, as another process would have left it. */
 function writeLease(ws: Workspace, row: { holder: string; hostname: string; pid: number; bootId: string | null; startTicks: number | null; expiresAtMs: number }): void {
-  const db = new Database(ws.dbPath);
-  try {
-    db.prepare(
-      `UPDATE worker_lease SET holder = @holder, hostname = @hostname, pid = @pid, boot_id = @bootId, start_ticks = @startTicks,
-              acquired_at = @acquiredAt, expires_at_ms = @expiresAtMs WHERE name = 'sync'`,
-    ).run({ ...row, acquiredAt: new Date().toISOString() });
-  } finally {
-    db.close();
-  }
+  const changed = writeDb(ws.dbPath, (db) =>
+    db
+      .prepare(
+        `UPDATE worker_lease SET holder = @holder, hostname = @hostname, pid = @pid, boot_id = @bootId, start_ticks = @startTicks,
+                acquired_at = @acquiredAt, expires_at_ms = @expiresAtMs WHERE name = 'sync'`,
+      )
+      .run({ ...row, acquiredAt: new Date().toISOString() }).changes,
+  );
+  // The lease row exists from the first run on: an UPDATE of nothing would test nothing.
+  if (changed !== 1) throw new Error(`expected to rewrite the one lease row, changed ${changed}`);
 }
 
 /** pid 1's real identity on this host, read the way the worker reads it; null off Linux. */

@@ -7,7 +7,10 @@
  */
 import { describe, expect, it, jest } from '@jest/globals';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import { clearFaults, type CliResult, expectExit, makeOrder, providerRefOf, useSandboxWorld } from './harness.js';
+import { type CliResult, expectExit } from '../support/cli.js';
+import { makeOrder, providerRefOf } from '../support/orders.js';
+import { clearFaults } from '../support/sandbox.js';
+import { useSandboxWorld } from '../support/world.js';
 
 jest.setTimeout(60_000);
 

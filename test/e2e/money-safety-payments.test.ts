@@ -12,21 +12,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, jest } from '@jest/globals';
-import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
+import type { SandboxOrder } from '../../src/sandbox/specter/types.js';
 import { formatStockholm } from '../../src/sandbox/specter/seed.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import {
-  about,
-  configDirWithRouting,
-  expectExit,
-  klarnaCancelKeys,
-  makeOrder,
-  providerRefOf,
-  type Row,
-  type RoutingRuleJson,
-  useSandboxWorld,
-  Workspace,
-} from './harness.js';
+import { about, expectExit } from '../support/cli.js';
+import type { Row } from '../support/db.js';
+import { makeOrder, providerRefOf } from '../support/orders.js';
+import { klarnaCancelKeys } from '../support/sandbox.js';
+import { configDirWithRouting, type RoutingRuleJson, useSandboxWorld, Workspace } from '../support/world.js';
 
 jest.setTimeout(90_000);
 

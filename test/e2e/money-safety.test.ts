@@ -10,21 +10,14 @@
  * The payments and routing stories (3, 4, 6, 8) are in money-safety-payments.test.ts.
  */
 import { describe, expect, it, jest } from '@jest/globals';
-import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
+import type { SandboxOrder } from '../../src/sandbox/specter/types.js';
 import { formatStockholm } from '../../src/sandbox/specter/seed.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import {
-  about,
-  expectExit,
-  getOrderRequests,
-  klarnaCancelKeys,
-  makeOrder,
-  providerRefOf,
-  type Row,
-  useSandboxWorld,
-  waitFor,
-  Workspace,
-} from './harness.js';
+import { about, expectExit, waitFor } from '../support/cli.js';
+import type { Row } from '../support/db.js';
+import { makeOrder, providerRefOf } from '../support/orders.js';
+import { getOrderRequests, klarnaCancelKeys } from '../support/sandbox.js';
+import { useSandboxWorld, Workspace } from '../support/world.js';
 
 // Two tests wait out a provider's Retry-After (a little over 5 s) between their cycles.
 jest.setTimeout(90_000);

@@ -7,7 +7,10 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import type { RecordedRequest } from '../../src/sandbox/loopback.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
-import { expectExit, makeOrder, type Method, providerRefOf, show, useSandboxWorld, waitFor } from './harness.js';
+import { expectExit, show, waitFor } from '../support/cli.js';
+import { makeOrder, type Method, providerRefOf } from '../support/orders.js';
+import { cancelRequestsAt, idempotencyKeyOf } from '../support/sandbox.js';
+import { useSandboxWorld } from '../support/world.js';
 
 jest.setTimeout(60_000);
 
@@ -38,9 +41,7 @@ async function crashThenRecover(method: Method, point: CrashPoint) {
   return { ws, order, ref: providerRefOf(order), key, crashed, recovered };
 }
 
-function klarnaCancels(ref: string): RecordedRequest[] {
-  return world.klarna.requests.filter((r) => r.method === 'POST' && r.path === `/ordermanagement/v1/orders/${ref}/cancel`);
-}
+const klarnaCancels = (ref: string): RecordedRequest[] => cancelRequestsAt(world, 'klarna', ref);
 
 describe('a crash during dispatch', () => {
   it.each<CrashPoint>(['dispatch.in_flight', 'dispatch.after_answer'])('Klarna, killed at %s: the next run completes it with the same key', async (point) => {
@@ -60,7 +61,7 @@ describe('a crash during dispatch', () => {
     const sent = klarnaCancels(ref);
     expect(sent.length).toBeGreaterThanOrEqual(point === 'dispatch.after_answer' ? 2 : 1);
     expect(sent.length).toBeLessThanOrEqual(2);
-    for (const r of sent) expect(r.headers['klarna-idempotency-key']).toBe(key);
+    for (const r of sent) expect(idempotencyKeyOf('klarna', r)).toBe(key);
     expect(world.klarna.cancelsApplied(ref)).toBe(1);
     expect(world.klarna.orderState(ref)).toBe('cancelled');
   });
@@ -75,12 +76,9 @@ describe('a crash during dispatch', () => {
     for (let i = 0; i < 3 && ws.jobs(order.orderNo)[0]!.state !== 'done'; i += 1) expectExit(await ws.run(['once']), 0);
     expect(ws.jobs(order.orderNo)).toEqual([expect.objectContaining({ state: 'done', idempotency_key: key })]);
 
-    const bodies = world.qliro.requests
-      .filter((r) => r.method === 'POST' && r.path.endsWith('/cancelOrder'))
-      .map((r) => JSON.parse(r.body.toString('utf8')) as { OrderId: number; RequestId: string })
-      .filter((b) => String(b.OrderId) === ref);
-    expect(bodies.length).toBeGreaterThanOrEqual(1);
-    for (const b of bodies) expect(b.RequestId).toBe(key);
+    const requestIds = cancelRequestsAt(world, 'qliro', ref).map((r) => idempotencyKeyOf('qliro', r));
+    expect(requestIds.length).toBeGreaterThanOrEqual(1);
+    for (const id of requestIds) expect(id).toBe(key);
     // One reversal at Qliro, whatever the repeats.
     expect(world.qliro.transactions().filter((t) => t.orderId === ref)).toHaveLength(1);
   });

@@ -13,7 +13,8 @@
  * crashing run; then `once` until every job is final (Qliro and Walley confirm on a later cycle).
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { isListing, listingPage, Scenario, type Provider } from './harness.js';
+import { isListing, listingPage, PROVIDERS, type Provider } from '../support/sandbox.js';
+import { Scenario } from './scenario.js';
 
 interface CrashCase {
   name: string;
@@ -55,7 +56,7 @@ const answeredNotRecorded = (s: Scenario): void => {
   // The provider carried the cancel out, but the row still says `sending`: the answer died with us.
   const sending = s.jobs().filter((j) => j.state === 'sending');
   expect(sending.length).toBeGreaterThanOrEqual(1);
-  const applied = sending.filter((j) => s.cancelsApplied(j.provider as never, j.provider_ref) === 1);
+  const applied = sending.filter((j) => s.cancelsApplied(j.provider as Provider, j.provider_ref!) === 1);
   expect(applied.length).toBeGreaterThanOrEqual(1);
 };
 
@@ -97,7 +98,7 @@ const CASES: CrashCase[] = [
     env: { SPECTER_SYNC_CRASH_AT: 'dispatch.after_answer', SPECTER_SYNC_CRASH_AFTER: '2' },
     atCrash: answeredNotRecorded,
   },
-  ...(['qliro', 'klarna', 'walley', 'svea'] as const).map(
+  ...PROVIDERS.map(
     (provider): CrashCase => ({
       name: `dispatch.after_answer (${provider} answered, the outcome was never recorded)`,
       env: { SPECTER_SYNC_CRASH_AT: 'dispatch.after_answer' },
@@ -106,7 +107,7 @@ const CASES: CrashCase[] = [
         const sending = s.jobs().filter((j) => j.state === 'sending');
         expect(sending.map((j) => j.provider)).toContain(provider);
         const job = sending.find((j) => j.provider === provider)!;
-        expect(s.cancelsApplied(provider, job.provider_ref)).toBe(1);
+        expect(s.cancelsApplied(provider, job.provider_ref!)).toBe(1);
       },
     }),
   ),
@@ -138,7 +139,7 @@ describe('kill -9 at each stage of a cycle, then restart', () => {
     const before = s.dump();
 
     const killWhen = c.arm?.(s);
-    const slowed = (['qliro', 'klarna', 'walley', 'svea'] as const).filter((p) => c.firstToAnswer && p !== c.firstToAnswer);
+    const slowed = PROVIDERS.filter((p) => c.firstToAnswer && p !== c.firstToAnswer);
     for (const p of slowed) s.world[p].setLatency(1500);
     const crashed = await s.run({ env: c.env, ...(killWhen ? { killWhen } : {}) });
     for (const p of slowed) s.world[p].setLatency(0);

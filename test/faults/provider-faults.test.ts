@@ -6,9 +6,8 @@
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import type { Fault, RecordedRequest } from '../../src/sandbox/loopback.js';
-import { Scenario, type Provider } from './harness.js';
-
-const PROVIDERS: readonly Provider[] = ['qliro', 'klarna', 'walley', 'svea'];
+import { PROVIDERS, type Provider } from '../support/sandbox.js';
+import { Scenario } from './scenario.js';
 
 /** The request that carries the cancel itself (Walley's token request and Svea's GET are not it). */
 const isCancel: Record<Provider, (r: RecordedRequest) => boolean> = {
@@ -77,6 +76,8 @@ describe('provider faults: the job ends done, never doubled, one key throughout'
     const w = s.order('walley', 0).providerRef!;
     const walleyAnswers = s.world.walley.cancelRequests().filter((c) => c.orderId === w).map((c) => c.answer);
     expect(walleyAnswers[0]).toBe('202');
+    // There was a repeat (the first answer was lost), so the check below is about something.
+    expect(walleyAnswers.length).toBeGreaterThanOrEqual(2);
     expect(walleyAnswers.slice(1).every((a) => a === '202 (replayed)' || a.startsWith('409'))).toBe(true);
     // Svea: the retry read the order first, saw it cancelled, and sent no second PATCH.
     const v = s.order('svea', 0).providerRef!;
@@ -175,11 +176,7 @@ describe('Walley: the answer to an applied cancel is lost while Walley lags', ()
     expect(answers).toEqual(['202', '409 IDEMPOTENCY_KEY_IN_PROGRESS', '409 IDEMPOTENCY_KEY_IN_PROGRESS']);
     const [job] = s.jobs();
     expect(job).toMatchObject({ state: 'done', attempts: 3 });
-    const events = run.stderr
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { event: string; orderNo?: string; alreadyCancelled?: boolean });
-    expect(events.filter((e) => e.event === 'cancel.failed')).toEqual([]);
-    expect(events.filter((e) => e.event === 'cancel.succeeded')).toEqual([expect.objectContaining({ orderNo: w.orderNo, alreadyCancelled: false })]);
+    expect(run.events('cancel.failed')).toEqual([]);
+    expect(run.events('cancel.succeeded')).toEqual([expect.objectContaining({ orderNo: w.orderNo, alreadyCancelled: false })]);
   }, 120_000);
 });

@@ -9,7 +9,8 @@
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import type { Fault } from '../../src/sandbox/loopback.js';
-import { isListing, listingPage, Scenario } from './harness.js';
+import { isListing, listingPage, providerRequestCount } from '../support/sandbox.js';
+import { Scenario } from './scenario.js';
 
 let scenario: Scenario | null = null;
 afterEach(async () => {
@@ -25,21 +26,16 @@ async function withChanges(env: Record<string, string> = {}): Promise<Scenario> 
   return s;
 }
 
-function providerRequests(s: Scenario): number {
-  const w = s.world;
-  return w.qliro.requests.length + w.klarna.requests.length + w.walley.requests.length + w.svea.requests.length;
-}
-
 /** The run fails cleanly (exit 1) and the database and the providers saw nothing of it. */
 async function failsChangingNothing(s: Scenario, env: Record<string, string> = {}): Promise<void> {
   const before = s.dump();
-  const sent = providerRequests(s);
+  const sent = providerRequestCount(s.world);
   const started = Date.now();
   await s.runFailed({ env });
   // Bounded patience: every failure here ends within seconds, never hangs.
   expect(Date.now() - started).toBeLessThan(45_000);
   expect(s.dump()).toBe(before);
-  expect(providerRequests(s)).toBe(sent);
+  expect(providerRequestCount(s.world)).toBe(sent);
   expect(s.integrity()).toBe('ok');
 }
 

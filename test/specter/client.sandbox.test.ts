@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { seedOrders } from '../../src/sandbox/specter/seed.js';
-import { startSpecterSandbox, type PageTamper, type SandboxOrder, type SpecterSandbox } from '../../src/sandbox/specter/server.js';
+import { startSpecterSandbox } from '../../src/sandbox/specter/server.js';
+import type { PageTamper, SandboxOrder, SpecterSandbox } from '../../src/sandbox/specter/types.js';
 import { createSpecterClient, type SpecterRetryInfo } from '../../src/specter/client.js';
 import { SpecterError } from '../../src/specter/errors.js';
 

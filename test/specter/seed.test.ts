@@ -4,7 +4,8 @@
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { formatStockholm, seedOrders } from '../../src/sandbox/specter/seed.js';
-import { startSpecterSandbox, type SpecterSandbox } from '../../src/sandbox/specter/server.js';
+import { startSpecterSandbox } from '../../src/sandbox/specter/server.js';
+import type { SpecterSandbox } from '../../src/sandbox/specter/types.js';
 import { createSpecterClient } from '../../src/specter/client.js';
 
 const NOW = new Date('2026-11-26T12:00:00Z');

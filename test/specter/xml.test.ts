@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { renderSandboxOrder, type SandboxOrder } from '../../src/sandbox/specter/server.js';
+import { renderSandboxOrder } from '../../src/sandbox/specter/render.js';
+import type { SandboxOrder } from '../../src/sandbox/specter/types.js';
 import { SpecterError } from '../../src/specter/errors.js';
 import { decodeSpecterBody, parseSpecterDocument } from '../../src/specter/xml.js';
 

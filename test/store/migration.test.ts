@@ -5,18 +5,17 @@
  * The old database is made the way the first release made it: its two migration files only.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { openStore } from '../../src/store/database.js';
 import { MIGRATIONS_DIR, migrateToLatest } from '../../src/store/migrate.js';
 import type { Database } from '../../src/store/schema.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { about, childEnv, REPO_ROOT, runNode } from '../support/cli.js';
+import { readDb } from '../support/db.js';
 let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-migration-'));
@@ -89,21 +88,14 @@ describe('migration 0003: payments as the unit', () => {
     await firstReleaseDatabase(file);
     // Two real processes (one process's two connections would block its own thread on the lock).
     const script = `import('${pathToFileURL(path.join(REPO_ROOT, 'dist', 'store', 'database.js')).href}').then(async (m) => { const s = await m.openStore(process.argv[1]); await s.close(); })`;
-    const open = () =>
-      new Promise<number | null>((resolve, reject) => {
-        const child = spawn(process.execPath, ['-e', script, file], { stdio: ['ignore', 'ignore', 'inherit'] });
-        child.on('error', reject);
-        child.on('exit', (code) => resolve(code));
-      });
-    expect(await Promise.all([open(), open()])).toEqual([0, 0]);
-    const sqlite = new SqliteDatabase(file, { readonly: true });
-    try {
+    const open = () => runNode(['-e', script, file], { env: childEnv() });
+    const both = await Promise.all([open(), open()]);
+    about(both, () => expect(both.map((r) => r.code)).toEqual([0, 0]));
+    readDb(file, (sqlite) => {
       const applied = sqlite.prepare('SELECT name FROM kysely_migration ORDER BY name').all() as Array<{ name: string }>;
       expect(applied.map((r) => r.name)).toEqual(fs.readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort().map((f) => f.replace(/\.sql$/, '')));
       expect((sqlite.prepare('SELECT COUNT(*) AS n FROM cancellation_jobs').get() as { n: number }).n).toBe(3);
-    } finally {
-      sqlite.close();
-    }
+    });
   });
 
   it('a migration that fails leaves the database exactly as it was', async () => {

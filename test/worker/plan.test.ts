@@ -181,6 +181,14 @@ describe('send-time truth: what stopped holding is voided', () => {
     expect(p.reopened).toEqual([expect.objectContaining({ sentJob: done })]);
   });
 
+  it('the alert also finds a sent job under the payment key the order had before routing changed', () => {
+    // Cancelled and sent as klarna:ref-1; then routing stopped covering K, so the order's key is unrouted:… now.
+    const done = job('1', { state: 'done' });
+    const unrouted = { route: { kind: 'unrouted', reason: 'no rule' } as Route };
+    const p = plan({ before: [snapshot(cancelled('1', unrouted))], listing: [order('1', unrouted)], jobs: [done] });
+    expect(p.reopened).toEqual([expect.objectContaining({ sentJob: done })]);
+  });
+
   it('a reappeared order voids its vanished job', () => {
     const vanishedJob = job('1', { reason: 'vanished' });
     const p = plan({ before: [snapshot(order('1'), { vanishedAt: '2026-11-25T00:00:00.000Z', vanishStatus: 'cancel_requested' })], listing: [order('1')], jobs: [vanishedJob] });

@@ -3,132 +3,15 @@
  * first), a real SQLite file in a temp folder, and the sandbox Specter and providers on 127.0.0.1
  * in this process, where the test makes them slow or broken. The schedule is once a second.
  */
-import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
-import { startSandboxWorld, type SandboxWorld } from '../../src/sandbox/world.js';
+import { CLI, sleep, type EnvLayer, type LogLine } from '../support/cli.js';
+import { writeDb } from '../support/db.js';
+import { PROVIDERS, providerRequestCount } from '../support/sandbox.js';
+import { useWorldPerTest, type Workspace } from '../support/world.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
-
-interface LogLine {
-  event: string;
-  level: string;
-  message: string;
-  alert?: boolean;
-  [key: string]: unknown;
-}
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  atMs: number;
-}
-
-interface RunProcess {
-  child: ChildProcess;
-  /** Every stdout line, parsed; a line that is not a JSON object lands in `notJson`. */
-  lines: LogLine[];
-  notJson: string[];
-  stderr: () => string;
-  exited: Promise<Exit>;
-  /** Resolves with the first line at index >= `from` that matches. */
-  waitFor(match: (line: LogLine) => boolean, options?: { from?: number; timeoutMs?: number }): Promise<LogLine>;
-  stop(signal?: NodeJS.Signals): Promise<Exit>;
-}
-
-const running: RunProcess[] = [];
-const worlds: SandboxWorld[] = [];
-const tempDirs: string[] = [];
-
-function startRun(env: Record<string, string>): RunProcess {
-  const child = spawn(process.execPath, [CLI, 'run'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: LogLine[] = [];
-  const notJson: string[] = [];
-  const waiters = new Set<() => void>();
-  let stderr = '';
-  let buffered = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
-    buffered += chunk;
-    let newline: number;
-    while ((newline = buffered.indexOf('\n')) >= 0) {
-      const text = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      try {
-        const parsed: unknown = JSON.parse(text);
-        if (parsed === null || typeof parsed !== 'object' || typeof (parsed as LogLine).event !== 'string') notJson.push(text);
-        else lines.push(parsed as LogLine);
-      } catch {
-        notJson.push(text);
-      }
-    }
-    for (const wake of waiters) wake();
-  });
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<Exit>((resolve) => {
-    child.on('exit', (code, signal) => {
-      resolve({ code, signal, atMs: Date.now() });
-      for (const wake of waiters) wake();
-    });
-  });
-  let hasExited = false;
-  void exited.then(() => {
-    hasExited = true;
-  });
-
-  const proc: RunProcess = {
-    child,
-    lines,
-    notJson,
-    stderr: () => stderr,
-    exited,
-    waitFor(match, options = {}) {
-      const from = options.from ?? 0;
-      const timeoutMs = options.timeoutMs ?? 10_000;
-      return new Promise<LogLine>((resolve, reject) => {
-        const check = () => {
-          const found = lines.slice(from).find(match);
-          if (found) {
-            done();
-            resolve(found);
-          } else if (hasExited) {
-            done();
-            reject(new Error(`the process exited before the expected line; stderr: ${stderr}\nevents: ${lines.map((l) => l.event).join(', ')}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`timed out after ${timeoutMs} ms; events so far: ${lines.map((l) => l.event).join(', ')}; stderr: ${stderr}`));
-        }, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
-    },
-    async stop(signal = 'SIGTERM') {
-      if (!hasExited) child.kill(signal);
-      return exited;
-    },
-  };
-  running.push(proc);
-  return proc;
-}
+const newWorld = useWorldPerTest();
 
 async function freePort(): Promise<number> {
   // Listen on 0, read the port, close: a port nobody else holds right now.
@@ -142,22 +25,14 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function world(): Promise<SandboxWorld> {
-  const w = await startSandboxWorld({ seedCount: 40, seed: 7 });
-  worlds.push(w);
-  return w;
+/** The seeded shop of these tests (40 orders), a world of the test's own. */
+function world() {
+  return newWorld({ seedCount: 40, seed: 7 });
 }
 
-function tempDb(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-run-'));
-  tempDirs.push(dir);
-  return path.join(dir, 'sync.db');
-}
-
-function baseEnv(w: SandboxWorld, dbPath: string, httpPort: number, extra: Record<string, string> = {}): Record<string, string> {
+/** How `run` is started here: a cycle a second, and one attempt at Specter. */
+function runSettings(httpPort: number, extra: EnvLayer = {}): EnvLayer {
   return {
-    ...w.env,
-    SYNC_DB_PATH: dbPath,
     SYNC_SCHEDULE: '* * * * * *',
     HTTP_PORT: String(httpPort),
     LOG_LEVEL: 'debug',
@@ -165,6 +40,10 @@ function baseEnv(w: SandboxWorld, dbPath: string, httpPort: number, extra: Recor
     SPECTER_MAX_ATTEMPTS: '1',
     ...extra,
   };
+}
+
+function startRun(ws: Workspace, env: EnvLayer) {
+  return ws.start(['run'], { env });
 }
 
 async function get(port: number, pathname: string): Promise<{ status: number; body: string; contentType: string }> {
@@ -177,7 +56,7 @@ async function until<T>(probe: () => Promise<T>, accept: (value: T) => boolean, 
   const deadline = Date.now() + timeoutMs;
   let value = await probe();
   while (!accept(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     value = await probe();
   }
   return value;
@@ -204,33 +83,23 @@ beforeAll(() => {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before these tests`);
 });
 
-afterEach(async () => {
-  // A failed assertion must not leave a worker running (it would hold the test run open).
-  for (const proc of running.splice(0)) {
-    proc.child.kill('SIGKILL');
-    await proc.exited;
-  }
-  for (const w of worlds.splice(0)) await w.close();
-  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
 describe('specter-sync run', () => {
   it('runs cycles; /healthz; /readyz 200, then 503 while Specter is down (sync.stale), 200 again; /metrics; the reminder on restart', async () => {
-    const w = await world();
+    const { world: w, workspace } = await world();
     const port = await freePort();
-    const dbPath = tempDb();
-    const proc = startRun(baseEnv(w, dbPath, port));
+    const ws = workspace();
+    const proc = startRun(ws, runSettings(port));
 
-    const listening = await proc.waitFor((l) => l.event === 'http.listening');
+    const listening = await proc.waitForLine((l) => l.event === 'http.listening');
     expect(listening).toMatchObject({ level: 'info', address: '127.0.0.1', port });
     expect(await get(port, '/healthz')).toMatchObject({ status: 200, body: '{"status":"ok"}\n' });
     expect((await get(port, '/nope')).status).toBe(404);
 
     // The first cycle right after start (the baseline), then one a second.
-    await proc.waitFor((l) => l.event === 'sync.baseline');
+    await proc.waitForLine((l) => l.event === 'sync.baseline');
     const firstCompleted = indexOfEvent(proc.lines, 'sync.completed');
-    await proc.waitFor((l) => l.event === 'sync.completed', { from: firstCompleted + 1 });
-    await proc.waitFor((l) => l.event === 'sync.completed', { from: indexOfEvent(proc.lines, 'sync.completed', firstCompleted + 1) + 1 });
+    await proc.waitForLine((l) => l.event === 'sync.completed', { from: firstCompleted + 1 });
+    await proc.waitForLine((l) => l.event === 'sync.completed', { from: indexOfEvent(proc.lines, 'sync.completed', firstCompleted + 1) + 1 });
     const ready = await until(() => get(port, '/readyz'), (r) => r.status === 200);
     expect(ready.status).toBe(200);
     expect(JSON.parse(ready.body)).toMatchObject({ ready: true });
@@ -238,13 +107,13 @@ describe('specter-sync run', () => {
     // Specter down: every request answers 503.
     w.specter.faults.add({ kind: 'status', status: 503 }, { times: Infinity });
     const downFrom = proc.lines.length;
-    const failed = await proc.waitFor((l) => l.event === 'sync.failed', { from: downFrom });
+    const failed = await proc.waitForLine((l) => l.event === 'sync.failed', { from: downFrom });
     expect(failed).toMatchObject({ level: 'error', alert: true });
     const notReady = await until(() => get(port, '/readyz'), (r) => r.status === 503);
     expect(notReady.status).toBe(503);
     expect(JSON.parse(notReady.body)).toMatchObject({ ready: false, reason: expect.stringMatching(/^the last cycle failed: .*503/) });
     // No success for more than 3 periods (3 s): the stale alert.
-    const stale = await proc.waitFor((l) => l.event === 'sync.stale', { from: downFrom, timeoutMs: 8_000 });
+    const stale = await proc.waitForLine((l) => l.event === 'sync.stale', { from: downFrom, timeoutMs: 8_000 });
     expect(stale).toMatchObject({ level: 'error', alert: true, periodSeconds: 1 });
     expect((await get(port, '/readyz')).status).toBe(503);
     expect((await get(port, '/healthz')).status).toBe(200);
@@ -252,7 +121,7 @@ describe('specter-sync run', () => {
     // Specter back.
     w.specter.faults.clear();
     const upFrom = proc.lines.length;
-    await proc.waitFor((l) => l.event === 'sync.completed', { from: upFrom });
+    await proc.waitForLine((l) => l.event === 'sync.completed', { from: upFrom });
     const readyAgain = await until(() => get(port, '/readyz'), (r) => r.status === 200);
     expect(readyAgain.status).toBe(200);
 
@@ -260,7 +129,7 @@ describe('specter-sync run', () => {
     const victim = w.specter.orders().find((o) => o.payment?.payTypeIdentifier === 'K' && o.statusId !== '5' && o.payment.payTypeReference);
     if (!victim) throw new Error('the seed has no open Klarna order to delete');
     w.specter.delete(victim.orderNo);
-    await proc.waitFor((l) => l.event === 'order.vanished' && l.orderNo === victim.orderNo);
+    await proc.waitForLine((l) => l.event === 'order.vanished' && l.orderNo === victim.orderNo);
 
     const metrics = await until(
       () => get(port, '/metrics'),
@@ -301,7 +170,14 @@ describe('specter-sync run', () => {
     // 40 seeded orders; the deleted one is still tracked, as vanished.
     expect(tracked.reduce((a, b) => a + b, 0)).toBe(40);
     expect(samples.get('specter_sync_jobs{state="failed"}')).toBe(0);
-    expect(samples.get('specter_sync_provider_requests_total{provider="klarna",outcome="succeeded"}')).toBeGreaterThanOrEqual(0);
+    // Every provider's series is there from the start (before any answer: an alert rule on rate()
+    // must see the first one), and counts what was answered: nothing, since nothing was sent (the
+    // deleted order awaits a person; the seed's cancelled orders were history at the baseline).
+    expect(providerRequestCount(w)).toBe(0);
+    const answered = [...samples].filter(([key]) => key.startsWith('specter_sync_provider_requests_total{'));
+    expect(new Set(answered.map(([key]) => /provider="([^"]+)"/.exec(key)?.[1]))).toEqual(new Set(PROVIDERS));
+    expect(answered.filter(([, value]) => value !== 0)).toEqual([]);
+    expect(samples.get('specter_sync_provider_requests_total{provider="klarna",outcome="succeeded"}')).toBe(0);
     const lastSuccess = samples.get('specter_sync_last_success_timestamp_seconds') ?? 0;
     expect(Math.abs(Date.now() / 1000 - lastSuccess)).toBeLessThan(10);
 
@@ -311,8 +187,8 @@ describe('specter-sync run', () => {
     expect(proc.notJson).toEqual([]);
 
     // Restarted on the same database: the vanished order is brought up again at once.
-    const again = startRun(baseEnv(w, dbPath, 0));
-    const reminder = await again.waitFor((l) => l.event === 'vanished.reminder');
+    const again = startRun(ws, runSettings(0));
+    const reminder = await again.waitForLine((l) => l.event === 'vanished.reminder');
     expect(reminder).toMatchObject({ level: 'warn', alert: true, count: 1 });
     expect(reminder.orders).toEqual([
       {
@@ -326,14 +202,14 @@ describe('specter-sync run', () => {
     ]);
     // HTTP_PORT=0: no server.
     expect(count(again.lines, 'http.listening')).toBe(0);
-    await again.waitFor((l) => l.event === 'sync.completed');
+    await again.waitForLine((l) => l.event === 'sync.completed');
     expect(await again.stop('SIGTERM')).toMatchObject({ code: 0 });
     expect(again.notJson).toEqual([]);
   }, 45_000);
 
   it('reminds at start of the jobs that await a person (jobs.reminder): a failed job, then also one waiting over a day for an unconfigured provider', async () => {
-    const w = await world();
-    const dbPath = tempDb();
+    const { world: w, workspace } = await world();
+    const ws = workspace();
     const openKlarna = w.specter.orders().filter((o) => o.payment?.payTypeIdentifier === 'K' && o.statusId !== '5' && o.payment.payTypeReference);
     const [captured, waiting] = openKlarna;
     if (!captured || !waiting) throw new Error('the seed has fewer than two open Klarna orders');
@@ -341,21 +217,19 @@ describe('specter-sync run', () => {
 
     // Nothing awaits a person on a fresh database: no reminder. Then a captured payment's order is
     // cancelled: its job fails permanently.
-    const first = startRun(baseEnv(w, dbPath, 0));
-    await first.waitFor((l) => l.event === 'sync.baseline');
+    const first = startRun(ws, runSettings(0));
+    await first.waitForLine((l) => l.event === 'sync.baseline');
     expect(count(first.lines, 'jobs.reminder')).toBe(0);
     w.klarna.setOrder(capturedRef, 'captured');
     w.specter.cancel(captured.orderNo);
-    const failed = await first.waitFor((l) => l.event === 'cancel.failed' && l.orderNo === captured.orderNo);
+    const failed = await first.waitForLine((l) => l.event === 'cancel.failed' && l.orderNo === captured.orderNo);
     expect(failed).toMatchObject({ reason: 'captured' });
     expect(await first.stop('SIGTERM')).toMatchObject({ code: 0 });
 
     // Restarted (Klarna now configured off): the failed job is brought up at once, before the first cycle.
-    const withoutKlarna = baseEnv(w, dbPath, 0);
-    delete withoutKlarna.KLARNA_USERNAME;
-    delete withoutKlarna.KLARNA_PASSWORD;
-    const second = startRun(withoutKlarna);
-    const reminder = await second.waitFor((l) => l.event === 'jobs.reminder');
+    const withoutKlarna = runSettings(0, { KLARNA_USERNAME: undefined, KLARNA_PASSWORD: undefined });
+    const second = startRun(ws, withoutKlarna);
+    const reminder = await second.waitForLine((l) => l.event === 'jobs.reminder');
     expect(reminder).toMatchObject({ level: 'warn', alert: true, count: 1, failed: 1, waitingForProvider: 0, truncated: false });
     expect(reminder.jobs).toEqual([
       {
@@ -372,25 +246,21 @@ describe('specter-sync run', () => {
       },
     ]);
     expect(reminder.message).toContain(`job ${String(failed.jobId)} order ${captured.orderNo} (klarna ${capturedRef}, captured)`);
-    await second.waitFor((l) => l.event === 'sync.started');
+    await second.waitForLine((l) => l.event === 'sync.started');
     expect(indexOfEvent(second.lines, 'jobs.reminder')).toBeLessThan(indexOfEvent(second.lines, 'sync.started'));
     // A second cancelled order's job waits for Klarna. The reminder is not repeated per cycle:
     // once at start, then every REMINDER_INTERVAL_MS.
     w.specter.cancel(waiting.orderNo);
-    await second.waitFor((l) => l.event === 'cancel.waiting_for_provider' && l.orderNo === waiting.orderNo);
+    await second.waitForLine((l) => l.event === 'cancel.waiting_for_provider' && l.orderNo === waiting.orderNo);
     expect(await second.stop('SIGTERM')).toMatchObject({ code: 0 });
     expect(count(second.lines, 'jobs.reminder')).toBe(1);
 
     // The wait is made older than a day (created_at is what counts), and the worker restarted.
     const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3_600_000).toISOString();
-    const db = new Database(dbPath);
-    try {
-      expect(db.prepare("UPDATE cancellation_jobs SET created_at = ? WHERE order_no = ? AND state = 'pending'").run(twoDaysAgo, waiting.orderNo).changes).toBe(1);
-    } finally {
-      db.close();
-    }
-    const third = startRun(withoutKlarna);
-    const both = await third.waitFor((l) => l.event === 'jobs.reminder');
+    const aged = writeDb(ws.dbPath, (db) => db.prepare("UPDATE cancellation_jobs SET created_at = ? WHERE order_no = ? AND state = 'pending'").run(twoDaysAgo, waiting.orderNo).changes);
+    expect(aged).toBe(1);
+    const third = startRun(ws, withoutKlarna);
+    const both = await third.waitForLine((l) => l.event === 'jobs.reminder');
     expect(both).toMatchObject({ count: 2, failed: 1, waitingForProvider: 1 });
     expect((both.jobs as Array<Record<string, unknown>>).map((j) => [j.kind, j.orderNo])).toEqual([
       ['failed', captured.orderNo],
@@ -404,18 +274,18 @@ describe('specter-sync run', () => {
   }, 45_000);
 
   it('on SIGTERM finishes the cycle in flight, starts no new one, and exits 0 within the grace', async () => {
-    const w = await world();
-    const dbPath = tempDb();
-    const proc = startRun(baseEnv(w, dbPath, await freePort(), { SHUTDOWN_GRACE_MS: '10000' }));
-    await proc.waitFor((l) => l.event === 'sync.completed');
+    const { world: w, workspace } = await world();
+    const ws = workspace();
+    const proc = startRun(ws, runSettings(await freePort(), { SHUTDOWN_GRACE_MS: '10000' }));
+    await proc.waitForLine((l) => l.event === 'sync.completed');
 
     // From now on Specter answers after 2.5 s: a cycle that starts now is in flight for that long,
     // and the ticks meanwhile (one a second) find it running.
     w.specter.faults.add({ kind: 'delay', ms: 2_500 }, { times: Infinity });
     const slowFrom = proc.lines.length;
-    await proc.waitFor((l) => l.event === 'sync.started', { from: slowFrom });
+    await proc.waitForLine((l) => l.event === 'sync.started', { from: slowFrom });
     const startedIndex = indexOfEvent(proc.lines, 'sync.started', slowFrom);
-    const skipped = await proc.waitFor((l) => l.event === 'sync.skipped', { from: startedIndex });
+    const skipped = await proc.waitForLine((l) => l.event === 'sync.skipped', { from: startedIndex });
     expect(skipped).toMatchObject({ level: 'info' });
     expect(indexOfEvent(proc.lines, 'sync.completed', startedIndex)).toBe(-1); // still in flight
 
@@ -440,29 +310,24 @@ describe('specter-sync run', () => {
     expect(proc.lines[stopped]).toMatchObject({ level: 'info', signal: 'SIGTERM', exitCode: 0 });
     expect(proc.notJson).toEqual([]);
     // The lease was released on the way out: the next process takes it at once.
-    const db = new Database(dbPath, { readonly: true });
-    try {
-      expect(db.prepare('SELECT holder FROM worker_lease').get()).toEqual({ holder: null });
-    } finally {
-      db.close();
-    }
+    expect(ws.rows('SELECT holder FROM worker_lease')).toEqual([{ holder: null }]);
   }, 30_000);
 
   it('ends at once on a second signal, and exits 1 when the grace runs out', async () => {
-    const w = await world();
-    const forced = startRun(baseEnv(w, tempDb(), 0, { SHUTDOWN_GRACE_MS: '20000' }));
-    const graceful = startRun(baseEnv(w, tempDb(), 0, { SHUTDOWN_GRACE_MS: '300' }));
-    await Promise.all([forced.waitFor((l) => l.event === 'sync.completed'), graceful.waitFor((l) => l.event === 'sync.completed')]);
+    const { world: w, workspace } = await world();
+    const forced = startRun(workspace(), runSettings(0, { SHUTDOWN_GRACE_MS: '20000' }));
+    const graceful = startRun(workspace(), runSettings(0, { SHUTDOWN_GRACE_MS: '300' }));
+    await Promise.all([forced.waitForLine((l) => l.event === 'sync.completed'), graceful.waitForLine((l) => l.event === 'sync.completed')]);
 
     w.specter.faults.add({ kind: 'delay', ms: 4_000 }, { times: Infinity });
     const [forcedFrom, gracefulFrom] = [forced.lines.length, graceful.lines.length];
     await Promise.all([
-      forced.waitFor((l) => l.event === 'sync.started', { from: forcedFrom }),
-      graceful.waitFor((l) => l.event === 'sync.started', { from: gracefulFrom }),
+      forced.waitForLine((l) => l.event === 'sync.started', { from: forcedFrom }),
+      graceful.waitForLine((l) => l.event === 'sync.started', { from: gracefulFrom }),
     ]);
 
-    forced.child.kill('SIGTERM');
-    await forced.waitFor((l) => l.event === 'worker.stopping');
+    forced.signal('SIGTERM');
+    await forced.waitForLine((l) => l.event === 'worker.stopping');
     const secondAt = Date.now();
     const forcedExit = await forced.stop('SIGTERM');
     expect(forcedExit.code).toBe(143);
@@ -474,16 +339,16 @@ describe('specter-sync run', () => {
   }, 30_000);
 
   it('two processes on one database never run cycles at the same time', async () => {
-    const w = await world();
-    const dbPath = tempDb();
+    const { world: w, workspace } = await world();
+    const ws = workspace();
     // Slow enough that both processes' ticks (each on the same second boundaries) meet a cycle
     // of the other's in flight: the lease, not luck, keeps them apart.
     w.specter.faults.add({ kind: 'delay', ms: 400 }, { times: Infinity });
     const [portA, portB] = [await freePort(), await freePort()];
-    const a = startRun(baseEnv(w, dbPath, portA));
-    const b = startRun(baseEnv(w, dbPath, portB));
-    await Promise.all([a.waitFor((l) => l.event === 'worker.started'), b.waitFor((l) => l.event === 'worker.started')]);
-    await new Promise((r) => setTimeout(r, 5_000));
+    const a = startRun(ws, runSettings(portA));
+    const b = startRun(ws, runSettings(portB));
+    await Promise.all([a.waitForLine((l) => l.event === 'worker.started'), b.waitForLine((l) => l.event === 'worker.started')]);
+    await sleep(5_000);
     // Skipped for the lease: counted as such.
     const leaseBusy = await Promise.all(
       [portA, portB].map(async (port) => parseMetrics((await get(port, '/metrics')).body).get('specter_sync_cycles_total{outcome="lease_busy"}') ?? NaN),
@@ -493,13 +358,7 @@ describe('specter-sync run', () => {
     expect(exitA.code).toBe(0);
     expect(exitB.code).toBe(0);
 
-    const db = new Database(dbPath, { readonly: true });
-    let runs: Array<{ started_at: string; finished_at: string; holder: string }>;
-    try {
-      runs = db.prepare('SELECT started_at, finished_at, holder FROM sync_runs ORDER BY started_at').all() as typeof runs;
-    } finally {
-      db.close();
-    }
+    const runs = ws.rows('SELECT started_at, finished_at, holder FROM sync_runs ORDER BY started_at') as Array<{ started_at: string; finished_at: string; holder: string }>;
     expect(runs.length).toBeGreaterThanOrEqual(3);
     // Intervals [started_at, finished_at] (start of the cycle → its commit) never overlap;
     // touching is allowed (ISO strings of the same millisecond compare equal).

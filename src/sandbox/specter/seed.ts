@@ -7,7 +7,7 @@
  * 100,000 orders take a few tens of milliseconds: no Intl per order (formatToParts alone would
  * take most of a second), the Stockholm offset comes from the EU summer-time rule.
  */
-import type { SandboxOrder } from './server.js';
+import type { SandboxOrder } from './types.js';
 
 export interface SeedOptions {
   count: number;

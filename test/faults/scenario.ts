@@ -7,8 +7,9 @@
  * exactly as the dead one left it. Why async spawn: the sandboxes live in this (the test) process,
  * so it must keep serving requests while the child runs.
  *
- * The child's environment is built from scratch (PATH, HOME, the world's env, the scenario's
- * settings): nothing SPECTER_* leaks in from whoever runs the tests.
+ * A scenario is a Workspace of the shared harness (test/support/): its child processes, their
+ * environment (built from scratch: nothing SPECTER_* leaks in from whoever runs the tests) and the
+ * database reads are the ones every end-to-end suite uses.
  *
  * The invariants every scenario ends with (assertInvariants):
  *   - no cancellation lost: every cancelled order has exactly one job, it is done, and its
@@ -19,21 +20,21 @@
  *   - no false vanish: only the deleted orders have vanished_at;
  *   - PRAGMA integrity_check is ok.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { expect } from '@jest/globals';
 import type { RecordedRequest } from '../../src/sandbox/loopback.js';
-import { formatStockholm } from '../../src/sandbox/specter/seed.js';
-import type { SandboxOrder } from '../../src/sandbox/specter/server.js';
+import type { SandboxOrder } from '../../src/sandbox/specter/types.js';
 import { startSandboxWorld, type SandboxWorld } from '../../src/sandbox/world.js';
+import { CLI, show, waitFor, type CliResult } from '../support/cli.js';
+import { dumpDb, integrity, jobRows, readDb, type JobRow } from '../support/db.js';
+import { makeOrder, type Method } from '../support/orders.js';
+import { cancelRequestsAt, cancelsApplied, idempotencyKeyOf, providerState, type Provider } from '../support/sandbox.js';
+import { Workspace } from '../support/world.js';
 
 /** FAULTS_CLI (read only here) points the suite at another build, e.g. a deliberately broken copy. */
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = process.env.FAULTS_CLI ?? path.join(ROOT, 'dist', 'cli.js');
+const FAULTS_CLI = process.env.FAULTS_CLI ?? CLI;
 
 /**
  * One instant for every fixture in this process: the orders (and so their snapshots) are then the
@@ -44,13 +45,8 @@ const FIXTURE_NOW = Date.now();
 /** The baseline database of this process (a clean, closed SQLite file), made once. */
 let baselineDb: Promise<string> | null = null;
 
-/** One child run may take this long on a slow shared machine before the harness gives up. */
-const RUN_TIMEOUT_MS = 60_000;
-
-export type Provider = 'qliro' | 'klarna' | 'walley' | 'svea';
-
 /** An order of the fixture, with the provider its payment routes to (null: none of ours). */
-export interface FixtureOrder {
+interface FixtureOrder {
   orderNo: string;
   provider: Provider | null;
   /** The provider's id of the payment (routing strips Qliro's "QLIRO-" prefix). */
@@ -61,33 +57,29 @@ export interface FixtureOrder {
  * A small, fixed shop: three orders per provider, two Svea orders Specter handles itself, one old
  * order without payment. 14 orders, listed 5 per page: three pages, so a kill can land mid-listing.
  */
-export function fixtureOrders(now = Date.now()): { orders: SandboxOrder[]; fixture: FixtureOrder[] } {
+function fixtureOrders(now = Date.now()): { orders: SandboxOrder[]; fixture: FixtureOrder[] } {
   const orders: SandboxOrder[] = [];
   const fixture: FixtureOrder[] = [];
   let n = 0;
-  const add = (provider: Provider | null, payTypeIdentifier: string | null, reference: string | null, providerRef: string | null): void => {
+  const add = (provider: Provider | null, method: Method | null, reference: string | null, providerRef: string | null): void => {
     n += 1;
     const orderNo = String(300000 + n);
-    orders.push({
-      orderNo,
-      externalOrderNo: `WEB-${n}`,
-      // Spread over the last few days, well inside the 60-day window, rising with orderNo.
-      orderDate: formatStockholm(now - (20 - n) * 3_600_000 * 5),
-      lastChanged: formatStockholm(now - 60_000),
-      statusId: '1',
-      deliveryStatus: payTypeIdentifier === null ? null : 'N',
-      customerName: 'Åsa Öberg',
-      payment:
-        payTypeIdentifier === null
-          ? null
-          : {
-              payTypeIdentifier,
-              payTypeReference: reference,
-              payTypeIdentifierPaySystemUser: '7001',
-              currency: 'SEK',
-              totalIncVat: `${1000 + n}.00`,
-            },
-    });
+    orders.push(
+      makeOrder({
+        orderNo,
+        externalOrderNo: `WEB-${n}`,
+        method,
+        ...(reference === null ? {} : { reference }),
+        // Spread over the last few days, well inside the 60-day window, rising with orderNo.
+        placedAt: now - (20 - n) * 3_600_000 * 5,
+        lastChangedAt: now - 60_000,
+        statusId: '1',
+        deliveryStatus: method === null ? null : 'N',
+        customerName: 'Åsa Öberg',
+        paySystemUser: '7001',
+        amount: `${1000 + n}.00`,
+      }),
+    );
     fixture.push({ orderNo, provider, providerRef });
   };
   for (let i = 1; i <= 3; i += 1) {
@@ -119,16 +111,12 @@ const ROUTING_CONFIG = {
   ],
 };
 
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
+interface RunResult extends CliResult {
   /** The `once --json` report, when the run got far enough to print it. */
   report: { outcome?: string } | null;
 }
 
-export interface RunOptions {
+interface RunOptions {
   /** Extra environment for this run only (e.g. SPECTER_SYNC_CRASH_AT). */
   env?: Record<string, string>;
   /** Polled every 10 ms while the child runs; when it returns true the child is SIGKILLed. */
@@ -144,22 +132,24 @@ export class Scenario {
   readonly cancelled = new Set<string>();
   readonly deleted = new Set<string>();
   readonly runs: RunResult[] = [];
+  private readonly ws: Workspace;
 
   private constructor(
     readonly world: SandboxWorld,
     readonly fixture: FixtureOrder[],
     env: Record<string, string>,
   ) {
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-faults-'));
-    this.dbPath = path.join(this.dir, 'db', 'sync.db');
+    this.ws = new Workspace(world, {}, { dbFile: path.join('db', 'sync.db'), cli: FAULTS_CLI });
+    this.dir = this.ws.dir;
+    this.dbPath = this.ws.dbPath;
     this.configDir = path.join(this.dir, 'config');
     fs.mkdirSync(this.configDir);
     fs.writeFileSync(path.join(this.configDir, 'default.json'), JSON.stringify(ROUTING_CONFIG, null, 2));
-    this.baseEnv = { SPECTER_PAGE_SIZE: '5', ...env };
+    this.baseEnv = { SYNC_CONFIG_DIR: this.configDir, SPECTER_PAGE_SIZE: '5', ...env };
   }
 
   static async start(env: Record<string, string> = {}): Promise<Scenario> {
-    if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before the fault-injection suite`);
+    if (!fs.existsSync(FAULTS_CLI)) throw new Error(`${FAULTS_CLI} is missing: run \`npm run build\` before the fault-injection suite`);
     const { orders, fixture } = fixtureOrders(FIXTURE_NOW);
     const world = await startSandboxWorld({ orders });
     return new Scenario(world, fixture, env);
@@ -195,8 +185,9 @@ export class Scenario {
   }
 
   async close(): Promise<void> {
+    // The children first (a run still going talks to the world), then the world.
+    await this.ws.cleanup();
     await this.world.close();
-    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
   order(provider: Provider, index: number): FixtureOrder {
@@ -221,54 +212,24 @@ export class Scenario {
     }
   }
 
+  /** The environment of a run (`extra` wins over the scenario's settings). */
   env(extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? os.tmpdir(),
-      ...this.world.env,
-      SYNC_DB_PATH: this.dbPath,
-      SYNC_CONFIG_DIR: this.configDir,
-      ...this.baseEnv,
-      ...extra,
-    };
+    return this.ws.env({ ...this.baseEnv, ...extra });
   }
 
   /** One `specter-sync once --json` in a child process; resolves when it has exited. */
-  run(options: RunOptions = {}): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, 'once', '--json'], {
-        cwd: ROOT,
-        env: this.env(options.env),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      const poll = options.killWhen
-        ? setInterval(() => {
-            if (child.exitCode === null && child.signalCode === null && options.killWhen!()) child.kill('SIGKILL');
-          }, 10)
-        : null;
-      const guard = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`specter-sync once did not end within ${RUN_TIMEOUT_MS} ms (a run must always end)\n${stderr.slice(-4000)}`));
-      }, RUN_TIMEOUT_MS);
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        if (poll) clearInterval(poll);
-        clearTimeout(guard);
-        let report: RunResult['report'] = null;
-        try {
-          report = stdout.trim() ? (JSON.parse(stdout) as RunResult['report']) : null;
-        } catch {
-          report = null;
-        }
-        const result = { code, signal, stdout, stderr, report };
-        this.runs.push(result);
-        resolve(result);
-      });
-    });
+  async run(options: RunOptions = {}): Promise<RunResult> {
+    const result = await this.ws.run(['once', '--json'], { env: { ...this.baseEnv, ...options.env }, ...(options.killWhen ? { killWhen: options.killWhen } : {}) });
+    let report: RunResult['report'] = null;
+    try {
+      report = result.stdout.trim() ? (JSON.parse(result.stdout) as RunResult['report']) : null;
+    } catch {
+      // A killed run may have printed half a report, or none: there is no report then.
+      report = null;
+    }
+    const run = { ...result, report };
+    this.runs.push(run);
+    return run;
   }
 
   /** A run that must complete its cycle: exit 0, or 3 while a vanished order awaits a person. */
@@ -276,7 +237,7 @@ export class Scenario {
     const result = await this.run(options);
     const allowed = this.deleted.size > 0 ? [0, 3] : [0];
     if (result.signal !== null || !allowed.includes(result.code ?? -1)) {
-      throw new Error(`expected a completed run (exit ${allowed.join(' or ')}), got code ${result.code} signal ${result.signal}\n${result.stderr.slice(-6000)}`);
+      throw new Error(`expected a completed run (exit ${allowed.join(' or ')})\n${show(result, 6000)}`);
     }
     return result;
   }
@@ -285,29 +246,18 @@ export class Scenario {
   async runFailed(options: RunOptions = {}): Promise<RunResult> {
     const result = await this.run(options);
     if (result.signal !== null || result.code !== 1) {
-      throw new Error(`expected a failed run (exit 1), got code ${result.code} signal ${result.signal}\n${result.stderr.slice(-6000)}`);
+      throw new Error(`expected a failed run (exit 1)\n${show(result, 6000)}`);
     }
     expect(result.report?.outcome).toBe('failed');
     return result;
   }
 
-  /** Reads the database without writing to it (safe right after a kill: nothing is recovered). */
-  read<T>(fn: (db: Database.Database) => T): T {
-    const db = new Database(this.dbPath, { readonly: true, fileMustExist: true });
-    try {
-      db.pragma('busy_timeout = 5000');
-      return fn(db);
-    } finally {
-      db.close();
-    }
-  }
-
   jobs(): JobRow[] {
-    return this.read((db) => db.prepare('SELECT * FROM cancellation_jobs ORDER BY id').all() as JobRow[]);
+    return jobRows(this.dbPath);
   }
 
   vanishedOrderNos(): string[] {
-    return this.read((db) =>
+    return readDb(this.dbPath, (db) =>
       (db.prepare('SELECT order_no FROM order_snapshots WHERE vanished_at IS NOT NULL ORDER BY order_no').all() as Array<{ order_no: string }>).map(
         (r) => r.order_no,
       ),
@@ -319,79 +269,30 @@ export class Scenario {
    * left out: taking and releasing it is not a change of state.
    */
   dump(): string {
-    return this.read((db) =>
-      JSON.stringify({
-        snapshots: db.prepare('SELECT * FROM order_snapshots ORDER BY order_no').all(),
-        jobs: db.prepare('SELECT * FROM cancellation_jobs ORDER BY id').all(),
-        runs: db.prepare('SELECT * FROM sync_runs ORDER BY id').all(),
-      }),
-    );
+    return JSON.stringify(dumpDb(this.dbPath));
   }
 
   integrity(): string {
-    return this.read((db) => String(db.pragma('integrity_check', { simple: true })));
+    return integrity(this.dbPath);
   }
 
   /** Every cancel request this provider's sandbox received for `ref`, faulted ones included. */
   cancelRequestsAt(provider: Provider, ref: string): RecordedRequest[] {
-    const w = this.world;
-    switch (provider) {
-      case 'klarna':
-        return w.klarna.requests.filter((r) => r.method === 'POST' && r.path === `/ordermanagement/v1/orders/${encodeURIComponent(ref)}/cancel`);
-      case 'walley':
-        return w.walley.requests.filter((r) => r.method === 'POST' && r.path === `/manage/orders/${encodeURIComponent(ref)}/cancel`);
-      case 'qliro':
-        return w.qliro.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/cancelOrder') && qliroBody(r).OrderId === Number(ref));
-      case 'svea':
-        return w.svea.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(`/orders/${encodeURIComponent(ref)}`));
-    }
+    return cancelRequestsAt(this.world, provider, ref);
   }
 
   /** The idempotency key a recorded cancel request carries (Svea has none: null). */
   keyOf(provider: Provider, request: RecordedRequest): string | null | undefined {
-    switch (provider) {
-      case 'klarna':
-        return header(request, 'klarna-idempotency-key');
-      case 'walley':
-        return header(request, 'walley-idempotency-key');
-      case 'qliro': {
-        const id = qliroBody(request).RequestId;
-        return typeof id === 'string' ? id : undefined;
-      }
-      case 'svea':
-        return null;
-    }
+    return idempotencyKeyOf(provider, request);
   }
 
   /** Cancels the provider sandbox actually carried out for `ref` (must never exceed 1). */
   cancelsApplied(provider: Provider, ref: string): number {
-    const w = this.world;
-    switch (provider) {
-      case 'klarna':
-        return w.klarna.cancelsApplied(ref);
-      case 'svea':
-        return w.svea.cancelsApplied(ref);
-      // Qliro: each 'accepted' answer created a Reversal; a repeat answers ORDER_HAS_BEEN_CANCELLED.
-      case 'qliro':
-        return w.qliro.cancelRequests().filter((c) => c.orderId === ref && c.answer === 'accepted').length;
-      // Walley: a plain "202" started a cancel; a repeated key is labelled "202 (replayed)"/"409 …".
-      case 'walley':
-        return w.walley.cancelRequests().filter((c) => c.orderId === ref && c.answer === '202').length;
-    }
+    return cancelsApplied(this.world, provider, ref);
   }
 
   providerState(provider: Provider, ref: string): string {
-    const w = this.world;
-    switch (provider) {
-      case 'klarna':
-        return w.klarna.orderState(ref);
-      case 'svea':
-        return w.svea.orderState(ref);
-      case 'qliro':
-        return w.qliro.orderState(ref);
-      case 'walley':
-        return w.walley.orderState(ref);
-    }
+    return providerState(this.world, provider, ref);
   }
 
   /**
@@ -428,6 +329,7 @@ export class Scenario {
         // No cancellation lost, none doubled.
         expect({ orderNo: o.orderNo, jobs: own.length }).toEqual({ orderNo: o.orderNo, jobs: 1 });
         const job = own[0]!;
+        // (The error code rides along on both sides only so that a failure shows it.)
         expect({ orderNo: o.orderNo, state: job.state, error: job.last_error_code }).toEqual({ orderNo: o.orderNo, state: 'done', error: job.last_error_code });
         expect({ orderNo: o.orderNo, provider: o.provider, state: this.providerState(o.provider, o.providerRef) }).toEqual({
           orderNo: o.orderNo,
@@ -455,47 +357,3 @@ export class Scenario {
   }
 }
 
-export interface JobRow {
-  id: number;
-  order_no: string;
-  provider: string;
-  provider_ref: string;
-  idempotency_key: string;
-  state: string;
-  attempts: number;
-  next_attempt_at: string;
-  last_error_code: string | null;
-  last_error_message: string | null;
-}
-
-function header(request: RecordedRequest, name: string): string | undefined {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value.join(',') : value;
-}
-
-function qliroBody(request: RecordedRequest): Record<string, unknown> {
-  try {
-    const parsed = JSON.parse(request.body.toString('utf8')) as unknown;
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
-/** Polls `condition` every 20 ms until it holds; throws after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, timeoutMs: number, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** The page a recorded Specter listing request asked for. */
-export function listingPage(request: RecordedRequest): number {
-  return Number(request.query.get('page'));
-}
-
-export function isListing(request: RecordedRequest): boolean {
-  return request.query.get('Action') === 'getOrders';
-}
