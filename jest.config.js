@@ -1,4 +1,4 @@
-/** Jest runs the TypeScript sources as ESM (p-retry and parts of msw are ESM-only). */
+/** Jest runs the TypeScript sources as ESM (parts of msw are ESM-only). */
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],

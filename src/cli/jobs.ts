@@ -1,8 +1,11 @@
 /** `specter-sync jobs list|retry|dismiss`: the cancellation outbox. */
 import { JOB_STATES, type JobState } from '../domain.js';
-import { dismissFailedJob, getJob, isSendable, listJobs, requeueFailedJob } from '../store/jobs.js';
+import { compileRoutingRules, routePayment } from '../routing/route.js';
+import { paymentKeyOf } from '../routing/payment.js';
+import { getJob, isSendable, listJobs } from '../store/jobs.js';
+import { dismissFailedJob, requeueFailedJob, rerouteJob } from '../store/outbox.js';
 import { reportSentNow, sendJobNow } from '../worker/sendNow.js';
-import { EXIT, openContext, UsageError, type ExitCode } from './context.js';
+import { EXIT, openContext, UsageError, type CommandContext, type ExitCode } from './context.js';
 import { formatTable, printJson } from '../format.js';
 
 export function parseJobState(value: string): JobState {
@@ -59,12 +62,14 @@ export async function jobsRetryCommand(jobIdText: string): Promise<ExitCode> {
   const jobId = parseJobId(jobIdText);
   const ctx = await openContext();
   try {
-    const result = await requeueFailedJob(ctx.store, jobId, new Date().toISOString());
+    const now = new Date().toISOString();
+    // Routed now means queued already (rerouteJob puts it back to pending with its key).
+    const result = (await routeUnroutedJob(ctx, jobId, now)) ? 'requeued' : await requeueFailedJob(ctx.store, jobId, now);
     if (result !== 'requeued') {
       const why = {
         not_found: `no job ${jobId}`,
         not_failed: `job ${jobId} has not failed; only failed jobs can be retried`,
-        unrouted: `job ${jobId} has no provider to send to (no route covers its payment): add a routing rule and it is queued by the next run, or close it with \`specter-sync jobs dismiss ${jobId} --note "…"\``,
+        unrouted: `job ${jobId} has no provider to send to (no route covers its payment): add a routing rule and retry, or close it with \`specter-sync jobs dismiss ${jobId} --note "…"\``,
       }[result];
       process.stderr.write(`specter-sync: ${why}\n`);
       return EXIT.failed;
@@ -121,4 +126,32 @@ export async function jobsDismissCommand(jobIdText: string, options: { note?: st
   } finally {
     await ctx.close();
   }
+}
+
+/**
+ * An unrouted payment's job that the routing rules in force now cover gets its provider before it
+ * is re-queued: the person who retries it decides it is sent (a vanished order's payment is never
+ * routed and sent by the cycle alone under VANISHED_ACTION=flag).
+ */
+async function routeUnroutedJob(ctx: CommandContext, jobId: number, now: string): Promise<boolean> {
+  const job = await getJob(ctx.store, jobId);
+  if (job === null || job.state !== 'failed' || job.failureReason !== 'unrouted') return false;
+  const route = routePayment(
+    { payTypeIdentifier: job.payTypeIdentifier, payTypeReference: job.payTypeReference, payTypeIdentifierPaySystemUser: null, currency: null, totalIncVat: null },
+    compileRoutingRules(ctx.config.routing),
+  );
+  if (route.kind !== 'provider') return false;
+  const paymentKey = paymentKeyOf({ orderNo: job.orderNo, route, payTypeIdentifier: job.payTypeIdentifier, payTypeReference: job.payTypeReference });
+  if (paymentKey === null) return false;
+  const result = rerouteJob(ctx.store, jobId, { provider: route.provider, providerRef: route.providerRef, paymentKey }, now);
+  if (result === 'moved') return false;
+  ctx.logger.event(
+    'job.rerouted',
+    result === 'rerouted'
+      ? `job ${jobId}: routing now covers its payment; it goes to ${route.provider} (${route.providerRef})`
+      : `job ${jobId}: routing now covers its payment, which already has a job of its own; this one is voided`,
+    { jobId, orderNo: job.orderNo, provider: route.provider, providerRef: route.providerRef, result, by: 'person' },
+  );
+  if (result === 'duplicate') throw new UsageError(`JOB_ID ${jobId}: its payment already has another job (see specter-sync jobs list); this one was voided`);
+  return true;
 }

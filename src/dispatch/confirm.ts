@@ -5,7 +5,8 @@
  * in-cycle retries here: the next cycle is the retry, and the deadline bounds the patience.
  */
 import type { ProviderClient, ConfirmRequest } from '../providers/types.js';
-import { listAcceptedJobs, markDone, noteConfirmAttempt, type SendableJob } from '../store/jobs.js';
+import { listAcceptedJobs, type SendableJob } from '../store/jobs.js';
+import { markDone, noteConfirmAttempt } from '../store/outbox.js';
 import { askClient, CONFIRM_KINDS } from './clientBug.js';
 import type { DispatchDeps } from './dispatcher.js';
 import { actionBase, failJob, jobFields, type JobRef } from './jobReport.js';

@@ -6,7 +6,8 @@
 import type { FailureReason } from '../domain.js';
 import type { LogFields, Logger } from '../observability/logger.js';
 import type { Store } from '../store/database.js';
-import { markFailed, type SendableJob } from '../store/jobs.js';
+import { type SendableJob } from '../store/jobs.js';
+import { markFailed } from '../store/outbox.js';
 
 /** Fields of every log line about a job (interface.md: orderNo, provider, providerRef, amount, currency). */
 export function jobFields(job: SendableJob): {

@@ -7,7 +7,8 @@
 import type { ProviderName, TrackedOrder, VanishStatus } from '../domain.js';
 import type { OrderWindow } from '../domain.js';
 import type { Store } from './database.js';
-import { ensureJob, releaseHold, rerouteJob, voidJob, type EnsuredJob, type NewCancellationJob } from './jobs.js';
+import { type NewCancellationJob } from './jobs.js';
+import { ensureJob, releaseHold, rerouteJob, voidJob, type EnsuredJob } from './outbox.js';
 
 export interface VanishRecord {
   orderNo: string;

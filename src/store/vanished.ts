@@ -1,7 +1,7 @@
 /** Vanished orders awaiting a person, and what a person does about them. */
 import type { ProviderName } from '../domain.js';
 import type { Store } from './database.js';
-import { ensureJob, type EnsuredJob } from './jobs.js';
+import { ensureJob, type EnsuredJob } from './outbox.js';
 
 export interface VanishedOrder {
   orderNo: string;

@@ -1,4 +1,5 @@
 /** The worker's monitor: the stale alert, the reminders of what awaits a person, and the database gauges. */
+import { clamp } from '../outbound/clamp.js';
 import { PROVIDER_NAMES, type ProviderName } from '../domain.js';
 import type { Logger } from '../observability/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
@@ -91,9 +92,6 @@ function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-function clamp(value: number, min: number, max: number): number {
-  return Math.min(Math.max(value, min), max);
-}
 
 export interface MonitorDeps {
   store: Store;

@@ -293,6 +293,10 @@ function revisit(
   for (const job of input.revisitable) {
     if (voidedNow.has(job.id)) continue;
     if (job.failureReason === 'unrouted') {
+      // A vanished order's payment is a person's decision unless VANISHED_ACTION=cancel: routing
+      // that now covers it gives the person somewhere to send it (`jobs retry` routes and sends),
+      // never an automatic send.
+      if (job.reason === 'vanished' && input.settings.vanishedAction === 'flag') continue;
       const route = input.route(job);
       if (route.kind === 'provider') {
         const paymentKey = paymentKeyOf({ orderNo: job.orderNo, route, payTypeIdentifier: job.payTypeIdentifier, payTypeReference: job.payTypeReference });

@@ -9,16 +9,8 @@
  * person's retry), and an order's story goes on meanwhile — re-opened, restored, paid again.
  */
 import type { SpecterOrder, TrackedOrder } from '../domain.js';
+import type { SendVerdict } from '../dispatch/unsent.js';
 import type { CancellationJob } from '../store/jobs.js';
-
-export type SendVerdict =
-  | { kind: 'send' }
-  /** Never send it: the cause no longer holds (`reason`: reopened, reappeared). */
-  | { kind: 'void'; reason: 'reopened' | 'reappeared'; detail: string }
-  /** Hold it for a person: a live order carries the payment. */
-  | { kind: 'hold'; code: 'LIVE_TWIN'; message: string }
-  /** Specter could not be asked: nothing is sent now, the job waits for the next try. */
-  | { kind: 'unknown'; detail: string };
 
 export type Verify = (job: CancellationJob) => Promise<SendVerdict>;
 

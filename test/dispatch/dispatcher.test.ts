@@ -8,7 +8,8 @@ import type { memoryLogger, RecordedEvent } from '../../src/observability/logger
 import type { ProviderRegistry } from '../../src/providers/registry.js';
 import type { CancelOutcome, ProviderClient } from '../../src/providers/types.js';
 import { openStore } from '../../src/store/database.js';
-import { listJobs, markSending } from '../../src/store/jobs.js';
+import { listJobs } from '../../src/store/jobs.js';
+import { markSending } from '../../src/store/outbox.js';
 import {
   ALREADY,
   CAPTURED,

@@ -7,7 +7,8 @@ import { describe, expect, it } from '@jest/globals';
 import { dispatchDueJobs, type DispatchDeps } from '../../src/dispatch/dispatcher.js';
 import type { memoryLogger } from '../../src/observability/logger.js';
 import type { ProviderRegistry } from '../../src/providers/registry.js';
-import { getJob, markSending, type CancellationJob } from '../../src/store/jobs.js';
+import { getJob, type CancellationJob } from '../../src/store/jobs.js';
+import { markSending } from '../../src/store/outbox.js';
 import { FakeClock, SETTINGS, SUCCEEDED, UNAVAILABLE, fakeClient, mustGetJob, seedJob, type TestDb, useDispatchFixture } from './helpers.js';
 
 let db: TestDb;
