@@ -199,22 +199,31 @@ function sizeTable(results: SizeResult[]): string {
     ['  orders per second', ...per((r) => n0.format((r.size / cancel(r)) * 1000))],
     ['  ms per 10,000 orders', ...per((r) => n1.format((cancel(r) / r.size) * 10_000))],
     ['floor: raw fetch + saxes + one upsert', ...per((r) => `${n0.format(floor(r))} ms`)],
-    ['  fetch / parse / write', ...per((r) => `${n0.format(median(r.floorFetchMs))} / ${n0.format(median(r.floorParseMs))} / ${n0.format(median(r.floorWriteMs))} ms`)],
+    [
+      '  fetch / parse / write',
+      ...per((r) => `${n0.format(median(r.floorFetchMs))} / ${n0.format(median(r.floorParseMs))} / ${n0.format(median(r.floorWriteMs))} ms`),
+    ],
     ['  ms per 10,000 orders', ...per((r) => n1.format((floor(r) / r.size) * 10_000))],
     ['**steady-state / floor**', ...per((r) => `**${n2.format(steady(r) / floor(r))}×**`)],
     ['1 % cycle / floor', ...per((r) => `${n2.format(cancel(r) / floor(r))}×`)],
     ['baseline (first) cycle, writes every row', ...per((r) => `${n0.format(r.baselineMs)} ms`)],
     ['peak RSS of the worker process (cycles)', ...per((r) => `${n0.format(r.peakRssCycleKb / 1024)} MB`)],
-    ['unchanged cycle: snapshot rows written', ...per((r) => {
-      const worst = Math.max(...r.steadyProof.map((p) => p.snapshotRowWrites));
-      const lastSeen = Math.max(...r.steadyProof.map((p) => p.lastSeenChanged));
-      const total = Math.max(...r.steadyProof.map((p) => p.totalChanges));
-      return `${worst} (last_seen_at changed: ${lastSeen}; total_changes Δ ${total})`;
-    })],
-    ['1 % cycle: orders cancelled → snapshot row writes, jobs', ...per((r) => {
-      const p = r.cancelProof[0]!;
-      return `${p.cancelled} → ${p.snapshotRowWrites} writes (${p.lastSeenChanged} rows), ${p.jobsCreated} jobs`;
-    })],
+    [
+      'unchanged cycle: snapshot rows written',
+      ...per((r) => {
+        const worst = Math.max(...r.steadyProof.map((p) => p.snapshotRowWrites));
+        const lastSeen = Math.max(...r.steadyProof.map((p) => p.lastSeenChanged));
+        const total = Math.max(...r.steadyProof.map((p) => p.totalChanges));
+        return `${worst} (last_seen_at changed: ${lastSeen}; total_changes Δ ${total})`;
+      }),
+    ],
+    [
+      '1 % cycle: orders cancelled → snapshot row writes, jobs',
+      ...per((r) => {
+        const p = r.cancelProof[0]!;
+        return `${p.cancelled} → ${p.snapshotRowWrites} writes (${p.lastSeenChanged} rows), ${p.jobsCreated} jobs`;
+      }),
+    ],
     ['pages, bytes on the wire per listing', ...per((r) => `${r.pages}, ${n1.format(r.bytes / 1048576)} MB`)],
   ];
   return table(head, rows);
@@ -274,15 +283,27 @@ function evaluate(summary: Summary): Target[] {
   if (largest) {
     const at = largest.size === TARGET_SIZE ? '' : ` (measured at ${n0.format(largest.size)}, the target is for ${n0.format(TARGET_SIZE)})`;
     const ratio = median(largest.steadyMs) / median(largest.floorMs);
-    targets.push({ name: `steady-state cycle ≤ ${STEADY_OVER_FLOOR_MAX}× floor at ${n0.format(TARGET_SIZE)}`, pass: ratio <= STEADY_OVER_FLOOR_MAX, detail: `${n2.format(ratio)}×${at}` });
+    targets.push({
+      name: `steady-state cycle ≤ ${STEADY_OVER_FLOOR_MAX}× floor at ${n0.format(TARGET_SIZE)}`,
+      pass: ratio <= STEADY_OVER_FLOOR_MAX,
+      detail: `${n2.format(ratio)}×${at}`,
+    });
     const writes = summary.sizes.flatMap((r) => r.steadyProof.map((p) => p.snapshotRowWrites + p.lastSeenChanged));
-    targets.push({ name: 'an unchanged cycle writes no snapshot rows', pass: writes.every((w) => w === 0), detail: `${writes.length} unchanged cycles, ${writes.reduce((a, b) => a + b, 0)} snapshot row writes in all` });
+    targets.push({
+      name: 'an unchanged cycle writes no snapshot rows',
+      pass: writes.every((w) => w === 0),
+      detail: `${writes.length} unchanged cycles, ${writes.reduce((a, b) => a + b, 0)} snapshot row writes in all`,
+    });
     const rss = largest.peakRssCycleKb / 1024;
     targets.push({ name: `peak RSS ≤ ${PEAK_RSS_MAX_MB} MB at ${n0.format(TARGET_SIZE)}`, pass: rss <= PEAK_RSS_MAX_MB, detail: `${n0.format(rss)} MB${at}` });
   }
   if (summary.dispatch) {
     const { bound, perSecond } = dispatchBound(summary.dispatch);
-    targets.push({ name: `dispatch ≥ ${DISPATCH_MIN_SHARE * 100} % of the bound`, pass: perSecond >= DISPATCH_MIN_SHARE * bound, detail: `${n1.format(perSecond)} of ${n0.format(bound)} jobs/s = ${n0.format((perSecond / bound) * 100)} %` });
+    targets.push({
+      name: `dispatch ≥ ${DISPATCH_MIN_SHARE * 100} % of the bound`,
+      pass: perSecond >= DISPATCH_MIN_SHARE * bound,
+      detail: `${n1.format(perSecond)} of ${n0.format(bound)} jobs/s = ${n0.format((perSecond / bound) * 100)} %`,
+    });
   } else {
     targets.push({ name: `dispatch ≥ ${DISPATCH_MIN_SHARE * 100} % of the bound`, pass: null, detail: 'not measured (--dispatch-jobs 0)' });
   }
@@ -356,14 +377,9 @@ async function main(): Promise<number> {
 
   if (options.results) {
     const file = path.resolve(ROOT, options.results);
-    const doc = [
-      '# specter-sync benchmark results',
-      '',
-      'Written by `npm run bench` (bench/bench.ts, whose header explains each figure).',
-      '',
-      text,
-      '',
-    ].join('\n');
+    const doc = ['# specter-sync benchmark results', '', 'Written by `npm run bench` (bench/bench.ts, whose header explains each figure).', '', text, ''].join(
+      '\n',
+    );
     fs.writeFileSync(file, doc);
     process.stderr.write(`bench: results written to ${path.relative(ROOT, file)}\n`);
   }

@@ -83,7 +83,12 @@ interface ProofMark {
 }
 
 function scalar(sqlite: SqliteDatabase.Database, sql: string, ...params: unknown[]): number {
-  return Number(sqlite.prepare(sql).pluck().get(...params));
+  return Number(
+    sqlite
+      .prepare(sql)
+      .pluck()
+      .get(...params),
+  );
 }
 
 function mark(sqlite: SqliteDatabase.Database): ProofMark {
@@ -335,4 +340,3 @@ process.on('message', (message: ParentMessage) => {
     },
   );
 });
-

@@ -151,8 +151,21 @@ export class FloorTable {
     const upsert = this.upsert;
     this.db.transaction(() => {
       for (const r of rows) {
-        upsert.run(r.orderNo, r.orderDate, r.statusId, r.deliveryStatus, r.payTypeIdentifier, r.payTypeReference,
-          r.payTypeIdentifier, r.payTypeReference, r.amount, r.currency, hash, at, at);
+        upsert.run(
+          r.orderNo,
+          r.orderDate,
+          r.statusId,
+          r.deliveryStatus,
+          r.payTypeIdentifier,
+          r.payTypeReference,
+          r.payTypeIdentifier,
+          r.payTypeReference,
+          r.amount,
+          r.currency,
+          hash,
+          at,
+          at,
+        );
       }
     })();
   }

@@ -8,12 +8,7 @@
  * Points: cycle.listing, cycle.before_commit, cycle.after_commit, dispatch.in_flight,
  *         dispatch.after_answer.
  */
-export type CrashPointName =
-  | 'cycle.listing'
-  | 'cycle.before_commit'
-  | 'cycle.after_commit'
-  | 'dispatch.in_flight'
-  | 'dispatch.after_answer';
+export type CrashPointName = 'cycle.listing' | 'cycle.before_commit' | 'cycle.after_commit' | 'dispatch.in_flight' | 'dispatch.after_answer';
 
 const target = process.env.SPECTER_SYNC_CRASH_AT;
 let passesLeft = Number(process.env.SPECTER_SYNC_CRASH_AFTER ?? '0') || 0;

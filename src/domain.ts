@@ -94,14 +94,7 @@ export const FAILURE_REASONS = ['captured', 'not_found', 'auth', 'rejected', 'ex
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 /** What became of a vanished order (see migrations/0001_initial.sql). */
-export type VanishStatus =
-  | 'awaiting'
-  | 'reappeared'
-  | 'resolved'
-  | 'cancel_requested'
-  | 'handled_by_specter'
-  | 'settled_elsewhere'
-  | 'unrouted';
+export type VanishStatus = 'awaiting' | 'reappeared' | 'resolved' | 'cancel_requested' | 'handled_by_specter' | 'settled_elsewhere' | 'unrouted';
 
 /**
  * What the diff needs to know of a tracked order: enough to decide, not to act. At 100,000 orders

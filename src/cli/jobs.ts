@@ -86,7 +86,9 @@ export async function jobsRetryCommand(jobIdText: string): Promise<ExitCode> {
         ctx.out.write(`Job ${jobId} is queued again; a running specter-sync holds the database lease and will send it with the same idempotency key.\n`);
         return EXIT.ok;
       case 'lease_lost':
-        ctx.out.write(`Job ${jobId} is queued again; another specter-sync took over the database lease before it was sent, and will send it with the same idempotency key.\n`);
+        ctx.out.write(
+          `Job ${jobId} is queued again; another specter-sync took over the database lease before it was sent, and will send it with the same idempotency key.\n`,
+        );
         return EXIT.ok;
       case 'dispatched':
         return reportSentNow(ctx.out, `Job ${jobId} for order ${job.orderNo} at ${job.provider}`, sent.action);
@@ -137,7 +139,13 @@ async function routeUnroutedJob(ctx: CommandContext, jobId: number, now: string)
   const job = await getJob(ctx.store, jobId);
   if (job === null || job.state !== 'failed' || job.failureReason !== 'unrouted') return false;
   const route = routePayment(
-    { payTypeIdentifier: job.payTypeIdentifier, payTypeReference: job.payTypeReference, payTypeIdentifierPaySystemUser: null, currency: null, totalIncVat: null },
+    {
+      payTypeIdentifier: job.payTypeIdentifier,
+      payTypeReference: job.payTypeReference,
+      payTypeIdentifierPaySystemUser: null,
+      currency: null,
+      totalIncVat: null,
+    },
     compileRoutingRules(ctx.config.routing),
   );
   if (route.kind !== 'provider') return false;

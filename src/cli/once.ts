@@ -43,7 +43,8 @@ export function exitCodeFor(report: CycleReport): ExitCode {
 
 function humanReport(report: CycleReport): string {
   if (report.outcome === 'failed') return `\nRun FAILED: ${report.reason}`;
-  if (report.outcome === 'skipped') return `\nRun skipped: ${report.reason === 'lease_busy' ? 'another specter-sync process holds the database lease' : report.reason}`;
+  if (report.outcome === 'skipped')
+    return `\nRun skipped: ${report.reason === 'lease_busy' ? 'another specter-sync process holds the database lease' : report.reason}`;
   const lines: string[] = [''];
   const c = report.counts;
   lines.push(

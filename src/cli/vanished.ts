@@ -19,7 +19,15 @@ export async function vanishedListCommand(options: { json?: boolean }): Promise<
     ctx.out.write(
       `${formatTable(
         ['order', 'order date', 'provider', 'provider ref', 'amount', 'vanished at', 'note'],
-        vanished.map((v) => [v.orderNo, v.orderDate, v.provider, v.providerRef, v.amount ? `${v.amount} ${v.currency ?? ''}`.trim() : null, v.vanishedAt, v.note]),
+        vanished.map((v) => [
+          v.orderNo,
+          v.orderDate,
+          v.provider,
+          v.providerRef,
+          v.amount ? `${v.amount} ${v.currency ?? ''}`.trim() : null,
+          v.vanishedAt,
+          v.note,
+        ]),
       )}\n\nFor each: cancel the reservation with \`specter-sync vanished cancel ORDER_NO\`, or, if it needs no action, \`specter-sync vanished resolve ORDER_NO --note "why"\`.\n`,
     );
     return EXIT.ok;
@@ -38,7 +46,9 @@ export async function vanishedResolveCommand(orderNo: string, options: { note?: 
       ctx.out.write(`Order ${orderNo} is resolved and no longer reported.\n`);
       return EXIT.ok;
     }
-    process.stderr.write(result === 'not_found' ? `specter-sync: no tracked order ${orderNo}\n` : `specter-sync: order ${orderNo} is not a vanished order awaiting a person\n`);
+    process.stderr.write(
+      result === 'not_found' ? `specter-sync: no tracked order ${orderNo}\n` : `specter-sync: order ${orderNo} is not a vanished order awaiting a person\n`,
+    );
     return EXIT.failed;
   } finally {
     await ctx.close();

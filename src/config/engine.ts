@@ -69,7 +69,11 @@ function findRaw(def: ScalarSetting, path: string, ctx: Context): Found | null {
   const fromEnv = envValue(ctx.env, def.env);
   if (!def.secret && envValue(ctx.env, `${def.env}_FILE`) !== undefined) {
     // Ignoring it would run with a value the operator did not mean.
-    throw new ConfigError(`${def.env}_FILE`, `${def.env} is not a secret and is not read from a file; set ${def.env} itself`, `environment variable ${def.env}_FILE`);
+    throw new ConfigError(
+      `${def.env}_FILE`,
+      `${def.env} is not a secret and is not read from a file; set ${def.env} itself`,
+      `environment variable ${def.env}_FILE`,
+    );
   }
   if (def.secret) {
     const fileVar = `${def.env}_FILE`;

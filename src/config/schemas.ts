@@ -10,7 +10,11 @@ export function integerIn(min: number, max: number, what: string) {
   const message = `is not ${what}`;
   // Digits only: Number() would also accept "1e3", " 12 ", "0x10" and "" (as 0). z.int() is a
   // safe integer, so twenty digits are refused rather than rounded.
-  return z.string().regex(/^[0-9]+$/, message).transform(Number).pipe(z.int(message).min(min, message).max(max, message));
+  return z
+    .string()
+    .regex(/^[0-9]+$/, message)
+    .transform(Number)
+    .pipe(z.int(message).min(min, message).max(max, message));
 }
 
 export const positiveInteger = integerIn(1, Number.MAX_SAFE_INTEGER, 'a positive integer');
@@ -27,18 +31,20 @@ export const nonEmpty = z.string().regex(/\S/, 'is empty');
  * NOT (their clients append "/path"). Accepting both spellings saves a support round-trip.
  */
 export function httpUrl(trailingSlash: boolean) {
-  return z
-    .string()
-    .refine((raw) => URL.canParse(raw), { error: 'is not a URL', abort: true })
-    .transform((raw) => new URL(raw))
-    .refine((url) => url.protocol === 'http:' || url.protocol === 'https:', { error: 'is not an http(s) URL', abort: true })
-    // Credentials in a URL would be logged with every request line.
-    .refine((url) => url.username === '' && url.password === '', { error: 'must not contain a user name or password', abort: true })
-    .refine((url) => url.search === '' && url.hash === '', { error: 'must not have a query or fragment', abort: true })
-    .transform((url) => {
-      const withoutSlash = url.href.replace(/\/+$/, '');
-      return trailingSlash ? `${withoutSlash}/` : withoutSlash;
-    });
+  return (
+    z
+      .string()
+      .refine((raw) => URL.canParse(raw), { error: 'is not a URL', abort: true })
+      .transform((raw) => new URL(raw))
+      .refine((url) => url.protocol === 'http:' || url.protocol === 'https:', { error: 'is not an http(s) URL', abort: true })
+      // Credentials in a URL would be logged with every request line.
+      .refine((url) => url.username === '' && url.password === '', { error: 'must not contain a user name or password', abort: true })
+      .refine((url) => url.search === '' && url.hash === '', { error: 'must not have a query or fragment', abort: true })
+      .transform((url) => {
+        const withoutSlash = url.href.replace(/\/+$/, '');
+        return trailingSlash ? `${withoutSlash}/` : withoutSlash;
+      })
+  );
 }
 
 export const cronExpression = z.string().refine((raw) => isValidCron(raw), 'is not a valid cron expression (e.g. "*/5 * * * *")');

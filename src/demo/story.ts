@@ -192,7 +192,10 @@ export async function listingGapStep(n: Narrator, stage: DemoStage, cast: Cast):
   n.quote(orderLabel(order));
 
   const report = await stage.cycle();
-  ensure(report.counts.missing === 1 && report.counts.listingGaps === 1 && report.counts.vanished === 0, `run ${stage.runs} did not treat order ${order.orderNo} as a listing gap`);
+  ensure(
+    report.counts.missing === 1 && report.counts.listingGaps === 1 && report.counts.vanished === 0,
+    `run ${stage.runs} did not treat order ${order.orderNo} as a listing gap`,
+  );
   n.say(`${runLabel(stage)}: order ${order.orderNo} is missing from the listing; getOrder finds it: Specter still has it.`);
   n.say('Not flagged, nothing sent. Only an order getOrder cannot find counts as deleted.');
 }
@@ -214,7 +217,17 @@ export async function finalStatusStep(n: Narrator, stage: DemoStage): Promise<vo
   n.quote(
     formatTable(
       ['job', 'order', 'provider', 'provider ref', 'amount', 'reason', 'state', 'attempts', 'failure'],
-      jobs.map((job) => [job.id, job.orderNo, job.provider, job.providerRef, money(job.amount, job.currency), job.reason, job.state, job.attempts, job.failureReason]),
+      jobs.map((job) => [
+        job.id,
+        job.orderNo,
+        job.provider,
+        job.providerRef,
+        money(job.amount, job.currency),
+        job.reason,
+        job.state,
+        job.attempts,
+        job.failureReason,
+      ]),
     ),
   );
   const awaiting = { vanishedOrders: status.vanishedAwaitingPerson, failedJobs: j.failed, jobsWithoutProvider: 0, guardTripped: false };

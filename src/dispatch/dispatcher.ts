@@ -68,15 +68,7 @@ export interface DispatchDeps {
   verify?: (job: SendableJob) => Promise<SendVerdict>;
 }
 
-export type DispatchResult =
-  | 'succeeded'
-  | 'already_cancelled'
-  | 'accepted'
-  | 'retry_scheduled'
-  | 'failed'
-  | 'voided'
-  | 'not_verified'
-  | 'waiting_for_provider';
+export type DispatchResult = 'succeeded' | 'already_cancelled' | 'accepted' | 'retry_scheduled' | 'failed' | 'voided' | 'not_verified' | 'waiting_for_provider';
 
 export interface DispatchAction extends JobRef {
   result: DispatchResult;
@@ -177,11 +169,10 @@ async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): 
 
   // (A stop is checked by the pool just before this job was taken: nothing in between awaits.)
   if (job.state === 'sending') {
-    logger.event(
-      'job.recovered',
-      `job ${job.id} was in flight when the process stopped; sending it again with the same idempotency key`,
-      { ...jobFields(job), attempt },
-    );
+    logger.event('job.recovered', `job ${job.id} was in flight when the process stopped; sending it again with the same idempotency key`, {
+      ...jobFields(job),
+      attempt,
+    });
   }
   return attemptJob(ctx, client, job);
 }
@@ -238,11 +229,14 @@ async function attemptJob(ctx: Context, client: ProviderClient, job: SendableJob
       await markRetry(store, job.id, { code: failure.code, message: failure.message, nextAttemptAt, now: iso(at) });
       scheduled = { code: failure.code, nextAttemptAt };
       const inCycle = delayMs <= IN_CYCLE_RETRY_MAX_MS && !ctx.stopping();
-      logger.event(
-        'cancel.retry_scheduled',
-        `${job.provider} answered ${failure.code} for order ${job.orderNo}; next attempt at ${nextAttemptAt}`,
-        { ...fields(), code: failure.code, detail: failure.message, delayMs, nextAttemptAt, inCycle },
-      );
+      logger.event('cancel.retry_scheduled', `${job.provider} answered ${failure.code} for order ${job.orderNo}; next attempt at ${nextAttemptAt}`, {
+        ...fields(),
+        code: failure.code,
+        detail: failure.message,
+        delayMs,
+        nextAttemptAt,
+        inCycle,
+      });
       return inCycle;
     },
   });
@@ -305,5 +299,9 @@ async function recordFinal(ctx: Context, job: SendableJob, outcome: Final, field
 function askProvider(client: ProviderClient, request: CancelRequest): Promise<CancelOutcome> {
   // No stop signal is passed: a stop lets in-flight requests finish (the client's own timeout
   // bounds them), so their answers are recorded rather than lost.
-  return askClient(() => client.cancel(request), CANCEL_KINDS, () => crashPoint('dispatch.in_flight'));
+  return askClient(
+    () => client.cancel(request),
+    CANCEL_KINDS,
+    () => crashPoint('dispatch.in_flight'),
+  );
 }

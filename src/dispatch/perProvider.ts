@@ -36,9 +36,7 @@ export async function runPerProvider<J extends { provider: ProviderName }>(
     byProvider.set(client, queue);
   }
   const settled = await Promise.allSettled(
-    [...byProvider].map(([client, queue]) =>
-      runWithLimit(queue, client.maxConcurrency, (job) => handlers.work(client, job), handlers.shouldStop),
-    ),
+    [...byProvider].map(([client, queue]) => runWithLimit(queue, client.maxConcurrency, (job) => handlers.work(client, job), handlers.shouldStop)),
   );
   const errors = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
   if (errors.length === 1) throw errors[0];

@@ -36,18 +36,48 @@ export const EVENT_CATALOGUE = [
 
   // Orders
   { event: 'order.cancel_detected', level: 'info', alert: false, when: 'An order turned cancelled in Specter and a cancellation job was created.' },
-  { event: 'order.vanished', level: 'warn', alert: true, when: 'An order is confirmed gone from Specter; carries the order, provider, reference, amount and what a person must do.' },
+  {
+    event: 'order.vanished',
+    level: 'warn',
+    alert: true,
+    when: 'An order is confirmed gone from Specter; carries the order, provider, reference, amount and what a person must do.',
+  },
   { event: 'order.reappeared', level: 'warn', alert: false, when: 'An order recorded as vanished is back in Specter.' },
-  { event: 'order.unrouted', level: 'warn', alert: true, when: 'A cancelled or vanished order\'s payment has no route (or its reference fails the route\'s rule): it awaits a person as a failed job with reason `unrouted`.' },
-  { event: 'order.reopened', level: 'warn', alert: 'conditional', when: 'An order recorded as cancelled is open in Specter again; an alert when a cancellation was already sent for its payment.' },
-  { event: 'order.listing_gap', level: 'info', alert: false, when: 'An order was missing from the listing but getOrder still found it, so it is not vanished.' },
+  {
+    event: 'order.unrouted',
+    level: 'warn',
+    alert: true,
+    when: "A cancelled or vanished order's payment has no route (or its reference fails the route's rule): it awaits a person as a failed job with reason `unrouted`.",
+  },
+  {
+    event: 'order.reopened',
+    level: 'warn',
+    alert: 'conditional',
+    when: 'An order recorded as cancelled is open in Specter again; an alert when a cancellation was already sent for its payment.',
+  },
+  {
+    event: 'order.listing_gap',
+    level: 'info',
+    alert: false,
+    when: 'An order was missing from the listing but getOrder still found it, so it is not vanished.',
+  },
   { event: 'order.left_window', level: 'debug', alert: false, when: 'An order became older than the lookback window and left tracking.' },
 
   // Vanished orders awaiting a person
-  { event: 'vanish_guard.tripped', level: 'error', alert: true, when: 'More orders vanished in one run than VANISH_GUARD_MAX_PER_RUN allows, so none was flagged.' },
+  {
+    event: 'vanish_guard.tripped',
+    level: 'error',
+    alert: true,
+    when: 'More orders vanished in one run than VANISH_GUARD_MAX_PER_RUN allows, so none was flagged.',
+  },
   { event: 'vanished.reminder', level: 'warn', alert: true, when: 'The daily list of vanished orders that still await a person.' },
   { event: 'vanished.resolved', level: 'info', alert: false, when: 'A person marked a vanished order as dealt with.' },
-  { event: 'vanished.cancel_requested', level: 'info', alert: false, when: 'A person confirmed that a vanished order\'s payment is to be cancelled, and a job was created.' },
+  {
+    event: 'vanished.cancel_requested',
+    level: 'info',
+    alert: false,
+    when: "A person confirmed that a vanished order's payment is to be cancelled, and a job was created.",
+  },
 
   // Cancellation jobs
   { event: 'cancel.sent', level: 'info', alert: false, when: 'A cancellation request went to the provider.' },
@@ -55,20 +85,50 @@ export const EVENT_CATALOGUE = [
   { event: 'cancel.accepted', level: 'info', alert: false, when: 'The provider accepted the cancellation; its confirmation is pending.' },
   { event: 'cancel.confirm_pending', level: 'info', alert: false, when: 'An accepted cancellation was checked and the provider has not confirmed it yet.' },
   { event: 'cancel.retry_scheduled', level: 'warn', alert: false, when: 'A cancellation failed transiently; carries the time of the next attempt.' },
-  { event: 'cancel.failed', level: 'error', alert: true, when: 'A cancellation failed permanently; `reason` is captured, not_found, auth, rejected or exhausted.' },
-  { event: 'cancel.waiting_for_provider', level: 'warn', alert: false, when: 'A job\'s provider is not configured, so the job stays pending until it is.' },
-  { event: 'cancel.voided', level: 'warn', alert: false, when: 'A job was not sent because what it was made from no longer holds (`reason`: reopened, reappeared, …).' },
+  {
+    event: 'cancel.failed',
+    level: 'error',
+    alert: true,
+    when: 'A cancellation failed permanently; `reason` is captured, not_found, auth, rejected or exhausted.',
+  },
+  { event: 'cancel.waiting_for_provider', level: 'warn', alert: false, when: "A job's provider is not configured, so the job stays pending until it is." },
+  {
+    event: 'cancel.voided',
+    level: 'warn',
+    alert: false,
+    when: 'A job was not sent because what it was made from no longer holds (`reason`: reopened, reappeared, …).',
+  },
   { event: 'job.dismissed', level: 'info', alert: false, when: 'A person closed a failed job without sending anything.' },
-  { event: 'job.rerouted', level: 'info', alert: false, when: 'A payment that awaited a person for want of a route is covered by routing now: its job got its provider and is queued.' },
+  {
+    event: 'job.rerouted',
+    level: 'info',
+    alert: false,
+    when: 'A payment that awaited a person for want of a route is covered by routing now: its job got its provider and is queued.',
+  },
   { event: 'job.requeued', level: 'info', alert: false, when: 'A person put a failed job back in the queue with the same idempotency key.' },
-  { event: 'job.recovered', level: 'warn', alert: false, when: 'A job found in state `sending` at start (after a crash) is sent again with the same idempotency key.' },
+  {
+    event: 'job.recovered',
+    level: 'warn',
+    alert: false,
+    when: 'A job found in state `sending` at start (after a crash) is sent again with the same idempotency key.',
+  },
   // Its own event, not more entries in vanished.reminder: rules written for that one keep meaning
   // "vanished orders await a person" (interface.md: change nothing, add freely).
-  { event: 'jobs.reminder', level: 'warn', alert: true, when: 'The daily list of cancellation jobs that still await a person: failed ones (any reason, unrouted included) and those waiting more than a day for a provider that is not configured.' },
+  {
+    event: 'jobs.reminder',
+    level: 'warn',
+    alert: true,
+    when: 'The daily list of cancellation jobs that still await a person: failed ones (any reason, unrouted included) and those waiting more than a day for a provider that is not configured.',
+  },
 
   // The lease (one writer)
   { event: 'lease.acquired', level: 'info', alert: false, when: 'This process took the database lease.' },
-  { event: 'lease.lost', level: 'warn', alert: false, when: 'This process lost the database lease (it expired and another process holds it now); it stops sending and writing.' },
+  {
+    event: 'lease.lost',
+    level: 'warn',
+    alert: false,
+    when: 'This process lost the database lease (it expired and another process holds it now); it stops sending and writing.',
+  },
 
   // The process
   { event: 'worker.started', level: 'info', alert: false, when: 'The `run` worker started and scheduled its cycles.' },

@@ -317,7 +317,13 @@ export function memoryLogger(): Logger & { readonly events: RecordedEvent[] } {
     event: (name, message, fields) => {
       const spec = eventSpec(name);
       const all = { ...base, ...fields };
-      events.push({ event: name, level: spec?.level ?? 'info', alert: alertOf(spec, all), message, fields: spec?.alert === 'conditional' ? withoutAlert(all) : all });
+      events.push({
+        event: name,
+        level: spec?.level ?? 'info',
+        alert: alertOf(spec, all),
+        message,
+        fields: spec?.alert === 'conditional' ? withoutAlert(all) : all,
+      });
     },
     child: (fields) => make({ ...base, ...fields }),
     close: () => Promise.resolve(),

@@ -35,9 +35,7 @@ export function routePayment(payment: SpecterPayment | null, rules: readonly Com
 
     // The prefix is stripped whenever it is there, also when the method code matched.
     const providerRef =
-      rule.referencePrefix !== undefined && reference.startsWith(rule.referencePrefix)
-        ? reference.slice(rule.referencePrefix.length)
-        : reference;
+      rule.referencePrefix !== undefined && reference.startsWith(rule.referencePrefix) ? reference.slice(rule.referencePrefix.length) : reference;
     if (providerRef.trim() === '') {
       return { kind: 'unrouted', reason: `payment routes to ${rule.provider} but has no payTypeReference` };
     }

@@ -7,16 +7,7 @@
  * computed key, or the request URL.
  */
 
-export type SpecterErrorKind =
-  | 'auth'
-  | 'rate_limited'
-  | 'http'
-  | 'not_xml'
-  | 'malformed'
-  | 'incomplete'
-  | 'api'
-  | 'network'
-  | 'timeout';
+export type SpecterErrorKind = 'auth' | 'rate_limited' | 'http' | 'not_xml' | 'malformed' | 'incomplete' | 'api' | 'network' | 'timeout';
 
 export interface SpecterErrorOptions {
   /** Defaults per kind (see DEFAULT_RETRIABLE). */

@@ -57,9 +57,7 @@ export interface LeaseState {
 
 export function readLease(store: Store): LeaseState {
   const row = store.sqlite
-    .prepare(
-      'SELECT holder, hostname, pid, boot_id AS bootId, start_ticks AS startTicks, expires_at_ms AS expiresAtMs FROM worker_lease WHERE name = ?',
-    )
+    .prepare('SELECT holder, hostname, pid, boot_id AS bootId, start_ticks AS startTicks, expires_at_ms AS expiresAtMs FROM worker_lease WHERE name = ?')
     .get(LEASE) as LeaseState | undefined;
   return row ?? { holder: null, hostname: null, pid: null, bootId: null, startTicks: null, expiresAtMs: 0 };
 }
@@ -89,7 +87,12 @@ export function procProbe(procRoot = '/proc'): ProcessProbe {
         const stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
         // Field 2 (comm) is in parentheses and may itself hold spaces and ")": count from the
         // last ")". What follows starts at field 3, so starttime (field 22) is the 20th.
-        const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)[19]);
+        const startTicks = Number(
+          stat
+            .slice(stat.lastIndexOf(')') + 1)
+            .trim()
+            .split(/\s+/)[19],
+        );
         if (bootId === '' || !Number.isSafeInteger(startTicks)) return null;
         return { bootId, startTicks };
       } catch {
@@ -122,13 +125,7 @@ export function holderIsDead(current: LeaseState, self: LeaseHolder, probe: Proc
 /**
  * Takes (or renews) the lease for `ttlMs`. Returns false when another live holder has it.
  */
-export function acquireLease(
-  store: Store,
-  holder: LeaseHolder,
-  ttlMs: number,
-  nowMs: number = Date.now(),
-  probe: ProcessProbe = procProbe(),
-): boolean {
+export function acquireLease(store: Store, holder: LeaseHolder, ttlMs: number, nowMs: number = Date.now(), probe: ProcessProbe = procProbe()): boolean {
   const take = store.sqlite.prepare(`
     UPDATE worker_lease
        SET holder = @id, hostname = @hostname, pid = @pid, boot_id = @bootId, start_ticks = @startTicks,
@@ -155,9 +152,7 @@ export function acquireLease(
 
 /** Extends a lease we hold; false if it was lost (expired and taken by someone else, or cleared). */
 export function renewLease(store: Store, holder: LeaseHolder, ttlMs: number, nowMs: number = Date.now()): boolean {
-  const result = store.sqlite
-    .prepare('UPDATE worker_lease SET expires_at_ms = ? WHERE name = ? AND holder = ?')
-    .run(nowMs + ttlMs, LEASE, holder.id);
+  const result = store.sqlite.prepare('UPDATE worker_lease SET expires_at_ms = ? WHERE name = ? AND holder = ?').run(nowMs + ttlMs, LEASE, holder.id);
   return result.changes === 1;
 }
 

@@ -29,7 +29,10 @@ class SqlFileMigrationProvider implements MigrationProvider {
 
   async getMigrations(): Promise<Record<string, Migration>> {
     const migrations: Record<string, Migration> = {};
-    for (const file of fs.readdirSync(this.dir).filter((f) => f.endsWith('.sql')).sort()) {
+    for (const file of fs
+      .readdirSync(this.dir)
+      .filter((f) => f.endsWith('.sql'))
+      .sort()) {
       const text = fs.readFileSync(path.join(this.dir, file), 'utf8');
       // exec() runs a whole multi-statement script inside migrateToLatest's transaction.
       migrations[file.replace(/\.sql$/, '')] = { up: async () => void this.sqlite.exec(text) };
@@ -42,11 +45,7 @@ export interface MigrationReport {
   applied: string[];
 }
 
-export async function migrateToLatest(
-  db: Kysely<Database>,
-  sqlite: SqliteDatabase.Database,
-  dir: string = MIGRATIONS_DIR,
-): Promise<MigrationReport> {
+export async function migrateToLatest(db: Kysely<Database>, sqlite: SqliteDatabase.Database, dir: string = MIGRATIONS_DIR): Promise<MigrationReport> {
   const migrator = new Migrator({ db, provider: new SqlFileMigrationProvider(sqlite, dir) });
   sqlite.pragma('foreign_keys = OFF');
   try {

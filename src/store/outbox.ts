@@ -147,11 +147,7 @@ export async function markDone(store: Store, id: number, now: string, note?: { c
     .execute();
 }
 
-export async function markAccepted(
-  store: Store,
-  id: number,
-  values: { transactionId: string | null; now: string; confirmDeadlineAt: string },
-): Promise<void> {
+export async function markAccepted(store: Store, id: number, values: { transactionId: string | null; now: string; confirmDeadlineAt: string }): Promise<void> {
   await store.db
     .updateTable('cancellation_jobs')
     .set({
@@ -169,11 +165,7 @@ export async function markAccepted(
 }
 
 /** Back to pending for a later attempt (a transient answer). */
-export async function markRetry(
-  store: Store,
-  id: number,
-  values: { code: string; message: string; nextAttemptAt: string; now: string },
-): Promise<void> {
+export async function markRetry(store: Store, id: number, values: { code: string; message: string; nextAttemptAt: string; now: string }): Promise<void> {
   await store.db
     .updateTable('cancellation_jobs')
     .set({
@@ -189,11 +181,7 @@ export async function markRetry(
 }
 
 /** A confirmation that is not final yet, or failed transiently: keep the job accepted. */
-export async function noteConfirmAttempt(
-  store: Store,
-  id: number,
-  values: { code: string | null; message: string | null; now: string },
-): Promise<void> {
+export async function noteConfirmAttempt(store: Store, id: number, values: { code: string | null; message: string | null; now: string }): Promise<void> {
   await store.db
     .updateTable('cancellation_jobs')
     .set({ last_error_code: values.code, last_error_message: values.message, updated_at: values.now })
@@ -202,11 +190,7 @@ export async function noteConfirmAttempt(
     .execute();
 }
 
-export async function markFailed(
-  store: Store,
-  id: number,
-  values: { reason: FailureReason; code: string; message: string; now: string },
-): Promise<void> {
+export async function markFailed(store: Store, id: number, values: { reason: FailureReason; code: string; message: string; now: string }): Promise<void> {
   await store.db
     .updateTable('cancellation_jobs')
     .set({
@@ -267,4 +251,3 @@ export async function dismissFailedJob(store: Store, id: number, note: string, n
   if (result.numUpdatedRows === 1n) return 'dismissed';
   return (await getJob(store, id)) ? 'not_failed' : 'not_found';
 }
-

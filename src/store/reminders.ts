@@ -100,24 +100,25 @@ export async function listJobsWaitingForProvider(
   if (configured.length > 0) base = base.where('provider', 'not in', [...configured]);
   const [counted, rows] = await Promise.all([
     base.select((eb) => eb.fn.countAll<number | string | bigint>().as('count')).executeTakeFirst(),
-    base
-      .select(['id', 'order_no', 'provider', 'provider_ref', 'amount', 'currency', 'created_at'])
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(limit)
-      .execute(),
+    base.select(['id', 'order_no', 'provider', 'provider_ref', 'amount', 'currency', 'created_at']).orderBy('created_at').orderBy('id').limit(limit).execute(),
   ]);
   return {
     count: Number(counted?.count ?? 0),
     // The query excludes NULL providers; the filter says so to the type system too.
-    jobs: rows.flatMap((r) => (r.provider === null ? [] : [{
-      jobId: r.id,
-      orderNo: r.order_no,
-      provider: r.provider,
-      providerRef: (r.provider_ref as string | null) ?? null,
-      amount: r.amount,
-      currency: r.currency,
-      waitingSince: r.created_at,
-    }])),
+    jobs: rows.flatMap((r) =>
+      r.provider === null
+        ? []
+        : [
+            {
+              jobId: r.id,
+              orderNo: r.order_no,
+              provider: r.provider,
+              providerRef: (r.provider_ref as string | null) ?? null,
+              amount: r.amount,
+              currency: r.currency,
+              waitingSince: r.created_at,
+            },
+          ],
+    ),
   };
 }

@@ -41,7 +41,8 @@ export function snapshotFromRow(row: SnapshotRow): OrderSnapshot {
 }
 
 type SummaryTuple = [string, string, string, OrderStatus, string | null, string | null, string | null, string | null, string | null, VanishStatus | null];
-const SUMMARY_COLUMNS = 'order_no, order_date, content_hash, status, payment_key, pay_type_identifier, pay_type_reference, cancelled_at, vanished_at, vanish_status';
+const SUMMARY_COLUMNS =
+  'order_no, order_date, content_hash, status, payment_key, pay_type_identifier, pay_type_reference, cancelled_at, vanished_at, vanish_status';
 
 /**
  * The compact index the diff works on (SnapshotSummary), for every tracked order, plus the kept

@@ -56,4 +56,3 @@ export async function buildStatusReport(store: Store, configured: readonly Provi
       : null,
   };
 }
-

@@ -120,9 +120,7 @@ export function requestVanishedCancel(store: Store, orderNo: string, now: string
       },
       now,
     );
-    store.sqlite
-      .prepare("UPDATE order_snapshots SET vanish_status = 'cancel_requested', vanish_resolved_at = ? WHERE order_no = ?")
-      .run(now, orderNo);
+    store.sqlite.prepare("UPDATE order_snapshots SET vanish_status = 'cancel_requested', vanish_resolved_at = ? WHERE order_no = ?").run(now, orderNo);
     return job ? { kind: 'queued', job: { ...job, provider, providerRef } } : { kind: 'already_queued' };
   });
   return tx.immediate();

@@ -199,7 +199,16 @@ async function cycleBody(
     for (const action of actions) logger.event('dryrun.action', `would: ${describeAction(action)}`, actionFields(action));
     const awaiting = await awaitingPerson(deps, plan.guardTripped);
     logger.event('sync.completed', 'dry run completed: nothing was written or sent', { ...counts, dryRun: true });
-    return { outcome: baseline ? 'baseline' : 'succeeded', dryRun, startedAt, finishedAt: clock().toISOString(), window, counts, actions, awaitingPerson: awaiting };
+    return {
+      outcome: baseline ? 'baseline' : 'succeeded',
+      dryRun,
+      startedAt,
+      finishedAt: clock().toISOString(),
+      window,
+      counts,
+      actions,
+      awaitingPerson: awaiting,
+    };
   }
 
   // 4. ONE transaction: snapshots, facts, jobs, the run.
@@ -244,11 +253,15 @@ async function cycleBody(
   const awaiting = await awaitingPerson(deps, plan.guardTripped);
   const finishedAt = clock().toISOString();
   finishRun(store, committed.runId, finishedAt);
-  logger.event('sync.completed', `cycle completed: ${counts.listed} listed, ${counts.cancelled} cancelled, ${counts.vanished} vanished, ${counts.jobsCreated} jobs created`, {
-    ...counts,
-    awaitingPerson: awaiting,
-    durationMs: Date.parse(finishedAt) - Date.parse(startedAt),
-  });
+  logger.event(
+    'sync.completed',
+    `cycle completed: ${counts.listed} listed, ${counts.cancelled} cancelled, ${counts.vanished} vanished, ${counts.jobsCreated} jobs created`,
+    {
+      ...counts,
+      awaitingPerson: awaiting,
+      durationMs: Date.parse(finishedAt) - Date.parse(startedAt),
+    },
+  );
   return { outcome: baseline ? 'baseline' : 'succeeded', dryRun, startedAt, finishedAt, window, counts, actions, awaitingPerson: awaiting };
 }
 
@@ -292,7 +305,11 @@ function recordedAsGone(snapshots: ReadonlyMap<string, SnapshotSummary>, present
 }
 
 /** The jobs the plan must know of: those of every payment it may act on, and of re-opened or reappeared orders. */
-function jobsInvolved(store: Store, diff: ReturnType<typeof diffOrders<SnapshotSummary>>, gone: readonly OrderSnapshot[]): Pick<Parameters<typeof planCycle>[0], 'jobsByPayment' | 'jobsByOrder'> {
+function jobsInvolved(
+  store: Store,
+  diff: ReturnType<typeof diffOrders<SnapshotSummary>>,
+  gone: readonly OrderSnapshot[],
+): Pick<Parameters<typeof planCycle>[0], 'jobsByPayment' | 'jobsByOrder'> {
   const keys: Array<string | null> = [
     ...diff.cancellations.map((c) => c.order.paymentKey),
     ...gone.map((s) => s.paymentKey),
@@ -300,8 +317,14 @@ function jobsInvolved(store: Store, diff: ReturnType<typeof diffOrders<SnapshotS
     ...diff.reappeared.flatMap((r) => [r.before.paymentKey, r.after.paymentKey]),
   ];
   return {
-    jobsByPayment: jobsByPaymentKeys(store, keys.filter((k): k is string => k !== null)),
-    jobsByOrder: jobsByOrderNos(store, [...diff.reopened, ...diff.reappeared].map((r) => r.after.orderNo)),
+    jobsByPayment: jobsByPaymentKeys(
+      store,
+      keys.filter((k): k is string => k !== null),
+    ),
+    jobsByOrder: jobsByOrderNos(
+      store,
+      [...diff.reopened, ...diff.reappeared].map((r) => r.after.orderNo),
+    ),
   };
 }
 
@@ -309,11 +332,25 @@ function jobsInvolved(store: Store, diff: ReturnType<typeof diffOrders<SnapshotS
  * One failing phase never blocks the others, and never undoes the committed facts: a dispatch
  * error is logged and the jobs wait in the outbox for the next cycle.
  */
-async function sendAndConfirm(deps: CycleDeps, clock: () => Date, verify: ReturnType<typeof verifyByCycleView>, holdsLease: () => boolean): Promise<CycleAction[]> {
+async function sendAndConfirm(
+  deps: CycleDeps,
+  clock: () => Date,
+  verify: ReturnType<typeof verifyByCycleView>,
+  holdsLease: () => boolean,
+): Promise<CycleAction[]> {
   const { store, config, logger } = deps;
   const actions: CycleAction[] = [];
   // A lost lease stops sending before the next request: the new holder sends what is left.
-  const dispatchDeps = { store, providers: deps.providers, settings: config.dispatch, logger, now: clock, signal: deps.signal, observer: deps.observer, canSend: holdsLease };
+  const dispatchDeps = {
+    store,
+    providers: deps.providers,
+    settings: config.dispatch,
+    logger,
+    now: clock,
+    signal: deps.signal,
+    observer: deps.observer,
+    canSend: holdsLease,
+  };
   try {
     const report = await dispatchDueJobs({ ...dispatchDeps, verify });
     for (const a of report.actions) actions.push({ action: 'dispatch', ...a });
@@ -324,18 +361,18 @@ async function sendAndConfirm(deps: CycleDeps, clock: () => Date, verify: Return
     const report = await confirmAcceptedJobs(dispatchDeps);
     for (const a of report.actions) actions.push({ action: 'confirm', ...a });
   } catch (error) {
-    logger.event('sync.failed', `confirmation could not complete; jobs stay accepted: ${(error as Error).message}`, { phase: 'confirm', willRetry: true, error });
+    logger.event('sync.failed', `confirmation could not complete; jobs stay accepted: ${(error as Error).message}`, {
+      phase: 'confirm',
+      willRetry: true,
+      error,
+    });
   }
   return actions;
 }
 
 async function awaitingPerson(deps: CycleDeps, guardTripped: boolean): Promise<AwaitingPerson> {
   const { store, providers } = deps;
-  const [vanished, jobStates, openByProvider] = await Promise.all([
-    listVanishedAwaiting(store),
-    countJobsByState(store),
-    countOpenJobsByProvider(store),
-  ]);
+  const [vanished, jobStates, openByProvider] = await Promise.all([listVanishedAwaiting(store), countJobsByState(store), countOpenJobsByProvider(store)]);
   let jobsWithoutProvider = 0;
   for (const [provider, count] of Object.entries(openByProvider) as Array<[ProviderName, number]>) {
     if (!providers[provider]) jobsWithoutProvider += count;

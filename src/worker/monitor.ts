@@ -70,7 +70,9 @@ export function describeJobsReminder(
     .join('; ');
   const advice: string[] = [];
   if (failed.count > 0) {
-    advice.push('for a failed job act on its reason (see specter-sync jobs list --state failed), then specter-sync jobs retry JOB_ID or specter-sync jobs dismiss JOB_ID --note TEXT');
+    advice.push(
+      'for a failed job act on its reason (see specter-sync jobs list --state failed), then specter-sync jobs retry JOB_ID or specter-sync jobs dismiss JOB_ID --note TEXT',
+    );
     // An unrouted payment has nowhere to be retried: a route (or settling it by hand) is the way.
     if (failed.jobs.some((j) => j.failureReason === 'unrouted')) {
       advice.push('an unrouted payment is queued by itself once a routing rule covers it, or dismiss it once settled by hand');
@@ -91,7 +93,6 @@ export function registeredProviders(registry: ProviderRegistry): ProviderName[] 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
-
 
 export interface MonitorDeps {
   store: Store;
@@ -125,7 +126,11 @@ export function createMonitor(deps: MonitorDeps): Monitor {
       const [trackedByStatus, vanished, jobsByState] = await Promise.all([countTrackedByStatus(store), listVanishedAwaiting(store), countJobsByState(store)]);
       metrics.setDatabaseGauges({ trackedByStatus, vanishedAwaiting: vanished.length, jobsByState });
     } catch (error) {
-      logger.event('sync.failed', `the metrics could not be refreshed from the database: ${(error as Error).message}`, { phase: 'metrics', willRetry: true, error });
+      logger.event('sync.failed', `the metrics could not be refreshed from the database: ${(error as Error).message}`, {
+        phase: 'metrics',
+        willRetry: true,
+        error,
+      });
     }
   }
 
@@ -134,7 +139,11 @@ export function createMonitor(deps: MonitorDeps): Monitor {
     try {
       orders = await listVanishedAwaiting(store);
     } catch (error) {
-      logger.event('sync.failed', `the vanished orders could not be read for the reminder: ${(error as Error).message}`, { phase: 'reminder', willRetry: true, error });
+      logger.event('sync.failed', `the vanished orders could not be read for the reminder: ${(error as Error).message}`, {
+        phase: 'reminder',
+        willRetry: true,
+        error,
+      });
       return;
     }
     if (orders.length === 0) return;
@@ -148,7 +157,11 @@ export function createMonitor(deps: MonitorDeps): Monitor {
     }));
     const summary = listed
       .slice(0, 10)
-      .map((o) => `${o.orderNo} (${o.provider ?? 'no provider'} ${o.providerRef ?? '?'}, ${o.amount ?? '?'} ${o.currency ?? ''}`.trimEnd() + `, vanished ${o.vanishedAt})`)
+      .map(
+        (o) =>
+          `${o.orderNo} (${o.provider ?? 'no provider'} ${o.providerRef ?? '?'}, ${o.amount ?? '?'} ${o.currency ?? ''}`.trimEnd() +
+          `, vanished ${o.vanishedAt})`,
+      )
       .join('; ');
     logger.event(
       'vanished.reminder',
@@ -177,7 +190,11 @@ export function createMonitor(deps: MonitorDeps): Monitor {
       ]);
       reminder = describeJobsReminder(failed, waiting);
     } catch (error) {
-      logger.event('sync.failed', `the jobs awaiting a person could not be read for the reminder: ${(error as Error).message}`, { phase: 'reminder', willRetry: true, error });
+      logger.event('sync.failed', `the jobs awaiting a person could not be read for the reminder: ${(error as Error).message}`, {
+        phase: 'reminder',
+        willRetry: true,
+        error,
+      });
       return;
     }
     if (reminder !== null) logger.event('jobs.reminder', reminder.message, reminder.fields);
@@ -201,7 +218,9 @@ export function createMonitor(deps: MonitorDeps): Monitor {
     logger.event(
       'sync.stale',
       `no cycle has succeeded for ${Math.round(decision.sinceMs / 1000)} s, longer than ${STALE_PERIODS} schedule periods (${formatSeconds((STALE_PERIODS * periodMs) / 1000)} s): ` +
-        (health.lastFailure ? `the last cycle failed: ${health.lastFailure.reason}` : 'no cycle has completed (another process may hold the lease, or a cycle hangs)'),
+        (health.lastFailure
+          ? `the last cycle failed: ${health.lastFailure.reason}`
+          : 'no cycle has completed (another process may hold the lease, or a cycle hangs)'),
       {
         lastSuccessAt,
         secondsSinceSuccess: Math.round(decision.sinceMs / 1000),

@@ -20,8 +20,24 @@ import { paymentKeyOf } from '../routing/payment.js';
 
 /** One thing the cycle decided (or, in a dry run, would do), for `once` output and the demo. */
 export type PlannedAction =
-  | { action: 'cancel_job_created'; orderNo: string; provider: ProviderName; providerRef: string; reason: 'cancelled' | 'vanished'; jobId?: number; heldBecause?: string }
-  | { action: 'vanished_flagged'; orderNo: string; provider: string | null; providerRef: string | null; amount: string | null; currency: string | null; note: string | null }
+  | {
+      action: 'cancel_job_created';
+      orderNo: string;
+      provider: ProviderName;
+      providerRef: string;
+      reason: 'cancelled' | 'vanished';
+      jobId?: number;
+      heldBecause?: string;
+    }
+  | {
+      action: 'vanished_flagged';
+      orderNo: string;
+      provider: string | null;
+      providerRef: string | null;
+      amount: string | null;
+      currency: string | null;
+      note: string | null;
+    }
   | { action: 'reappeared'; orderNo: string }
   | { action: 'reopened'; orderNo: string; cancellationSent: boolean }
   | { action: 'unrouted'; orderNo: string; reason: string }
@@ -208,7 +224,12 @@ function unroutedHold(reason: string): NonNullable<NewCancellationJob['hold']> {
   };
 }
 
-function jobFor(order: Pick<TrackedOrder, 'orderNo' | 'route' | 'payTypeIdentifier' | 'payTypeReference' | 'amount' | 'currency'>, paymentKey: string, reason: 'cancelled' | 'vanished', hold?: NewCancellationJob['hold']): NewCancellationJob {
+function jobFor(
+  order: Pick<TrackedOrder, 'orderNo' | 'route' | 'payTypeIdentifier' | 'payTypeReference' | 'amount' | 'currency'>,
+  paymentKey: string,
+  reason: 'cancelled' | 'vanished',
+  hold?: NewCancellationJob['hold'],
+): NewCancellationJob {
   const route = order.route;
   return {
     orderNo: order.orderNo,
@@ -271,7 +292,15 @@ function planVanished(
   } else {
     record('awaiting', note, 'person_must_act');
   }
-  plan.actions.push({ action: 'vanished_flagged', orderNo, provider: route.provider, providerRef: route.providerRef, amount: snapshot.amount, currency: snapshot.currency, note });
+  plan.actions.push({
+    action: 'vanished_flagged',
+    orderNo,
+    provider: route.provider,
+    providerRef: route.providerRef,
+    amount: snapshot.amount,
+    currency: snapshot.currency,
+    note,
+  });
 }
 
 /**

@@ -40,7 +40,8 @@ export async function sendJobNow(deps: SendNowDeps, job: { id: number; provider:
   if (!providers[job.provider]) return { kind: 'provider_not_configured' };
 
   const specter = createSpecterClient(config.specter, {
-    onRetry: (info) => logger.event('specter.retry', `Specter ${info.action} failed (attempt ${info.attempt}); retrying in ${info.delayMs} ms: ${info.reason}`, { ...info }),
+    onRetry: (info) =>
+      logger.event('specter.retry', `Specter ${info.action} failed (attempt ${info.attempt}); retrying in ${info.delayMs} ms: ${info.reason}`, { ...info }),
   });
   const statusMap = compileStatusMap(config.specter.statusMap);
   const rules = compileRoutingRules(config.routing);

@@ -63,7 +63,9 @@ export function verifyByCycleView(view: CycleView, getOrder: (orderNo: string) =
 }
 
 /** Outside a cycle: getOrder for the job's own order (its twins are the cycle's to judge). */
-export function verifyByGetOrder(getOrder: (orderNo: string) => Promise<TrackedOrder | null>): (job: CancellationJob, liveTwins?: readonly TrackedOrder[]) => Promise<SendVerdict> {
+export function verifyByGetOrder(
+  getOrder: (orderNo: string) => Promise<TrackedOrder | null>,
+): (job: CancellationJob, liveTwins?: readonly TrackedOrder[]) => Promise<SendVerdict> {
   return async (job, liveTwins = []) => {
     let origin: TrackedOrder | null;
     try {
@@ -76,7 +78,10 @@ export function verifyByGetOrder(getOrder: (orderNo: string) => Promise<TrackedO
 }
 
 /** getOrder, tracked through the status map and routing like a listed order. */
-export function trackedGetOrder(getOrder: (orderNo: string) => Promise<SpecterOrder | null>, track: (order: SpecterOrder) => TrackedOrder): (orderNo: string) => Promise<TrackedOrder | null> {
+export function trackedGetOrder(
+  getOrder: (orderNo: string) => Promise<SpecterOrder | null>,
+  track: (order: SpecterOrder) => TrackedOrder,
+): (orderNo: string) => Promise<TrackedOrder | null> {
   return async (orderNo) => {
     const order = await getOrder(orderNo);
     return order === null ? null : track(order);

@@ -160,9 +160,7 @@ describe('errors name the setting and where the value came from', () => {
   test('from a JSON file, with the file and the JSON path', () => {
     const dir = configDir({ 'production.json': { sync: { lookbackDays: 'sixty' } } });
     const error = configError(() => loadConfig({ configDir: dir, env: { ...REQUIRED, NODE_ENV: 'production' } }));
-    expect(error.message).toBe(
-      `SYNC_LOOKBACK_DAYS: "sixty" is not a positive integer (from ${join(dir, 'production.json')}: sync.lookbackDays)`,
-    );
+    expect(error.message).toBe(`SYNC_LOOKBACK_DAYS: "sixty" is not a positive integer (from ${join(dir, 'production.json')}: sync.lookbackDays)`);
   });
 
   test.each([
@@ -196,7 +194,9 @@ describe('errors name the setting and where the value came from', () => {
       `SPECTER_SBM_ID: required but not set (looked in environment variable SPECTER_SBM_ID, ${join(dir, 'default.json')}: specter.sbmId)`,
     );
     const noKey = configError(() => loadConfig({ configDir: dir, env: { SPECTER_SBM_ID: '1', SPECTER_API_USER_ID: 'u' } }));
-    expect(noKey.message).toContain('SPECTER_API_USER_KEY: required but not set (looked in environment variables SPECTER_API_USER_KEY and SPECTER_API_USER_KEY_FILE)');
+    expect(noKey.message).toContain(
+      'SPECTER_API_USER_KEY: required but not set (looked in environment variables SPECTER_API_USER_KEY and SPECTER_API_USER_KEY_FILE)',
+    );
   });
 
   test('non-secret required settings may come from a file', () => {
@@ -260,7 +260,9 @@ describe('secrets', () => {
     expect(error.message).toContain('secrets come only from the environment');
     expect(error.message).not.toContain('hunter2-in-json');
 
-    const specterKey = configError(() => loadConfig({ configDir: configDir({ 'x.json': { specter: { apiUserKey: 'k' } } }), env: { ...REQUIRED, NODE_ENV: 'x' } }));
+    const specterKey = configError(() =>
+      loadConfig({ configDir: configDir({ 'x.json': { specter: { apiUserKey: 'k' } } }), env: { ...REQUIRED, NODE_ENV: 'x' } }),
+    );
     expect(specterKey.setting).toBe('SPECTER_API_USER_KEY');
   });
 
@@ -284,7 +286,9 @@ describe('secrets', () => {
 
   test('an unreadable <NAME>_FILE names the variable and the path', () => {
     const missing = join(tempDir(), 'no-such-secret');
-    const error = configError(() => loadConfig({ configDir: configDir(), env: { SPECTER_SBM_ID: '1', SPECTER_API_USER_ID: 'u', SPECTER_API_USER_KEY_FILE: missing } }));
+    const error = configError(() =>
+      loadConfig({ configDir: configDir(), env: { SPECTER_SBM_ID: '1', SPECTER_API_USER_ID: 'u', SPECTER_API_USER_KEY_FILE: missing } }),
+    );
     expect(error.setting).toBe('SPECTER_API_USER_KEY_FILE');
     expect(error.message).toBe(`SPECTER_API_USER_KEY_FILE: the file ${missing} cannot be read (ENOENT) (from environment variable SPECTER_API_USER_KEY_FILE)`);
   });
@@ -292,9 +296,10 @@ describe('secrets', () => {
   test('an empty <NAME>_FILE is refused', () => {
     const empty = join(tempDir(), 'empty');
     writeFileSync(empty, '\n');
-    expect(configError(() => loadConfig({ configDir: configDir(), env: { ...REQUIRED, SPECTER_API_USER_KEY: undefined, SPECTER_API_USER_KEY_FILE: empty } })).message).toContain(
-      `the file ${empty} is empty`,
-    );
+    expect(
+      configError(() => loadConfig({ configDir: configDir(), env: { ...REQUIRED, SPECTER_API_USER_KEY: undefined, SPECTER_API_USER_KEY_FILE: empty } }))
+        .message,
+    ).toContain(`the file ${empty} is empty`);
   });
 
   // As root, file modes do not stop reads: there is no unreadable file to make, and the test says
@@ -312,7 +317,9 @@ describe('secrets', () => {
   test('both NAME and NAME_FILE is refused', () => {
     const file = join(tempDir(), 's');
     writeFileSync(file, 'abcdef');
-    const error = configError(() => loadConfig({ configDir: configDir(), env: { ...REQUIRED, SPECTER_INTEGRATION_KEY: 'x', SPECTER_INTEGRATION_KEY_FILE: file } }));
+    const error = configError(() =>
+      loadConfig({ configDir: configDir(), env: { ...REQUIRED, SPECTER_INTEGRATION_KEY: 'x', SPECTER_INTEGRATION_KEY_FILE: file } }),
+    );
     expect(error.setting).toBe('SPECTER_INTEGRATION_KEY');
     expect(error.source).toBe('environment variables SPECTER_INTEGRATION_KEY and SPECTER_INTEGRATION_KEY_FILE');
   });
@@ -476,19 +483,52 @@ describe('describeSettings', () => {
 
   test('documents every variable of the interface, with its default', () => {
     const interfaceVariables = [
-      'SPECTER_BASE_URL', 'SPECTER_SBM_ID', 'SPECTER_API_USER_ID', 'SPECTER_API_USER_KEY', 'SPECTER_INTEGRATION_KEY',
-      'SPECTER_TIMEOUT_MS', 'SPECTER_MAX_ATTEMPTS', 'SPECTER_RETRY_MIN_MS', 'SPECTER_RETRY_MAX_MS', 'SYNC_DB_PATH',
-      'SYNC_CONFIG_DIR', 'SYNC_SCHEDULE', 'SYNC_LOOKBACK_DAYS', 'VANISHED_ACTION', 'VANISH_GUARD_MAX_PER_RUN',
-      'DISPATCH_MAX_ATTEMPTS', 'DISPATCH_RETRY_MIN_MS', 'DISPATCH_RETRY_MAX_MS', 'QLIRO_BASE_URL', 'QLIRO_MERCHANT_API_KEY',
-      'QLIRO_MERCHANT_API_SECRET', 'KLARNA_BASE_URL', 'KLARNA_USERNAME', 'KLARNA_PASSWORD', 'WALLEY_BASE_URL',
-      'WALLEY_CLIENT_ID', 'WALLEY_CLIENT_SECRET', 'WALLEY_SCOPE', 'SVEA_BASE_URL', 'SVEA_MERCHANT_ID', 'SVEA_SECRET',
-      'LOG_LEVEL', 'LOG_FORMAT', 'HTTP_PORT', 'HTTP_HOST', 'PROVIDER_TIMEOUT_MS', 'DISPATCH_CONFIRM_DEADLINE_MS', 'SPECTER_PAGE_SIZE',
+      'SPECTER_BASE_URL',
+      'SPECTER_SBM_ID',
+      'SPECTER_API_USER_ID',
+      'SPECTER_API_USER_KEY',
+      'SPECTER_INTEGRATION_KEY',
+      'SPECTER_TIMEOUT_MS',
+      'SPECTER_MAX_ATTEMPTS',
+      'SPECTER_RETRY_MIN_MS',
+      'SPECTER_RETRY_MAX_MS',
+      'SYNC_DB_PATH',
+      'SYNC_CONFIG_DIR',
+      'SYNC_SCHEDULE',
+      'SYNC_LOOKBACK_DAYS',
+      'VANISHED_ACTION',
+      'VANISH_GUARD_MAX_PER_RUN',
+      'DISPATCH_MAX_ATTEMPTS',
+      'DISPATCH_RETRY_MIN_MS',
+      'DISPATCH_RETRY_MAX_MS',
+      'QLIRO_BASE_URL',
+      'QLIRO_MERCHANT_API_KEY',
+      'QLIRO_MERCHANT_API_SECRET',
+      'KLARNA_BASE_URL',
+      'KLARNA_USERNAME',
+      'KLARNA_PASSWORD',
+      'WALLEY_BASE_URL',
+      'WALLEY_CLIENT_ID',
+      'WALLEY_CLIENT_SECRET',
+      'WALLEY_SCOPE',
+      'SVEA_BASE_URL',
+      'SVEA_MERCHANT_ID',
+      'SVEA_SECRET',
+      'LOG_LEVEL',
+      'LOG_FORMAT',
+      'HTTP_PORT',
+      'HTTP_HOST',
+      'PROVIDER_TIMEOUT_MS',
+      'DISPATCH_CONFIRM_DEADLINE_MS',
+      'SPECTER_PAGE_SIZE',
     ];
     expect(described.map((s) => s.env)).toEqual(expect.arrayContaining(interfaceVariables));
     for (const s of described) expect(s.description.length).toBeGreaterThan(10);
     expect(described.find((s) => s.env === 'SYNC_SCHEDULE')).toEqual(expect.objectContaining({ path: 'sync.schedule', default: '*/5 * * * *', secret: false }));
     expect(described.find((s) => s.env === 'HTTP_PORT')?.default).toBe('9464');
-    expect(described.find((s) => s.env === 'SYNC_LEASE_TTL_MS')).toEqual(expect.objectContaining({ path: 'sync.leaseTtlMs', default: '120000', secret: false }));
+    expect(described.find((s) => s.env === 'SYNC_LEASE_TTL_MS')).toEqual(
+      expect.objectContaining({ path: 'sync.leaseTtlMs', default: '120000', secret: false }),
+    );
   });
 
   test('each variable and each JSON path is one setting', () => {
@@ -499,10 +539,18 @@ describe('describeSettings', () => {
   });
 
   test('secrets have no JSON path', () => {
-    const secrets = described.filter((s) => s.secret).map((s) => s.env).sort();
+    const secrets = described
+      .filter((s) => s.secret)
+      .map((s) => s.env)
+      .sort();
     expect(secrets).toEqual([
-      'KLARNA_PASSWORD', 'QLIRO_MERCHANT_API_KEY', 'QLIRO_MERCHANT_API_SECRET', 'SPECTER_API_USER_KEY',
-      'SPECTER_INTEGRATION_KEY', 'SVEA_SECRET', 'WALLEY_CLIENT_SECRET',
+      'KLARNA_PASSWORD',
+      'QLIRO_MERCHANT_API_KEY',
+      'QLIRO_MERCHANT_API_SECRET',
+      'SPECTER_API_USER_KEY',
+      'SPECTER_INTEGRATION_KEY',
+      'SVEA_SECRET',
+      'WALLEY_CLIENT_SECRET',
     ]);
     for (const s of described.filter((d) => d.secret)) expect(s.path).toBeNull();
   });

@@ -164,7 +164,10 @@ describe('specter-sync demo', () => {
     const dir = keptDir(out);
     expect(dir).not.toBeNull();
     const log = readFileSync(path.join(dir!, 'worker.log'), 'utf8');
-    const events = log.trim().split('\n').map((line) => (JSON.parse(line) as { event: string }).event);
+    const events = log
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { event: string }).event);
     expect(events).toEqual(expect.arrayContaining(['sync.baseline', 'order.vanished', 'cancel.failed', 'order.listing_gap']));
   });
 

@@ -78,7 +78,7 @@ describe('cancellations', () => {
     expect(diff.unchanged).toBe(1);
   });
 
-  it('cancelled, re-opened and cancelled again is a transition each time it is watched (the payment\'s one job makes it forwarded once: test/worker/plan.test.ts)', () => {
+  it("cancelled, re-opened and cancelled again is a transition each time it is watched (the payment's one job makes it forwarded once: test/worker/plan.test.ts)", () => {
     const reopened = snapshot(order('1'), { cancelledAt: '2026-11-21T08:00:00.000Z' });
     const diff = diffOrders(input([reopened], [order('1', { status: 'cancelled', statusId: '5' })]));
     expect(diff.cancellations.map((c) => c.order.orderNo)).toEqual(['1']);
@@ -96,8 +96,20 @@ describe('cancellations', () => {
   });
 
   it('a routing change gives the same payment a new key, and that is no new payment to cancel', () => {
-    const unrouted = order('1', { status: 'cancelled', statusId: '5', payTypeIdentifier: 'K', payTypeReference: 'k-1', route: { kind: 'unrouted', reason: 'no rule' }, paymentKey: 'unrouted:K:k-1' });
-    const routed = { ...unrouted, route: { kind: 'provider', provider: 'klarna', providerRef: 'k-1' } as Route, paymentKey: 'klarna:k-1', contentHash: 'routed' };
+    const unrouted = order('1', {
+      status: 'cancelled',
+      statusId: '5',
+      payTypeIdentifier: 'K',
+      payTypeReference: 'k-1',
+      route: { kind: 'unrouted', reason: 'no rule' },
+      paymentKey: 'unrouted:K:k-1',
+    });
+    const routed = {
+      ...unrouted,
+      route: { kind: 'provider', provider: 'klarna', providerRef: 'k-1' } as Route,
+      paymentKey: 'klarna:k-1',
+      contentHash: 'routed',
+    };
     const diff = diffOrders(input([snapshot(unrouted)], [routed]));
     expect(diff.changed).toHaveLength(1);
     expect(diff.cancellations).toEqual([]);
@@ -105,7 +117,14 @@ describe('cancellations', () => {
 
   it('a cancelled order paid again under a new reference carries a new payment to cancel', () => {
     const cancelled = snapshot(order('1', { status: 'cancelled', statusId: '5' }));
-    const repaid = order('1', { status: 'cancelled', statusId: '5', payTypeReference: 'QLIRO-77', route: qliro('77'), paymentKey: 'qliro:77', contentHash: 'repaid' });
+    const repaid = order('1', {
+      status: 'cancelled',
+      statusId: '5',
+      payTypeReference: 'QLIRO-77',
+      route: qliro('77'),
+      paymentKey: 'qliro:77',
+      contentHash: 'repaid',
+    });
     expect(diffOrders(input([cancelled], [repaid])).cancellations.map((c) => c.order.paymentKey)).toEqual(['qliro:77']);
   });
 

@@ -46,15 +46,20 @@ describe('confirmAcceptedJobs', () => {
     const first = await confirmAcceptedJobs({ ...deps({ qliro }), observer: { providerAnswer: (p, k) => answers.push(`${p}:${k}`) } });
 
     expect(qliro.confirmCalls).toEqual([{ orderNo: job.orderNo, providerRef: '4711', transactionId: '9001' }]);
-    expect(first.actions).toEqual([
-      { jobId: job.id, orderNo: job.orderNo, provider: 'qliro', providerRef: '4711', result: 'pending', reason: 'InProcess' },
-    ]);
+    expect(first.actions).toEqual([{ jobId: job.id, orderNo: job.orderNo, provider: 'qliro', providerRef: '4711', result: 'pending', reason: 'InProcess' }]);
     let row = await mustGetJob(db.store, job.id);
     expect(row).toMatchObject({ state: 'accepted', lastErrorCode: 'PENDING', lastErrorMessage: 'status InProcess' });
     const pending = events('cancel.confirm_pending');
     expect(pending).toHaveLength(1);
     expect(pending[0]).toMatchObject({ level: 'info', alert: false });
-    expect(pending[0]?.fields).toMatchObject({ orderNo: job.orderNo, provider: 'qliro', providerRef: '4711', amount: '1249.00', currency: 'SEK', jobId: job.id });
+    expect(pending[0]?.fields).toMatchObject({
+      orderNo: job.orderNo,
+      provider: 'qliro',
+      providerRef: '4711',
+      amount: '1249.00',
+      currency: 'SEK',
+      jobId: job.id,
+    });
     expect(answers).toEqual(['qliro:pending']);
 
     clock.advance(300_000);

@@ -55,9 +55,7 @@ describe('outcomes', () => {
 
     const report = await dispatchDueJobs(deps({ klarna }, { observer: { providerAnswer: (p, kind) => answers.push(`${p}:${kind}`) } }));
 
-    expect(klarna.cancelCalls).toEqual([
-      { orderNo: job.orderNo, providerRef: 'kl-1', idempotencyKey: job.idempotencyKey, amount: '1249.00', currency: 'SEK' },
-    ]);
+    expect(klarna.cancelCalls).toEqual([{ orderNo: job.orderNo, providerRef: 'kl-1', idempotencyKey: job.idempotencyKey, amount: '1249.00', currency: 'SEK' }]);
     const row = await mustGetJob(db.store, job.id);
     expect(row.state).toBe('done');
     expect(row.attempts).toBe(1);
@@ -382,18 +380,16 @@ describe('providers', () => {
     for (let i = 0; i < 3; i += 1) seedJob(db.store, { provider: 'qliro' });
     const inFlight = { klarna: 0, qliro: 0, total: 0 };
     const peak = { klarna: 0, qliro: 0, total: 0 };
-    const slow =
-      (name: 'klarna' | 'qliro', outcome: CancelOutcome) =>
-      async (): Promise<CancelOutcome> => {
-        inFlight[name] += 1;
-        inFlight.total += 1;
-        peak[name] = Math.max(peak[name], inFlight[name]);
-        peak.total = Math.max(peak.total, inFlight.total);
-        await new Promise((resolve) => setTimeout(resolve, 15));
-        inFlight[name] -= 1;
-        inFlight.total -= 1;
-        return outcome;
-      };
+    const slow = (name: 'klarna' | 'qliro', outcome: CancelOutcome) => async (): Promise<CancelOutcome> => {
+      inFlight[name] += 1;
+      inFlight.total += 1;
+      peak[name] = Math.max(peak[name], inFlight[name]);
+      peak.total = Math.max(peak.total, inFlight.total);
+      await new Promise((resolve) => setTimeout(resolve, 15));
+      inFlight[name] -= 1;
+      inFlight.total -= 1;
+      return outcome;
+    };
     const klarna = fakeClient('klarna', slow('klarna', SUCCEEDED), { maxConcurrency: 2 });
     // Qliro is down: its failures must not hold Klarna's jobs back.
     const qliro = fakeClient('qliro', slow('qliro', CAPTURED), { maxConcurrency: 1 });

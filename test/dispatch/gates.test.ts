@@ -65,7 +65,9 @@ describe('canSend', () => {
     expect(klarna.cancelCalls).toHaveLength(1);
     const after = await mustGetJob(db.store, job.id);
     expect(after).toMatchObject({ state: 'pending', attempts: 1, lastErrorCode: 'HTTP_503' });
-    expect(report.actions).toEqual([expect.objectContaining({ jobId: job.id, result: 'retry_scheduled', reason: 'HTTP_503', nextAttemptAt: after.nextAttemptAt })]);
+    expect(report.actions).toEqual([
+      expect.objectContaining({ jobId: job.id, result: 'retry_scheduled', reason: 'HTTP_503', nextAttemptAt: after.nextAttemptAt }),
+    ]);
   });
 
   it('guards the writes that take a job over without a request (exhausted, provider off)', async () => {

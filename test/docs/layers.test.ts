@@ -81,7 +81,10 @@ describe('file size (issue: a file over 350 lines must say why it is one thing)'
 
 describe('folders', () => {
   it('docs/architecture.md gives every folder of src/ its purpose in one line', () => {
-    const folders = fs.readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    const folders = fs
+      .readdirSync(SRC, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
     const missing = folders.filter((f) => !new RegExp(`^\\| \`${f}\` \\| [^|]{10,} \\|`, 'm').test(ARCHITECTURE));
     expect(missing).toEqual([]);
   });

@@ -8,7 +8,10 @@ import { describeFileSettings, describeSettings } from '../../src/config/load.js
 import { EVENT_CATALOGUE } from '../../src/observability/events.js';
 
 const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> };
+const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  scripts: Record<string, string>;
+  bin: Record<string, string>;
+};
 
 /** The commands of the first ```sh block under the heading `## <title>`, comments stripped. */
 function shBlock(title: string): string[] {
@@ -73,7 +76,10 @@ describe('README', () => {
     // The build script compiles src/ into dist/, so src/cli.ts becomes dist/cli.js.
     const build = /^tsc -p (\S+)$/.exec(pkg.scripts.build!);
     expect(build).not.toBeNull();
-    const tsconfig = JSON.parse(fs.readFileSync(new URL(`../../${build![1]!}`, import.meta.url), 'utf8')) as { compilerOptions: { rootDir?: string; outDir?: string; noEmit?: boolean }; include: string[] };
+    const tsconfig = JSON.parse(fs.readFileSync(new URL(`../../${build![1]!}`, import.meta.url), 'utf8')) as {
+      compilerOptions: { rootDir?: string; outDir?: string; noEmit?: boolean };
+      include: string[];
+    };
     expect(tsconfig.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });
     expect(tsconfig.compilerOptions.noEmit).not.toBe(true);
     expect(tsconfig.include).toContain('src');

@@ -74,7 +74,12 @@ describe('Klarna answers', () => {
     const matches = (r: RecordedRequest) => r.method === 'POST' && r.path.endsWith(`/${ref}/cancel`);
     world.klarna.faults.add({ kind: 'status', status: 503, body: '' }, { matches });
     world.klarna.faults.add(
-      { kind: 'status', status: 409, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error_code: 'CONFLICT', error_messages: ['busy'] }) },
+      {
+        kind: 'status',
+        status: 409,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ error_code: 'CONFLICT', error_messages: ['busy'] }),
+      },
       { matches },
     );
     world.klarna.faults.add({ kind: 'status', status: 429, headers: { 'retry-after': '1', 'content-type': 'text/plain' }, body: 'slow down' }, { matches });
@@ -109,7 +114,10 @@ describe('Klarna answers', () => {
 
   it('transient for ever → cancel.failed reason exhausted after DISPATCH_MAX_ATTEMPTS, alert, exit 3', async () => {
     const { ws, order, ref } = await trackedOrder('K', { DISPATCH_MAX_ATTEMPTS: '3', DISPATCH_RETRY_MIN_MS: '20', DISPATCH_RETRY_MAX_MS: '100' });
-    world.klarna.faults.add({ kind: 'status', status: 503, body: '' }, { matches: (r) => r.method === 'POST' && r.path.endsWith(`/${ref}/cancel`), times: Infinity });
+    world.klarna.faults.add(
+      { kind: 'status', status: 503, body: '' },
+      { matches: (r) => r.method === 'POST' && r.path.endsWith(`/${ref}/cancel`), times: Infinity },
+    );
     world.specter.cancel(order.orderNo);
 
     const run = await ws.run(['once']);
@@ -147,7 +155,9 @@ describe('asynchronous providers', () => {
     expect(second.events('cancel.succeeded')).toEqual([expect.objectContaining({ orderNo: order.orderNo, provider: 'qliro' })]);
     expect(second.events('cancel.sent')).toHaveLength(0);
     expect(ws.jobs(order.orderNo)).toEqual([expect.objectContaining({ state: 'done' })]);
-    expect(world.qliro.cancelRequests().filter((c) => c.orderId === ref)).toEqual([expect.objectContaining({ answer: 'accepted', requestId: accepted.idempotency_key })]);
+    expect(world.qliro.cancelRequests().filter((c) => c.orderId === ref)).toEqual([
+      expect.objectContaining({ answer: 'accepted', requestId: accepted.idempotency_key }),
+    ]);
     expect(world.qliro.transactions().find((t) => t.orderId === ref)?.status).toBe('Success');
   });
 

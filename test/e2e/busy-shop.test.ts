@@ -53,9 +53,8 @@ function exitedZeroOrThree(run: CliResult): void {
 
 /** How many getOrder requests asked for `orderNo` since `from` (an index into the request log). */
 function getOrdersSince(from: number, orderNo: string): number {
-  return world.specter.requests
-    .slice(from)
-    .filter((r) => r.query.get('Action') === world.specter.actions.getOrder && r.query.get('orderNo') === orderNo).length;
+  return world.specter.requests.slice(from).filter((r) => r.query.get('Action') === world.specter.actions.getOrder && r.query.get('orderNo') === orderNo)
+    .length;
 }
 
 describe('a busy shop: changes between the page requests of a `once` run', () => {
@@ -208,9 +207,14 @@ describe('a busy shop: changes between the page requests of a `once` run', () =>
         expect(pages).toBeGreaterThanOrEqual(3);
         // No false vanish: only deleted orders, each after this run's or an earlier run's getOrder.
         for (const orderNo of vanished(ws)) {
-          expect({ orderNo, deleted: deleted.has(orderNo), inSpecter: world.specter.order(orderNo) !== undefined }).toEqual({ orderNo, deleted: true, inSpecter: false });
+          expect({ orderNo, deleted: deleted.has(orderNo), inSpecter: world.specter.order(orderNo) !== undefined }).toEqual({
+            orderNo,
+            deleted: true,
+            inSpecter: false,
+          });
         }
-        for (const line of result.events('order.vanished')) expect({ orderNo: line.orderNo, asked: getOrdersSince(from, String(line.orderNo)) }).toEqual({ orderNo: line.orderNo, asked: 1 });
+        for (const line of result.events('order.vanished'))
+          expect({ orderNo: line.orderNo, asked: getOrdersSince(from, String(line.orderNo)) }).toEqual({ orderNo: line.orderNo, asked: 1 });
         // Cancellations: forwarded in the run they were made in or the next, once, never twice.
         for (const [orderNo, c] of cancelled) {
           const jobs = ws.jobs(orderNo);
@@ -227,9 +231,11 @@ describe('a busy shop: changes between the page requests of a `once` run', () =>
           // A listing nobody disturbs reads every order: what was created is tracked, what was
           // deleted and had been tracked is vanished.
           const now = tracked(ws);
-          for (const orderNo of created.keys()) if (!deleted.has(orderNo)) expect({ created: orderNo, tracked: now.has(orderNo) }).toEqual({ created: orderNo, tracked: true });
+          for (const orderNo of created.keys())
+            if (!deleted.has(orderNo)) expect({ created: orderNo, tracked: now.has(orderNo) }).toEqual({ created: orderNo, tracked: true });
           const gone = new Set(vanished(ws));
-          for (const orderNo of deleted) if (now.has(orderNo)) expect({ deleted: orderNo, vanished: gone.has(orderNo) }).toEqual({ deleted: orderNo, vanished: true });
+          for (const orderNo of deleted)
+            if (now.has(orderNo)) expect({ deleted: orderNo, vanished: gone.has(orderNo) }).toEqual({ deleted: orderNo, vanished: true });
           expect(result.events('order.listing_gap')).toHaveLength(0);
         }
       } catch (error) {
@@ -239,7 +245,12 @@ describe('a busy shop: changes between the page requests of a `once` run', () =>
 
     // The history did what it says: the shop was busy while the pages were read.
     expect({ context, moving: listingsWithMovingTotals >= 3 }).toEqual({ context, moving: true });
-    expect({ context, cancelled: cancelled.size >= 5, created: created.size >= 3, deleted: deleted.size >= 3 }).toEqual({ context, cancelled: true, created: true, deleted: true });
+    expect({ context, cancelled: cancelled.size >= 5, created: created.size >= 3, deleted: deleted.size >= 3 }).toEqual({
+      context,
+      cancelled: true,
+      created: true,
+      deleted: true,
+    });
   });
 });
 

@@ -234,7 +234,8 @@ describe('once output modes', () => {
     );
     const stderrLines = run.stderr.split('\n').filter((l) => l.trim() !== '');
     expect(stderrLines.length).toBeGreaterThan(0);
-    for (const line of stderrLines) expect(JSON.parse(line)).toMatchObject({ event: expect.any(String), level: expect.any(String), timestamp: expect.any(String) });
+    for (const line of stderrLines)
+      expect(JSON.parse(line)).toMatchObject({ event: expect.any(String), level: expect.any(String), timestamp: expect.any(String) });
     expect(run.events('order.cancel_detected')).toHaveLength(1);
     // Without --json the log lines go to stdout.
     const plain = await ws.run(['once']);
@@ -249,6 +250,10 @@ describe('once output modes', () => {
     expectExit(run, 0);
     expect(fs.existsSync(ws.dbPath)).toBe(true);
     expect((fs.statSync(ws.dbPath).mode & 0o777).toString(8)).toBe('600');
-    expect(ws.rows("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('order_snapshots', 'cancellation_jobs', 'sync_runs', 'worker_lease') ORDER BY name")).toHaveLength(4);
+    expect(
+      ws.rows(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('order_snapshots', 'cancellation_jobs', 'sync_runs', 'worker_lease') ORDER BY name",
+      ),
+    ).toHaveLength(4);
   });
 });

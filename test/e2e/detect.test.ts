@@ -206,7 +206,12 @@ describe('vanished orders', () => {
     // The guard held nothing back for good: with a higher limit the deletions are flagged.
     const raised = await ws.run(['once'], { env: { VANISH_GUARD_MAX_PER_RUN: '10' } });
     expectExit(raised, 3);
-    expect(raised.events('order.vanished').map((l) => l.orderNo).sort()).toEqual(three.map((o) => o.orderNo).sort());
+    expect(
+      raised
+        .events('order.vanished')
+        .map((l) => l.orderNo)
+        .sort(),
+    ).toEqual(three.map((o) => o.orderNo).sort());
   });
 });
 
@@ -222,8 +227,12 @@ describe('VANISHED_ACTION=cancel', () => {
     const run = await ws.run(['once']);
     expectExit(run, 0);
     expect(getOrderRequests(world, doomed.orderNo)).toBeGreaterThanOrEqual(1);
-    expect(run.events('order.vanished')).toEqual([expect.objectContaining({ orderNo: doomed.orderNo, provider: 'klarna', providerRef: providerRefOf(doomed) })]);
-    expect(ws.jobs(doomed.orderNo)).toEqual([expect.objectContaining({ reason: 'vanished', state: 'done', provider: 'klarna', provider_ref: providerRefOf(doomed) })]);
+    expect(run.events('order.vanished')).toEqual([
+      expect.objectContaining({ orderNo: doomed.orderNo, provider: 'klarna', providerRef: providerRefOf(doomed) }),
+    ]);
+    expect(ws.jobs(doomed.orderNo)).toEqual([
+      expect.objectContaining({ reason: 'vanished', state: 'done', provider: 'klarna', provider_ref: providerRefOf(doomed) }),
+    ]);
     expect(run.events('cancel.succeeded').map((l) => l.orderNo)).toEqual([doomed.orderNo]);
     expect(world.klarna.cancelRequests(providerRefOf(doomed))).toBe(1);
     expect(world.klarna.orderState(providerRefOf(doomed))).toBe('cancelled');

@@ -33,8 +33,16 @@ async function signedListing(): Promise<Buffer> {
   const batchNo = randomBytes(16).toString('hex');
   const key = md5(c.integrationKey! + md5(c.apiUserKey + String(c.sbmId) + batchNo));
   const query = new URLSearchParams({
-    useXML: '2', Action: 'getOrders', sbmId: String(c.sbmId), apiUserId: c.apiUserId, batchNo, key,
-    fromDate: '2000-01-01', toDate: '2099-12-31', page: '1', pageSize: '500',
+    useXML: '2',
+    Action: 'getOrders',
+    sbmId: String(c.sbmId),
+    apiUserId: c.apiUserId,
+    batchNo,
+    key,
+    fromDate: '2000-01-01',
+    toDate: '2099-12-31',
+    page: '1',
+    pageSize: '500',
   });
   const response = await fetch(`${world.specter.url}getInfo.asp?${query.toString()}`);
   return Buffer.from(await response.arrayBuffer());

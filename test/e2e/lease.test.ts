@@ -25,14 +25,19 @@ const workspace = useSandboxWorld((w) => (world = w));
 const klarnaCancelArrivals = (ref: string): RecordedRequest[] => cancelRequestsAt(world, 'klarna', ref);
 
 /** Writes the lease row directly, as another process would have left it. */
-function writeLease(ws: Workspace, row: { holder: string; hostname: string; pid: number; bootId: string | null; startTicks: number | null; expiresAtMs: number }): void {
-  const changed = writeDb(ws.dbPath, (db) =>
-    db
-      .prepare(
-        `UPDATE worker_lease SET holder = @holder, hostname = @hostname, pid = @pid, boot_id = @bootId, start_ticks = @startTicks,
+function writeLease(
+  ws: Workspace,
+  row: { holder: string; hostname: string; pid: number; bootId: string | null; startTicks: number | null; expiresAtMs: number },
+): void {
+  const changed = writeDb(
+    ws.dbPath,
+    (db) =>
+      db
+        .prepare(
+          `UPDATE worker_lease SET holder = @holder, hostname = @hostname, pid = @pid, boot_id = @bootId, start_ticks = @startTicks,
                 acquired_at = @acquiredAt, expires_at_ms = @expiresAtMs WHERE name = 'sync'`,
-      )
-      .run({ ...row, acquiredAt: new Date().toISOString() }).changes,
+        )
+        .run({ ...row, acquiredAt: new Date().toISOString() }).changes,
   );
   // The lease row exists from the first run on: an UPDATE of nothing would test nothing.
   if (changed !== 1) throw new Error(`expected to rewrite the one lease row, changed ${changed}`);
@@ -43,7 +48,15 @@ function pid1Identity(): { bootId: string; startTicks: number } | null {
   try {
     const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     const stat = readFileSync('/proc/1/stat', 'utf8');
-    return { bootId, startTicks: Number(stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)[19]) };
+    return {
+      bootId,
+      startTicks: Number(
+        stat
+          .slice(stat.lastIndexOf(')') + 1)
+          .trim()
+          .split(/\s+/)[19],
+      ),
+    };
   } catch {
     return null;
   }
@@ -70,7 +83,11 @@ describe('vanished cancel under the lease', () => {
     await sleep(ttlMs + 1_000);
 
     const before = Date.now();
-    const lease = ws.rows('SELECT holder, acquired_at, expires_at_ms FROM worker_lease')[0] as { holder: string | null; acquired_at: string; expires_at_ms: number };
+    const lease = ws.rows('SELECT holder, acquired_at, expires_at_ms FROM worker_lease')[0] as {
+      holder: string | null;
+      acquired_at: string;
+      expires_at_ms: number;
+    };
     const after = Date.now();
     expect(lease.holder).toEqual(expect.stringContaining(os.hostname()));
     // The setting is honoured (a renewal sets now + SYNC_LEASE_TTL_MS) …
@@ -182,7 +199,14 @@ describe('a lease left behind by a restarted container', () => {
     expectExit(await ws.run(['once']), 0);
     const pid1 = pid1Identity()!;
     // The process that was pid 1 before the restart: same host, same pid, another process.
-    writeLease(ws, { holder: `${os.hostname()}:1:before-restart`, hostname: os.hostname(), pid: 1, bootId: pid1.bootId, startTicks: pid1.startTicks + 1, expiresAtMs: Date.now() + DAY_MS });
+    writeLease(ws, {
+      holder: `${os.hostname()}:1:before-restart`,
+      hostname: os.hostname(),
+      pid: 1,
+      bootId: pid1.bootId,
+      startTicks: pid1.startTicks + 1,
+      expiresAtMs: Date.now() + DAY_MS,
+    });
 
     const run = await ws.run(['once']);
     if (run.code !== 0 && run.code !== 3) throw new Error(`expected exit 0 or 3\n${show(run)}`);
@@ -191,7 +215,14 @@ describe('a lease left behind by a restarted container', () => {
     expect(run.events('sync.completed')).toHaveLength(1);
 
     // The same row naming pid 1 as it really is (alive) is honoured: the run is skipped.
-    writeLease(ws, { holder: `${os.hostname()}:1:alive`, hostname: os.hostname(), pid: 1, bootId: pid1.bootId, startTicks: pid1.startTicks, expiresAtMs: Date.now() + DAY_MS });
+    writeLease(ws, {
+      holder: `${os.hostname()}:1:alive`,
+      hostname: os.hostname(),
+      pid: 1,
+      bootId: pid1.bootId,
+      startTicks: pid1.startTicks,
+      expiresAtMs: Date.now() + DAY_MS,
+    });
     const blocked = await ws.run(['once']);
     expectExit(blocked, 1);
     expect(blocked.events('sync.lease_busy')).toHaveLength(1);

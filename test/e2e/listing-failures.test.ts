@@ -15,7 +15,7 @@ import { useSandboxWorld } from '../support/world.js';
 jest.setTimeout(60_000);
 
 let world!: SandboxWorld;
-  // Eight orders: with SPECTER_PAGE_SIZE=2 the listing has four pages.
+// Eight orders: with SPECTER_PAGE_SIZE=2 the listing has four pages.
 const workspace = useSandboxWorld((w) => (world = w), { orders: Array.from({ length: 8 }, (_, i) => makeOrder({ method: i % 2 === 0 ? 'K' : 'QL' })) });
 
 interface Case {

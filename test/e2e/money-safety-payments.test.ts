@@ -64,7 +64,7 @@ async function liveTwinHold(ws: Workspace, ...alsoCancel: SandboxOrder[]): Promi
 }
 
 describe('story 3: every cancelled payment reaches a provider or a person', () => {
-  it('no route: a failed unrouted job awaits a person (exit 3, status); once routing covers it, it is sent with the job\'s key', async () => {
+  it("no route: a failed unrouted job awaits a person (exit 3, status); once routing covers it, it is sent with the job's key", async () => {
     const ws = workspace();
     const noKlarna = { SYNC_CONFIG_DIR: configDirWithRouting(ws, withoutKlarna) };
     const order = makeOrder({ method: 'K' });
@@ -77,7 +77,14 @@ describe('story 3: every cancelled payment reaches a provider or a person', () =
     const [job] = ws.jobs();
     about(unrouted, () => {
       expect(ws.jobs()).toEqual([
-        expect.objectContaining({ order_no: order.orderNo, reason: 'cancelled', state: 'failed', failure_reason: 'unrouted', provider: null, provider_ref: null }),
+        expect.objectContaining({
+          order_no: order.orderNo,
+          reason: 'cancelled',
+          state: 'failed',
+          failure_reason: 'unrouted',
+          provider: null,
+          provider_ref: null,
+        }),
       ]);
       expect(unrouted.events('order.unrouted')).toEqual([expect.objectContaining({ level: 'warn', alert: true, orderNo: order.orderNo, jobId: job!.id })]);
       expect(klarnaCancelKeys(world, ref)).toHaveLength(0);
@@ -218,7 +225,9 @@ describe('story 4: two orders sharing one Klarna payment', () => {
     const run = await ws.run(['once']);
     about(run, () => {
       // The held job is the payment's one job: released now that no live order carries it.
-      expect(ws.jobs()).toEqual([expect.objectContaining({ id: job.id, provider: 'klarna', provider_ref: ref, state: 'done', idempotency_key: job.idempotency_key })]);
+      expect(ws.jobs()).toEqual([
+        expect.objectContaining({ id: job.id, provider: 'klarna', provider_ref: ref, state: 'done', idempotency_key: job.idempotency_key }),
+      ]);
       expect(klarnaCancelKeys(world, ref)).toEqual([job.idempotency_key]);
       expect(run.code).toBe(0);
     });

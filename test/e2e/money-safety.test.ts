@@ -94,7 +94,7 @@ describe('story 1: send-time truth', () => {
     expect(world.klarna.orderState(ref)).not.toBe('cancelled');
   });
 
-  it('VANISHED_ACTION=cancel: a vanished order\'s deferred cancellation is voided when the order is restored', async () => {
+  it("VANISHED_ACTION=cancel: a vanished order's deferred cancellation is voided when the order is restored", async () => {
     const { ws, order, ref } = await trackedKlarnaOrder({ ...DEFERRING, VANISHED_ACTION: 'cancel' });
     expect(world.specter.delete(order.orderNo)).toBe(true);
     deferNextCancel(ref);

@@ -67,7 +67,10 @@ describe('no secret in any output or in the database file, at LOG_LEVEL=debug', 
     assertNoSecrets(ws, runs);
 
     // The search itself works: a line carrying a secret (here Basic-encoded) is caught.
-    const leaky = { ...runs[0]!, stdout: `${runs[0]!.stdout}Authorization: Basic ${b64(`${SANDBOX_CREDENTIALS.klarna.username}:${SANDBOX_CREDENTIALS.klarna.password}`)}\n` };
+    const leaky = {
+      ...runs[0]!,
+      stdout: `${runs[0]!.stdout}Authorization: Basic ${b64(`${SANDBOX_CREDENTIALS.klarna.username}:${SANDBOX_CREDENTIALS.klarna.password}`)}\n`,
+    };
     expect(() => assertNoSecrets(ws, [leaky])).toThrow(/appears in the output/);
   });
 

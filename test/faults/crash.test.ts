@@ -67,7 +67,11 @@ const CASES: CrashCase[] = [
     arm: (s) => {
       const seen = s.world.specter.requestsFor().length;
       s.world.specter.faults.add({ kind: 'delay', ms: 20_000 }, { matches: (r) => isListing(r) && listingPage(r) === 2 });
-      return () => s.world.specter.requestsFor().slice(seen).some((r) => listingPage(r) === 2);
+      return () =>
+        s.world.specter
+          .requestsFor()
+          .slice(seen)
+          .some((r) => listingPage(r) === 2);
     },
     atCrash: (s, before) => {
       nothingCommitted(s, before);
@@ -98,19 +102,17 @@ const CASES: CrashCase[] = [
     env: { SPECTER_SYNC_CRASH_AT: 'dispatch.after_answer', SPECTER_SYNC_CRASH_AFTER: '2' },
     atCrash: answeredNotRecorded,
   },
-  ...PROVIDERS.map(
-    (provider): CrashCase => ({
-      name: `dispatch.after_answer (${provider} answered, the outcome was never recorded)`,
-      env: { SPECTER_SYNC_CRASH_AT: 'dispatch.after_answer' },
-      firstToAnswer: provider,
-      atCrash: (s) => {
-        const sending = s.jobs().filter((j) => j.state === 'sending');
-        expect(sending.map((j) => j.provider)).toContain(provider);
-        const job = sending.find((j) => j.provider === provider)!;
-        expect(s.cancelsApplied(provider, job.provider_ref!)).toBe(1);
-      },
-    }),
-  ),
+  ...PROVIDERS.map((provider): CrashCase => ({
+    name: `dispatch.after_answer (${provider} answered, the outcome was never recorded)`,
+    env: { SPECTER_SYNC_CRASH_AT: 'dispatch.after_answer' },
+    firstToAnswer: provider,
+    atCrash: (s) => {
+      const sending = s.jobs().filter((j) => j.state === 'sending');
+      expect(sending.map((j) => j.provider)).toContain(provider);
+      const job = sending.find((j) => j.provider === provider)!;
+      expect(s.cancelsApplied(provider, job.provider_ref!)).toBe(1);
+    },
+  })),
   {
     name: 'dispatch.after_answer, then the restart killed in flight too',
     env: { SPECTER_SYNC_CRASH_AT: 'dispatch.after_answer' },
@@ -126,40 +128,44 @@ describe('kill -9 at each stage of a cycle, then restart', () => {
     scenario = null;
   });
 
-  test.each(CASES)('$name', async (c) => {
-    const s = (scenario = await Scenario.startAfterBaseline());
-    // Walley shows an accepted cancel after a short time, as the real one does ("it can take a few
-    // seconds"), not after a status read: a restarted process must not depend on having read it.
-    s.world.walley.setCancelLag({ reads: 0, ms: 100 });
-    expect(s.jobs()).toHaveLength(0);
+  test.each(CASES)(
+    '$name',
+    async (c) => {
+      const s = (scenario = await Scenario.startAfterBaseline());
+      // Walley shows an accepted cancel after a short time, as the real one does ("it can take a few
+      // seconds"), not after a status read: a restarted process must not depend on having read it.
+      s.world.walley.setCancelLag({ reads: 0, ms: 100 });
+      expect(s.jobs()).toHaveLength(0);
 
-    s.cancel(s.order('qliro', 0), s.order('klarna', 0), s.order('klarna', 1), s.order('walley', 0), s.order('svea', 0));
-    s.cancel(s.fixture.find((o) => o.provider === null && o.orderNo)!); // handled by Specter: nothing to send
-    s.delete(s.order('walley', 1));
-    const before = s.dump();
+      s.cancel(s.order('qliro', 0), s.order('klarna', 0), s.order('klarna', 1), s.order('walley', 0), s.order('svea', 0));
+      s.cancel(s.fixture.find((o) => o.provider === null && o.orderNo)!); // handled by Specter: nothing to send
+      s.delete(s.order('walley', 1));
+      const before = s.dump();
 
-    const killWhen = c.arm?.(s);
-    const slowed = PROVIDERS.filter((p) => c.firstToAnswer && p !== c.firstToAnswer);
-    for (const p of slowed) s.world[p].setLatency(1500);
-    const crashed = await s.run({ env: c.env, ...(killWhen ? { killWhen } : {}) });
-    for (const p of slowed) s.world[p].setLatency(0);
-    expect({ code: crashed.code, signal: crashed.signal }).toEqual({ code: null, signal: 'SIGKILL' });
-    expect(s.integrity()).toBe('ok');
-    c.atCrash(s, before);
-
-    if (c.second) {
-      const again = await s.run({ env: c.second.env });
-      expect({ code: again.code, signal: again.signal }).toEqual({ code: null, signal: 'SIGKILL' });
+      const killWhen = c.arm?.(s);
+      const slowed = PROVIDERS.filter((p) => c.firstToAnswer && p !== c.firstToAnswer);
+      for (const p of slowed) s.world[p].setLatency(1500);
+      const crashed = await s.run({ env: c.env, ...(killWhen ? { killWhen } : {}) });
+      for (const p of slowed) s.world[p].setLatency(0);
+      expect({ code: crashed.code, signal: crashed.signal }).toEqual({ code: null, signal: 'SIGKILL' });
       expect(s.integrity()).toBe('ok');
-    }
+      c.atCrash(s, before);
 
-    // The restart: a fresh process finds the database as the dead one left it.
-    const restart = await s.runOk();
-    expect(restart.report?.outcome).toBe('succeeded');
-    await s.settle();
-    s.assertInvariants();
-    // Orders cancelled with a job that did not die mid-request were sent exactly once per attempt
-    // chain; the vanished live order waits for a person (exit 3), it was not cancelled.
-    expect(s.runs[s.runs.length - 1]!.code).toBe(3);
-  }, 180_000);
+      if (c.second) {
+        const again = await s.run({ env: c.second.env });
+        expect({ code: again.code, signal: again.signal }).toEqual({ code: null, signal: 'SIGKILL' });
+        expect(s.integrity()).toBe('ok');
+      }
+
+      // The restart: a fresh process finds the database as the dead one left it.
+      const restart = await s.runOk();
+      expect(restart.report?.outcome).toBe('succeeded');
+      await s.settle();
+      s.assertInvariants();
+      // Orders cancelled with a job that did not die mid-request were sent exactly once per attempt
+      // chain; the vanished live order waits for a person (exit 3), it was not cancelled.
+      expect(s.runs[s.runs.length - 1]!.code).toBe(3);
+    },
+    180_000,
+  );
 });

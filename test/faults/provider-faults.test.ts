@@ -71,10 +71,18 @@ describe('provider faults: the job ends done, never doubled, one key throughout'
     expect(s.cancelRequestsAt('klarna', k).length).toBeGreaterThanOrEqual(2);
     // Qliro answered the repeated RequestId with ORDER_HAS_BEEN_CANCELLED.
     const q = s.order('qliro', 0).providerRef!;
-    expect(s.world.qliro.cancelRequests().filter((c) => c.orderId === q).map((c) => c.answer)).toEqual(['accepted', 'ORDER_HAS_BEEN_CANCELLED']);
+    expect(
+      s.world.qliro
+        .cancelRequests()
+        .filter((c) => c.orderId === q)
+        .map((c) => c.answer),
+    ).toEqual(['accepted', 'ORDER_HAS_BEEN_CANCELLED']);
     // Walley: the repeat under the same key was told "in progress", then got the first answer again.
     const w = s.order('walley', 0).providerRef!;
-    const walleyAnswers = s.world.walley.cancelRequests().filter((c) => c.orderId === w).map((c) => c.answer);
+    const walleyAnswers = s.world.walley
+      .cancelRequests()
+      .filter((c) => c.orderId === w)
+      .map((c) => c.answer);
     expect(walleyAnswers[0]).toBe('202');
     // There was a repeat (the first answer was lost), so the check below is about something.
     expect(walleyAnswers.length).toBeGreaterThanOrEqual(2);
@@ -172,7 +180,10 @@ describe('Walley: the answer to an applied cancel is lost while Walley lags', ()
     s.assertInvariants();
     expect(run.code).toBe(0);
 
-    const answers = s.world.walley.cancelRequests().filter((c) => c.orderId === w.providerRef).map((c) => c.answer);
+    const answers = s.world.walley
+      .cancelRequests()
+      .filter((c) => c.orderId === w.providerRef)
+      .map((c) => c.answer);
     expect(answers).toEqual(['202', '409 IDEMPOTENCY_KEY_IN_PROGRESS', '409 IDEMPOTENCY_KEY_IN_PROGRESS']);
     const [job] = s.jobs();
     expect(job).toMatchObject({ state: 'done', attempts: 3 });

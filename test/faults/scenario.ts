@@ -219,7 +219,10 @@ export class Scenario {
 
   /** One `specter-sync once --json` in a child process; resolves when it has exited. */
   async run(options: RunOptions = {}): Promise<RunResult> {
-    const result = await this.ws.run(['once', '--json'], { env: { ...this.baseEnv, ...options.env }, ...(options.killWhen ? { killWhen: options.killWhen } : {}) });
+    const result = await this.ws.run(['once', '--json'], {
+      env: { ...this.baseEnv, ...options.env },
+      ...(options.killWhen ? { killWhen: options.killWhen } : {}),
+    });
     let report: RunResult['report'] = null;
     try {
       report = result.stdout.trim() ? (JSON.parse(result.stdout) as RunResult['report']) : null;
@@ -356,4 +359,3 @@ export class Scenario {
     expect(this.integrity()).toBe('ok');
   }
 }
-

@@ -32,7 +32,18 @@ import { createSpecterClient } from '../../src/specter/client.js';
 import { openStore, type Store } from '../../src/store/database.js';
 import { makeLeaseHolder } from '../../src/store/lease.js';
 import { runCycle, type CycleReport } from '../../src/worker/cycle.js';
-import { BAD_VALUES, EXTERNAL_ENTITY_DOCTYPES, INVALID_UTF8, WRONG_ROOTS, announceSeed, billionLaughs, escapeAttr, fuzzSeed, ordersElement, showBytes } from './hostile.js';
+import {
+  BAD_VALUES,
+  EXTERNAL_ENTITY_DOCTYPES,
+  INVALID_UTF8,
+  WRONG_ROOTS,
+  announceSeed,
+  billionLaughs,
+  escapeAttr,
+  fuzzSeed,
+  ordersElement,
+  showBytes,
+} from './hostile.js';
 
 const SEED = fuzzSeed(20261126);
 announceSeed('cycle.fuzz', SEED);
@@ -96,7 +107,15 @@ beforeAll(async () => {
   providers = createProviderRegistry(config.providers);
 
   const store = await openStore(basePath);
-  const deps = () => ({ config, store, specter: createSpecterClient(config.specter), providers, logger: memoryLogger(), holder: makeLeaseHolder(), now: () => NOW });
+  const deps = () => ({
+    config,
+    store,
+    specter: createSpecterClient(config.specter),
+    providers,
+    logger: memoryLogger(),
+    holder: makeLeaseHolder(),
+    now: () => NOW,
+  });
   const first = await runCycle(deps(), { dispatch: false });
   expect(first.outcome).toBe('baseline');
   const second = await runCycle(deps(), { dispatch: false });
@@ -224,7 +243,10 @@ function verify(s: Served, o: Outcome, kind: 'listing' | 'getOrder'): void {
     if (s.expect === 'same' || s.expect === 'found') throw new Error(`${s.family}: a harmless answer failed the cycle: ${report.reason}`);
     return;
   }
-  if (s.expect === 'fail') throw new Error(`${s.family}: the cycle accepted an answer that must fail it (listed ${report.counts.listed}, missing ${report.counts.missing}, gaps ${report.counts.listingGaps})`);
+  if (s.expect === 'fail')
+    throw new Error(
+      `${s.family}: the cycle accepted an answer that must fail it (listed ${report.counts.listed}, missing ${report.counts.missing}, gaps ${report.counts.listingGaps})`,
+    );
   const c = report.counts;
   // Whatever was missing from the listing, getOrder found: a gap is never a vanish.
   if (notFound) {
@@ -235,7 +257,12 @@ function verify(s: Served, o: Outcome, kind: 'listing' | 'getOrder'): void {
   expect(c.listingGaps).toBe(c.missing);
   expect(after.runs.length).toBe(baseDump.runs.length + 1);
   if (s.expect === 'same' || s.expect === 'found') {
-    expect({ newOrders: c.newOrders, changed: c.changed, cancelled: c.cancelled, jobs: c.jobsCreated }).toEqual({ newOrders: 0, changed: 0, cancelled: 0, jobs: 0 });
+    expect({ newOrders: c.newOrders, changed: c.changed, cancelled: c.cancelled, jobs: c.jobsCreated }).toEqual({
+      newOrders: 0,
+      changed: 0,
+      cancelled: 0,
+      jobs: 0,
+    });
     expect(c.missing).toBe(s.expect === 'found' ? 1 : (s.gaps ?? 0));
     expect(withoutLastSeen(after.snapshots)).toEqual(withoutLastSeen(baseDump.snapshots));
     expect(after.jobs).toEqual(baseDump.jobs);
@@ -282,19 +309,20 @@ function mutationsOf(text: string, kind: 'listing' | 'getOrder'): fc.Arbitrary<S
   const isLastPage = headerValue('page') >= headerValue('totalPages');
   const list: Array<fc.Arbitrary<Served>> = [
     fc.nat(bytes.length).map((at) => served('truncate', bytes.subarray(0, at), at >= rootEnd ? harmless : 'fail')),
-    fc
-      .array(fc.tuple(fc.nat(bytes.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 })
-      .map((flips) => {
-        const copy = Buffer.from(bytes);
-        for (const [at, value] of flips) copy[at] = value;
-        return served('byteFlips', copy, copy.equals(bytes) ? harmless : 'any');
-      }),
+    fc.array(fc.tuple(fc.nat(bytes.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map((flips) => {
+      const copy = Buffer.from(bytes);
+      for (const [at, value] of flips) copy[at] = value;
+      return served('byteFlips', copy, copy.equals(bytes) ? harmless : 'any');
+    }),
     fc.tuple(fc.constantFrom(...FIELDS), fc.nat(), fc.nat()).map(([field, which, k]) => {
       const values = BAD_VALUES[field];
       const value = values[k % values.length]!;
       const i = n === 0 ? 0 : which % n;
       const re = new RegExp(` ${field}="[^"]*"`);
-      const damaged = n === 0 ? orders : orders.map((o, j) => (j === i ? o.replace(re, ` ${field}="${escapeAttr(value, { quote: '"', rawNonAscii: true, encoding: 'utf-8' })}"`) : o));
+      const damaged =
+        n === 0
+          ? orders
+          : orders.map((o, j) => (j === i ? o.replace(re, ` ${field}="${escapeAttr(value, { quote: '"', rawNonAscii: true, encoding: 'utf-8' })}"`) : o));
       const changed = damaged.some((o, j) => o !== orders[j]);
       return served(`wrongType:${field}`, replaceOrders(text, damaged), changed ? 'fail' : harmless);
     }),
@@ -313,16 +341,18 @@ function mutationsOf(text: string, kind: 'listing' | 'getOrder'): fc.Arbitrary<S
       // getOrder judges only the order it holds: a wrong page header there is harmless or fatal.
       return served(`header:${name}:${how}`, setHeader(text, name, value), kind === 'listing' || how === 'bad' ? 'fail' : 'any');
     }),
+    fc.tuple(fc.oneof(fc.constant(billionLaughs(8, 10)), fc.constantFrom(...EXTERNAL_ENTITY_DOCTYPES)), fc.boolean()).map(([attack, useRef]) => {
+      const at = afterDeclaration(text);
+      let out = `${text.slice(0, at)}\n${attack.doctype}${text.slice(at)}`;
+      if (useRef && attack.ref !== '') out = out.replace('</orders>', `${attack.ref}</orders>`);
+      return served('doctype', out, 'fail');
+    }),
     fc
-      .tuple(fc.oneof(fc.constant(billionLaughs(8, 10)), fc.constantFrom(...EXTERNAL_ENTITY_DOCTYPES)), fc.boolean())
-      .map(([attack, useRef]) => {
-        const at = afterDeclaration(text);
-        let out = `${text.slice(0, at)}\n${attack.doctype}${text.slice(at)}`;
-        if (useRef && attack.ref !== '') out = out.replace('</orders>', `${attack.ref}</orders>`);
-        return served('doctype', out, 'fail');
-      }),
-    fc.nat(WRONG_ROOTS.length - 1).map((i) => served(`wrongRoot#${i}`, `<?xml version="1.0" encoding="utf-8"?>\n${WRONG_ROOTS[i]!(ordersElement(text))}`, 'fail')),
-    fc.tuple(fc.nat(INVALID_UTF8.length - 1), fc.nat(bytes.length)).map(([which, at]) => served('invalidUtf8', Buffer.concat([bytes.subarray(0, at), INVALID_UTF8[which]!, bytes.subarray(at)]), 'fail')),
+      .nat(WRONG_ROOTS.length - 1)
+      .map((i) => served(`wrongRoot#${i}`, `<?xml version="1.0" encoding="utf-8"?>\n${WRONG_ROOTS[i]!(ordersElement(text))}`, 'fail')),
+    fc
+      .tuple(fc.nat(INVALID_UTF8.length - 1), fc.nat(bytes.length))
+      .map(([which, at]) => served('invalidUtf8', Buffer.concat([bytes.subarray(0, at), INVALID_UTF8[which]!, bytes.subarray(at)]), 'fail')),
     fc.constantFrom('latin1', 'latin1-bytes-utf8-declared').map((how) => {
       if (how === 'latin1') return served('encoding:latin1', Buffer.from(text.replace('encoding="utf-8"', 'encoding="iso-8859-1"'), 'latin1'), harmless);
       // eslint-disable-next-line no-control-regex
@@ -345,8 +375,18 @@ function mutationsOf(text: string, kind: 'listing' | 'getOrder'): fc.Arbitrary<S
       const body = Buffer.from(`\n${out}`, 'utf8');
       return served('noise', bom ? Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), body]) : body, harmless);
     }),
-    fc.constantFrom(10, 30, 40, 99).map((code) => served(`apiCode:${code}`, `<?xml version="1.0" encoding="utf-8"?>\n<SBM><APIresponse><code>${code}</code><message>Error ${code}</message></APIresponse></SBM>`, 'fail')),
-    fc.constantFrom('', '   \n', '<!DOCTYPE html><html><body>Service Unavailable</body></html>', '{"orders":[]}', 'OK').map((body) => served('notXml', body, 'fail')),
+    fc
+      .constantFrom(10, 30, 40, 99)
+      .map((code) =>
+        served(
+          `apiCode:${code}`,
+          `<?xml version="1.0" encoding="utf-8"?>\n<SBM><APIresponse><code>${code}</code><message>Error ${code}</message></APIresponse></SBM>`,
+          'fail',
+        ),
+      ),
+    fc
+      .constantFrom('', '   \n', '<!DOCTYPE html><html><body>Service Unavailable</body></html>', '{"orders":[]}', 'OK')
+      .map((body) => served('notXml', body, 'fail')),
     fc.constant(null).map(() => served('hugeAttribute', text.replace('<SBM>', `<SBM junk="${'A'.repeat(1024 * 1024)}">`), harmless)),
   ];
   if (n >= 2) {
@@ -416,7 +456,9 @@ function getOrderCases(): fc.Arbitrary<{ orderNo: string; body: Served }> {
       fc.constant(served('otherOrder', orderAnswers.get(other)!, 'fail')),
       fc.constant(served('twoOrders', replaceOrders(text, [...fragments(text), ...fragments(orderAnswers.get(other)!)]), 'fail')),
     ];
-    return fc.oneof({ weight: 10, arbitrary: mutationsOf(text, 'getOrder') }, { weight: 1, arbitrary: fc.oneof(...specific) }).map((body) => ({ orderNo, body }));
+    return fc
+      .oneof({ weight: 10, arbitrary: mutationsOf(text, 'getOrder') }, { weight: 1, arbitrary: fc.oneof(...specific) })
+      .map((body) => ({ orderNo, body }));
   });
 }
 
@@ -436,7 +478,10 @@ describe('Specter boundary end to end under fuzzing (seeded, real HTTP and SQLit
     try {
       fs.copyFileSync(basePath, path.join(dir, 'control-copy.db'));
       const copy = await openStore(path.join(dir, 'control-copy.db'));
-      const report = await runCycle({ config, store: copy, specter: createSpecterClient(config.specter), providers, logger: memoryLogger(), holder: makeLeaseHolder(), now: () => NOW }, { dispatch: false });
+      const report = await runCycle(
+        { config, store: copy, specter: createSpecterClient(config.specter), providers, logger: memoryLogger(), holder: makeLeaseHolder(), now: () => NOW },
+        { dispatch: false },
+      );
       const row = dump(copy).snapshots.find((r) => r['order_no'] === orderNo);
       await copy.close();
       expect(report.outcome).toBe('succeeded');

@@ -199,9 +199,7 @@ export function headerFor(orders: readonly SpecterOrder[]): Header {
   return { page: '1', pageSize: '500', totalPages: orders.length === 0 ? '0' : '1', totalCount: String(orders.length) };
 }
 
-export const docArb: fc.Arbitrary<DocModel> = fc
-  .tuple(ordersArb(), styleArb)
-  .map(([orders, style]) => ({ header: headerFor(orders), orders, style }));
+export const docArb: fc.Arbitrary<DocModel> = fc.tuple(ordersArb(), styleArb).map(([orders, style]) => ({ header: headerFor(orders), orders, style }));
 
 /** What a valid document parses to. */
 export function expectedHeader(h: Header): Record<keyof Header, number | null> {
@@ -309,8 +307,47 @@ export function renderDoc(model: DocModel): Buffer {
 
 /** Values the contract forbids, per field. Each must make the whole document fail. */
 export const BAD_VALUES = {
-  orderNo: ['', '0', '00', '-1', '-100234', '1.5', '100234.0', 'abc', ' 100234', '100234 ', '+1', '0100234', '1e5', '0x1F', '١٢٣', '12 34', 'NaN', 'Infinity', '100234\n', '１２３'],
-  orderDate: ['', '2026-13-01 10:00:00', '2026-11-20T10:15:00', '20/11/2026', '2026-11-20 24:00:00', '2026-11-20 10:15', '2026-11-20 10:15:00+01:00', '2026-1-5 10:00:00', '26-11-20 10:00:00', 'yesterday', '2026-00-10 10:00:00', '2026-11-32 10:00:00', '2026-11-20 10:60:00', ' 2026-11-20 10:15:00', '2026-11-20  10:15:00', '2026-11-20 10:15:00.000', '2026/11/20'],
+  orderNo: [
+    '',
+    '0',
+    '00',
+    '-1',
+    '-100234',
+    '1.5',
+    '100234.0',
+    'abc',
+    ' 100234',
+    '100234 ',
+    '+1',
+    '0100234',
+    '1e5',
+    '0x1F',
+    '١٢٣',
+    '12 34',
+    'NaN',
+    'Infinity',
+    '100234\n',
+    '１２３',
+  ],
+  orderDate: [
+    '',
+    '2026-13-01 10:00:00',
+    '2026-11-20T10:15:00',
+    '20/11/2026',
+    '2026-11-20 24:00:00',
+    '2026-11-20 10:15',
+    '2026-11-20 10:15:00+01:00',
+    '2026-1-5 10:00:00',
+    '26-11-20 10:00:00',
+    'yesterday',
+    '2026-00-10 10:00:00',
+    '2026-11-32 10:00:00',
+    '2026-11-20 10:60:00',
+    ' 2026-11-20 10:15:00',
+    '2026-11-20  10:15:00',
+    '2026-11-20 10:15:00.000',
+    '2026/11/20',
+  ],
   lastChanged: ['2026-13-01 10:00:00', '2026-11-20T10:15:00', 'never', '0000-00-00 00:00:00', '2026-11-20 10:15:00Z', '1700000000'],
   statusId: ['', '-1', '5.0', ' 5', '5 ', 'five', '+5', '0x5', '٥', '5,0'],
   deliveryStatus: ['D ', ' D', 'D-', 'ä', 'D,N', 'D/N'],

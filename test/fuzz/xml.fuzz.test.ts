@@ -149,7 +149,10 @@ function plain<T>(value: T): T {
 // ---------------------------------------------------------------------------------------------
 
 const nonEmptyDoc: fc.Arbitrary<DocModel> = fc
-  .tuple(ordersArb(8).filter((o) => o.length > 0), styleArb)
+  .tuple(
+    ordersArb(8).filter((o) => o.length > 0),
+    styleArb,
+  )
   .map(([orders, style]) => ({ header: headerFor(orders), orders, style }));
 
 /** A UTF-8 style (declared or not), so a declaration can be spliced after it. */
@@ -165,21 +168,25 @@ const truncated = docArb.chain((m) => {
 const PAYMENT_FIELDS = new Set<OrderField>(['currency', 'totalIncVat', 'payTypeIdentifier']);
 const ORDER_FIELDS = Object.keys(BAD_VALUES).filter((k) => k !== 'header') as OrderField[];
 
-const wrongType = fc
-  .tuple(nonEmptyDoc, fc.constantFrom(...ORDER_FIELDS), fc.nat(), fc.nat())
-  .map(([m, field, which, valueIndex]) => {
-    const values = BAD_VALUES[field];
-    const value = values[valueIndex % values.length]!;
-    const orders = m.orders.map((o) => ({ ...o, payment: o.payment === null ? null : { ...o.payment } }));
-    const target = orders[which % orders.length]!;
-    if (PAYMENT_FIELDS.has(field)) {
-      const payment = target.payment ?? { payTypeIdentifier: null, payTypeReference: null, payTypeIdentifierPaySystemUser: null, currency: null, totalIncVat: null };
-      target.payment = { ...payment, [field]: value };
-    } else {
-      (target as unknown as Record<string, string>)[field] = value;
-    }
-    return makeCase(`wrongType:${field}`, renderDoc({ ...m, orders }), { kind: 'reject' });
-  });
+const wrongType = fc.tuple(nonEmptyDoc, fc.constantFrom(...ORDER_FIELDS), fc.nat(), fc.nat()).map(([m, field, which, valueIndex]) => {
+  const values = BAD_VALUES[field];
+  const value = values[valueIndex % values.length]!;
+  const orders = m.orders.map((o) => ({ ...o, payment: o.payment === null ? null : { ...o.payment } }));
+  const target = orders[which % orders.length]!;
+  if (PAYMENT_FIELDS.has(field)) {
+    const payment = target.payment ?? {
+      payTypeIdentifier: null,
+      payTypeReference: null,
+      payTypeIdentifierPaySystemUser: null,
+      currency: null,
+      totalIncVat: null,
+    };
+    target.payment = { ...payment, [field]: value };
+  } else {
+    (target as unknown as Record<string, string>)[field] = value;
+  }
+  return makeCase(`wrongType:${field}`, renderDoc({ ...m, orders }), { kind: 'reject' });
+});
 
 const wrongHeaderType = fc
   .tuple(docArb, fc.constantFrom<keyof Header>('page', 'pageSize', 'totalPages', 'totalCount'), fc.constantFrom(...BAD_VALUES.header))
@@ -189,7 +196,10 @@ const wrongHeaderType = fc
 const STRUCTURE_DAMAGE: ReadonlyArray<[string, (xml: string) => string]> = [
   ['no <orderstatus>', (x) => x.replace(/<orderstatus[^>]*\/>/, '')],
   ['two <orderstatus>', (x) => x.replace(/(<orderstatus[^>]*\/>)/, '$1$1')],
-  ['two <payment>', (x) => x.replace(/(<payment\b(?:[^>"]|"[^"]*")*\/>)/, '$1$1').replace(/(<orderstatus[^>]*\/>)(?![\s\S]*<payment)/, '$1<payment/><payment/>')],
+  [
+    'two <payment>',
+    (x) => x.replace(/(<payment\b(?:[^>"]|"[^"]*")*\/>)/, '$1$1').replace(/(<orderstatus[^>]*\/>)(?![\s\S]*<payment)/, '$1<payment/><payment/>'),
+  ],
   ['two <customer>', (x) => x.replace(/<\/order>/, '<customer name="a"/><customer name="b"/></order>')],
   ['no orderNo', (x) => x.replace(/ orderNo="[^"]*"/, '')],
   ['no orderDate', (x) => x.replace(/ orderDate="[^"]*"/, '')],
@@ -210,7 +220,10 @@ const STRUCTURE_DAMAGE: ReadonlyArray<[string, (xml: string) => string]> = [
 ];
 
 const structure = fc
-  .tuple(ordersArb(6).filter((o) => o.length > 0), fc.constantFrom(...STRUCTURE_DAMAGE))
+  .tuple(
+    ordersArb(6).filter((o) => o.length > 0),
+    fc.constantFrom(...STRUCTURE_DAMAGE),
+  )
   .map(([orders, [name, damage]]) => {
     const xml = renderDoc({ header: headerFor(orders), orders, style: PLAIN_STYLE }).toString('utf8');
     const damaged = damage(xml);
@@ -227,7 +240,9 @@ const entityAttack = fc
   .tuple(
     fc.tuple(ordersArb(4), utf8Style),
     fc.oneof(
-      fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 })).map(([d, w]) => ({ name: `billion laughs ${d}x${w}`, ...billionLaughs(d, w) })),
+      fc
+        .tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }))
+        .map(([d, w]) => ({ name: `billion laughs ${d}x${w}`, ...billionLaughs(d, w) })),
       fc.constantFrom(...EXTERNAL_ENTITY_DOCTYPES).map((e) => ({ name: 'external/doctype', ...e })),
     ),
     fc.constantFrom('attribute', 'text', 'nowhere', 'no doctype'),
@@ -239,7 +254,11 @@ const entityAttack = fc
     if (attack.ref !== '' && (where === 'attribute' || where === 'no doctype')) out = out.replace(/<orders /, `<orders note="${attack.ref}" `);
     if (attack.ref !== '' && where === 'text') out = out.replace(/<\/orders>/, `${attack.ref}</orders>`);
     const changed = out !== xml;
-    return makeCase(`entity:${attack.name.split(' ')[0]}:${where}`, Buffer.from(out, 'utf8'), changed ? { kind: 'reject' } : roundtrip({ orders, header: headerFor(orders) }));
+    return makeCase(
+      `entity:${attack.name.split(' ')[0]}:${where}`,
+      Buffer.from(out, 'utf8'),
+      changed ? { kind: 'reject' } : roundtrip({ orders, header: headerFor(orders) }),
+    );
   });
 
 const wrongRoot = fc.tuple(docArb, fc.nat(WRONG_ROOTS.length - 1)).map(([m, i]) => {
@@ -250,7 +269,11 @@ const wrongRoot = fc.tuple(docArb, fc.nat(WRONG_ROOTS.length - 1)).map(([m, i]) 
 
 /** Duplicated, swapped and reversed orders: the parser reports them as they come (the client judges). */
 const reordered = fc
-  .tuple(ordersArb(6).filter((o) => o.length > 0), styleArb, fc.array(fc.tuple(fc.constantFrom('dup', 'swap', 'reverse'), fc.nat(), fc.nat()), { minLength: 1, maxLength: 4 }))
+  .tuple(
+    ordersArb(6).filter((o) => o.length > 0),
+    styleArb,
+    fc.array(fc.tuple(fc.constantFrom('dup', 'swap', 'reverse'), fc.nat(), fc.nat()), { minLength: 1, maxLength: 4 }),
+  )
   .map(([orders, style, ops]) => {
     let list = [...orders];
     for (const [op, a, b] of ops) {
@@ -272,33 +295,29 @@ const headerTweakArb: fc.Arbitrary<HeaderTweak> = fc.oneof(
   fc.integer({ min: 0, max: 999_999_999 }).map((value): HeaderTweak => ({ kind: 'value', value })),
 );
 
-const headerTweaks = fc
-  .tuple(docArb, fc.tuple(headerTweakArb, headerTweakArb, headerTweakArb, headerTweakArb), fc.boolean())
-  .map(([m, tweaks, extra]) => {
-    const names: Array<keyof Header> = ['page', 'pageSize', 'totalPages', 'totalCount'];
-    const header = { ...m.header };
-    names.forEach((name, i) => {
-      const t = tweaks[i]!;
-      if (t.kind === 'drop') header[name] = null;
-      else if (t.kind === 'value') header[name] = String(t.value);
-      else if (t.kind === 'empty') header[name] = '';
-    });
-    const bytes = renderDoc({ ...m, header, headerExtra: extra ? ' totalcount="7" TotalPages="9" nextPage="2"' : '' });
-    // "" means "not given" (null), as for every optional attribute.
-    const expected: Header = { ...header };
-    for (const name of names) if (expected[name] === '') expected[name] = null;
-    return makeCase('headerTweaks', bytes, roundtrip({ orders: m.orders, header: expected }));
+const headerTweaks = fc.tuple(docArb, fc.tuple(headerTweakArb, headerTweakArb, headerTweakArb, headerTweakArb), fc.boolean()).map(([m, tweaks, extra]) => {
+  const names: Array<keyof Header> = ['page', 'pageSize', 'totalPages', 'totalCount'];
+  const header = { ...m.header };
+  names.forEach((name, i) => {
+    const t = tweaks[i]!;
+    if (t.kind === 'drop') header[name] = null;
+    else if (t.kind === 'value') header[name] = String(t.value);
+    else if (t.kind === 'empty') header[name] = '';
   });
+  const bytes = renderDoc({ ...m, header, headerExtra: extra ? ' totalcount="7" TotalPages="9" nextPage="2"' : '' });
+  // "" means "not given" (null), as for every optional attribute.
+  const expected: Header = { ...header };
+  for (const name of names) if (expected[name] === '') expected[name] = null;
+  return makeCase('headerTweaks', bytes, roundtrip({ orders: m.orders, header: expected }));
+});
 
 const byteFlips = docArb.chain((m) => {
   const bytes = renderDoc(m);
-  return fc
-    .array(fc.tuple(fc.nat(Math.max(0, bytes.length - 1)), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 })
-    .map((flips) => {
-      const copy = Buffer.from(bytes);
-      for (const [at, value] of flips) if (copy.length > 0) copy[at] = value;
-      return makeCase('byteFlips', copy, { kind: 'any' });
-    });
+  return fc.array(fc.tuple(fc.nat(Math.max(0, bytes.length - 1)), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }).map((flips) => {
+    const copy = Buffer.from(bytes);
+    for (const [at, value] of flips) if (copy.length > 0) copy[at] = value;
+    return makeCase('byteFlips', copy, { kind: 'any' });
+  });
 });
 
 const invalidUtf8 = fc
@@ -336,7 +355,11 @@ const boms = fc.tuple(docArb, fc.constantFrom('utf8+latin1', 'utf16le', 'utf16be
   const text = renderDoc({ ...m, style: { ...m.style, encoding: 'utf-8', encodingName: 'utf-8', bom: false } }).toString('utf8');
   if (kind === 'double') {
     // A second BOM decodes to U+FEFF before the declaration: tolerated or refused, never misread.
-    return makeCase('bom:double', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf]), Buffer.from(text, 'utf8')]), { kind: 'sameOrFail', orders: m.orders, header: m.header });
+    return makeCase('bom:double', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf]), Buffer.from(text, 'utf8')]), {
+      kind: 'sameOrFail',
+      orders: m.orders,
+      header: m.header,
+    });
   }
   if (kind === 'utf32le') {
     const le = Buffer.from(`\ufeff${text}`, 'utf16le');
@@ -355,7 +378,14 @@ const apiResponse = fc
     fc.constantFrom('plain', 'cdata-code', 'no-code', 'comment-in-code'),
   )
   .map(([code, message, shape]) => {
-    const codeXml = shape === 'no-code' ? '' : shape === 'cdata-code' ? `<code><![CDATA[${code}]]></code>` : shape === 'comment-in-code' ? `<code><!-- c -->${code}</code>` : `<code>${code}</code>`;
+    const codeXml =
+      shape === 'no-code'
+        ? ''
+        : shape === 'cdata-code'
+          ? `<code><![CDATA[${code}]]></code>`
+          : shape === 'comment-in-code'
+            ? `<code><!-- c -->${code}</code>`
+            : `<code>${code}</code>`;
     const xml = `<?xml version="1.0" encoding="utf-8"?>\n<SBM><APIresponse>${codeXml}${message === null ? '' : `<message>${message}</message>`}</APIresponse></SBM>`;
     const numeric = shape !== 'no-code' && /^[0-9]{1,9}$/.test(code.trim());
     return makeCase('apiResponse', Buffer.from(xml, 'utf8'), { kind: 'api', code: numeric ? Number(code.trim()) : null });
@@ -396,7 +426,20 @@ const MB = 1024 * 1024;
 const heavy: fc.Arbitrary<Case> = fc
   .tuple(
     nonEmptyDoc,
-    fc.constantFrom('unknownAttr', 'customerName', 'orderNo', 'totalIncVat', 'currency', 'comment', 'cdata', 'manyAttrs', 'deep', 'deepUnclosed', 'laughsWide', 'statusId'),
+    fc.constantFrom(
+      'unknownAttr',
+      'customerName',
+      'orderNo',
+      'totalIncVat',
+      'currency',
+      'comment',
+      'cdata',
+      'manyAttrs',
+      'deep',
+      'deepUnclosed',
+      'laughsWide',
+      'statusId',
+    ),
     fc.integer({ min: 1, max: 2 }),
   )
   .map(([m, what, size]) => {
@@ -407,7 +450,11 @@ const heavy: fc.Arbitrary<Case> = fc
     const last = orders[orders.length - 1]!;
     switch (what) {
       case 'unknownAttr':
-        return makeCase(`heavy:${what}`, Buffer.from(render(orders).replace('<orders ', `<orders junk="${big('A')}" `), 'utf8'), roundtrip({ orders, header: headerFor(orders) }));
+        return makeCase(
+          `heavy:${what}`,
+          Buffer.from(render(orders).replace('<orders ', `<orders junk="${big('A')}" `), 'utf8'),
+          roundtrip({ orders, header: headerFor(orders) }),
+        );
       case 'customerName':
         // 1 M "Ö": 2 MB raw, or 6 MB as character references (the slow path of saxes), whatever the size.
         last.customerName = 'Ö'.repeat(MB);
@@ -417,7 +464,13 @@ const heavy: fc.Arbitrary<Case> = fc
         last.orderNo = `9${big('9')}`;
         return makeCase(`heavy:${what}`, renderDoc({ header: headerFor(orders), orders, style }), roundtrip({ orders, header: headerFor(orders) }));
       case 'totalIncVat':
-        last.payment = { payTypeIdentifier: 'QL', payTypeReference: 'QLIRO-1', payTypeIdentifierPaySystemUser: null, currency: 'SEK', totalIncVat: `1${big('0')}.5` };
+        last.payment = {
+          payTypeIdentifier: 'QL',
+          payTypeReference: 'QLIRO-1',
+          payTypeIdentifierPaySystemUser: null,
+          currency: 'SEK',
+          totalIncVat: `1${big('0')}.5`,
+        };
         return makeCase(`heavy:${what}`, renderDoc({ header: headerFor(orders), orders, style }), roundtrip({ orders, header: headerFor(orders) }));
       case 'currency':
         last.payment = { payTypeIdentifier: 'QL', payTypeReference: 'QLIRO-1', payTypeIdentifierPaySystemUser: null, currency: big('S'), totalIncVat: '1.00' };
@@ -426,13 +479,25 @@ const heavy: fc.Arbitrary<Case> = fc
         last.statusId = `${big('5')}x`;
         return makeCase(`heavy:${what}`, renderDoc({ header: headerFor(orders), orders, style }), { kind: 'reject' });
       case 'comment':
-        return makeCase(`heavy:${what}`, Buffer.from(render(orders).replace('</orders>', `<!--${big('x')}--></orders>`), 'utf8'), roundtrip({ orders, header: headerFor(orders) }));
+        return makeCase(
+          `heavy:${what}`,
+          Buffer.from(render(orders).replace('</orders>', `<!--${big('x')}--></orders>`), 'utf8'),
+          roundtrip({ orders, header: headerFor(orders) }),
+        );
       case 'cdata':
-        return makeCase(`heavy:${what}`, Buffer.from(render(orders).replace('</orders>', `<![CDATA[${big('<')}]]></orders>`), 'utf8'), roundtrip({ orders, header: headerFor(orders) }));
+        return makeCase(
+          `heavy:${what}`,
+          Buffer.from(render(orders).replace('</orders>', `<![CDATA[${big('<')}]]></orders>`), 'utf8'),
+          roundtrip({ orders, header: headerFor(orders) }),
+        );
       case 'manyAttrs': {
         let attrs = '';
         for (let i = 0; i < 20_000 * size; i += 1) attrs += ` a${i}="${i}"`;
-        return makeCase(`heavy:${what}`, Buffer.from(render(orders).replace('<orders ', `<orders${attrs} `), 'utf8'), roundtrip({ orders, header: headerFor(orders) }));
+        return makeCase(
+          `heavy:${what}`,
+          Buffer.from(render(orders).replace('<orders ', `<orders${attrs} `), 'utf8'),
+          roundtrip({ orders, header: headerFor(orders) }),
+        );
       }
       case 'deep':
       case 'deepUnclosed': {
@@ -457,7 +522,9 @@ const heavy: fc.Arbitrary<Case> = fc
 
 describe('Specter XML parser under fuzzing (seeded)', () => {
   afterAll(() => {
-    const lines = [...tally.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([family, t]) => `  ${family.padEnd(48)} accepted ${String(t.accepted).padStart(4)}  refused ${String(t.refused).padStart(4)}`);
+    const lines = [...tally.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([family, t]) => `  ${family.padEnd(48)} accepted ${String(t.accepted).padStart(4)}  refused ${String(t.refused).padStart(4)}`);
     // The per-family tally only with FUZZ_VERBOSE=1: CI output stays readable.
     process.stderr.write(`[fuzz] xml.fuzz: ${casesRun} cases (seed ${SEED})\n${process.env.FUZZ_VERBOSE ? `${lines.join('\n')}\n` : ''}`);
   });
@@ -476,7 +543,23 @@ describe('Specter XML parser under fuzzing (seeded)', () => {
 
   it('reached every family (the generator is not silently lopsided)', () => {
     const families = [...tally.keys()].map((f) => f.split(/[:#]/)[0]);
-    for (const f of ['valid', 'truncated', 'wrongType', 'structure', 'entity', 'wrongRoot', 'reordered', 'headerTweaks', 'byteFlips', 'invalidUtf8', 'encoding', 'bom', 'apiResponse', 'nesting', 'heavy']) {
+    for (const f of [
+      'valid',
+      'truncated',
+      'wrongType',
+      'structure',
+      'entity',
+      'wrongRoot',
+      'reordered',
+      'headerTweaks',
+      'byteFlips',
+      'invalidUtf8',
+      'encoding',
+      'bom',
+      'apiResponse',
+      'nesting',
+      'heavy',
+    ]) {
       expect(families).toContain(f);
     }
     expect(casesRun).toBeGreaterThanOrEqual(2400);

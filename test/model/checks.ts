@@ -125,7 +125,10 @@ export class Real {
     const wanted = expectation.baseline ? 'baseline' : 'succeeded';
     if (report.outcome !== wanted) {
       model.trace.push(`cycle ${model.cyclesRun + 1}: ${report.outcome}${'reason' in report ? ` (${report.reason})` : ''}`);
-      fail(0, `cycle ${model.cyclesRun + 1} had no listing fault scripted and should have ended ${wanted}, but ended ${report.outcome}${'reason' in report ? `: ${report.reason}` : ''}`);
+      fail(
+        0,
+        `cycle ${model.cyclesRun + 1} had no listing fault scripted and should have ended ${wanted}, but ended ${report.outcome}${'reason' in report ? `: ${report.reason}` : ''}`,
+      );
     }
     const byProvider: Record<string, number> = {};
     for (const c of observed.cancels) byProvider[c.provider] = (byProvider[c.provider] ?? 0) + 1;
@@ -136,7 +139,9 @@ export class Real {
     this.tally.reopenedAfterCancel += cancelledBefore.size;
     const n = model.cyclesRun;
     if (observed.cancels.length > 0) model.trace.push(`  cancel requests: ${observed.cancels.map((c) => this.describeCancel(model, c)).join(', ')}`);
-    const jobs = observed.jobs.map((j) => `${paymentOfJob(model, j)?.name ?? '?'} ${String(j['state'])}${j['failure_reason'] ? ` ${String(j['failure_reason'])}` : ''}`).join(', ');
+    const jobs = observed.jobs
+      .map((j) => `${paymentOfJob(model, j)?.name ?? '?'} ${String(j['state'])}${j['failure_reason'] ? ` ${String(j['failure_reason'])}` : ''}`)
+      .join(', ');
     if (jobs !== this.lastJobs) model.trace.push(`  jobs now: ${jobs || 'none'}`);
     this.lastJobs = jobs;
 
@@ -164,7 +169,8 @@ export class Real {
         fail(5, `cycle ${n}: ${describeJob(row)} is for no payment the model knows of (an order without a payment needs nothing)`);
         continue;
       }
-      if (!model.mayHaveJob.has(payment)) fail(5, `cycle ${n}: ${describeJob(row)} is for ${model.describePayment(payment)}, whose cancellation the worker never watched`);
+      if (!model.mayHaveJob.has(payment))
+        fail(5, `cycle ${n}: ${describeJob(row)} is for ${model.describePayment(payment)}, whose cancellation the worker never watched`);
       jobsPerPayment.set(payment, [...(jobsPerPayment.get(payment) ?? []), row]);
     }
     for (const [payment, rows] of jobsPerPayment) {
@@ -193,7 +199,11 @@ export class Real {
     for (const order of expectation.reopened) {
       if (!order.payment || !cancelledBefore.has(order.payment)) continue;
       const alerted = observed.events.some((e) => e.event === 'order.reopened' && e.alert && e.fields.orderNo === order.orderNo);
-      if (!alerted) fail(6, `cycle ${n}: ${model.describeOrder(order)} is live again after ${model.describePayment(order.payment)} was cancelled at ${order.payment.provider}, but no order.reopened alert was logged`);
+      if (!alerted)
+        fail(
+          6,
+          `cycle ${n}: ${model.describeOrder(order)} is live again after ${model.describePayment(order.payment)} was cancelled at ${order.payment.provider}, but no order.reopened alert was logged`,
+        );
     }
 
     // 2: after enough quiet healthy cycles, everything owed is settled.

@@ -257,23 +257,31 @@ const daysBack = fc.oneof(
 /** Every kind of command with its weight; MODEL_EXCLUDE names kinds to leave out. */
 function commandKinds(method: fc.Arbitrary<Method>) {
   return {
-  create: { weight: 8, arbitrary: fc.tuple(name, fc.oneof(method, fc.constant<'none'>('none')), daysBack, fc.boolean()).map(([n, m, d, c]) => new Create(n, m, d, c)) },
-  share: { weight: 4, arbitrary: fc.tuple(name, name, daysBack, fc.boolean()).map(([n, s, d, c]) => new Share(n, s, d, c)) },
-  cancel: { weight: 7, arbitrary: name.map((s) => new Edit('cancel', s)) },
-  reopen: { weight: 4, arbitrary: name.map((s) => new Edit('reopen', s)) },
-  deliver: { weight: 1, arbitrary: name.map((s) => new Edit('deliver', s)) },
-  payAgain: { weight: 1, arbitrary: fc.tuple(name, method).map(([s, m]) => new PayAgain(s, m)) },
-  delete: { weight: 3, arbitrary: name.map((s) => new Delete(s)) },
-  restore: { weight: 1, arbitrary: name.map((s) => new Restore(s)) },
-  hide: { weight: 1, arbitrary: name.map((s) => new Hide(s)) },
-  lookback: { weight: 2, arbitrary: fc.constantFrom(30, 60, 90).map((d) => new Lookback(d)) },
-  klarnaRule: { weight: 1, arbitrary: fc.boolean().map((on) => new KlarnaRule(on)) },
-  elsewhere: { weight: 1, arbitrary: fc.boolean().map((on) => new SwishElsewhere(on)) },
-  vanishedAction: { weight: 1, arbitrary: fc.constantFrom<VanishedAction>('flag', 'cancel').map((a) => new VanishedActionCommand(a)) },
-  fail503: { weight: 3, arbitrary: fc.tuple(fc.constantFrom('klarna', 'qliro', 'walley') as fc.Arbitrary<'klarna' | 'qliro' | 'walley'>, fc.integer({ min: 1, max: 3 })).map(([p, n]) => new FailCancels(p, n)) },
-  capture: { weight: 1, arbitrary: name.map((s) => new Capture(s)) },
-  failListing: { weight: 1, arbitrary: fc.constantFrom<ListingFault>('503', 'reset', 'html').map((k) => new FailListing(k)) },
-  cycle: { weight: 14, arbitrary: fc.constant(new Cycle()) },
+    create: {
+      weight: 8,
+      arbitrary: fc.tuple(name, fc.oneof(method, fc.constant<'none'>('none')), daysBack, fc.boolean()).map(([n, m, d, c]) => new Create(n, m, d, c)),
+    },
+    share: { weight: 4, arbitrary: fc.tuple(name, name, daysBack, fc.boolean()).map(([n, s, d, c]) => new Share(n, s, d, c)) },
+    cancel: { weight: 7, arbitrary: name.map((s) => new Edit('cancel', s)) },
+    reopen: { weight: 4, arbitrary: name.map((s) => new Edit('reopen', s)) },
+    deliver: { weight: 1, arbitrary: name.map((s) => new Edit('deliver', s)) },
+    payAgain: { weight: 1, arbitrary: fc.tuple(name, method).map(([s, m]) => new PayAgain(s, m)) },
+    delete: { weight: 3, arbitrary: name.map((s) => new Delete(s)) },
+    restore: { weight: 1, arbitrary: name.map((s) => new Restore(s)) },
+    hide: { weight: 1, arbitrary: name.map((s) => new Hide(s)) },
+    lookback: { weight: 2, arbitrary: fc.constantFrom(30, 60, 90).map((d) => new Lookback(d)) },
+    klarnaRule: { weight: 1, arbitrary: fc.boolean().map((on) => new KlarnaRule(on)) },
+    elsewhere: { weight: 1, arbitrary: fc.boolean().map((on) => new SwishElsewhere(on)) },
+    vanishedAction: { weight: 1, arbitrary: fc.constantFrom<VanishedAction>('flag', 'cancel').map((a) => new VanishedActionCommand(a)) },
+    fail503: {
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.constantFrom('klarna', 'qliro', 'walley') as fc.Arbitrary<'klarna' | 'qliro' | 'walley'>, fc.integer({ min: 1, max: 3 }))
+        .map(([p, n]) => new FailCancels(p, n)),
+    },
+    capture: { weight: 1, arbitrary: name.map((s) => new Capture(s)) },
+    failListing: { weight: 1, arbitrary: fc.constantFrom<ListingFault>('503', 'reset', 'html').map((k) => new FailListing(k)) },
+    cycle: { weight: 14, arbitrary: fc.constant(new Cycle()) },
   } satisfies Record<string, { weight: number; arbitrary: fc.Arbitrary<HistoryCommand> }>;
 }
 
@@ -284,7 +292,9 @@ export const COMMAND_KINDS: readonly string[] = Object.keys(commandKinds(fc.cons
  * `replayPath`: the /*replayPath="…"*\/ of a printed counterexample, to replay it exactly.
  */
 export function historyArbitrary(exclude: ReadonlySet<string>, maxCommands: number, replayPath?: string): fc.Arbitrary<Iterable<HistoryCommand>> {
-  const kinds = Object.entries(commandKinds(methodArbitrary(exclude))).filter(([kind]) => !exclude.has(kind)).map(([, spec]) => spec);
+  const kinds = Object.entries(commandKinds(methodArbitrary(exclude)))
+    .filter(([kind]) => !exclude.has(kind))
+    .map(([, spec]) => spec);
   return fc.commands([fc.oneof(...kinds)], { maxCommands, size: 'max', ...(replayPath !== undefined ? { replayPath } : {}) });
 }
 

@@ -40,7 +40,10 @@ function integerSetting(name: string, fallback: number): number {
 }
 
 function listSetting(name: string): string[] {
-  return (process.env[name] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return (process.env[name] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 const HISTORIES = integerSetting('MODEL_HISTORIES', 500);
@@ -56,7 +59,8 @@ for (const n of chosen) if (!ALL_INVARIANTS.includes(n as Invariant)) throw new 
 const INVARIANTS = new Set<Invariant>(chosen.length > 0 ? (chosen as Invariant[]) : ALL_INVARIANTS);
 const EXCLUDE = new Set(listSetting('MODEL_EXCLUDE'));
 for (const kind of EXCLUDE) {
-  if (!COMMAND_KINDS.includes(kind) && !(METHODS as readonly string[]).includes(kind)) throw new Error(`MODEL_EXCLUDE: no command kind or payment method ${kind}`);
+  if (!COMMAND_KINDS.includes(kind) && !(METHODS as readonly string[]).includes(kind))
+    throw new Error(`MODEL_EXCLUDE: no command kind or payment method ${kind}`);
 }
 
 /** The settings that shape the generated histories: a replay needs the same ones. */
@@ -132,7 +136,9 @@ describe('money safety over time (model-based)', () => {
         }
         throw error;
       }
-      process.stderr.write(`[model] ${ran} histories (${(steps / Math.max(1, ran)).toFixed(1)} commands each on average), ${cycles} cycles in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      process.stderr.write(
+        `[model] ${ran} histories (${(steps / Math.max(1, ran)).toFixed(1)} commands each on average), ${cycles} cycles in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      );
       const t = real.tally;
       process.stderr.write(
         `[model] put to the test: ${t.causes} watched cancellations/disappearances, ${t.cancelsSeen} cancel requests, ` +

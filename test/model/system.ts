@@ -270,7 +270,12 @@ export class SystemUnderTest {
           ? ({ kind: 'status', status: 503, body: 'Service Unavailable' } as const)
           : settings.listingFault === 'reset'
             ? ({ kind: 'reset' } as const)
-            : ({ kind: 'status', status: 200, body: '<!DOCTYPE html><html><body>Underhåll pågår</body></html>', headers: { 'content-type': 'text/html' } } as const);
+            : ({
+                kind: 'status',
+                status: 200,
+                body: '<!DOCTYPE html><html><body>Underhåll pågår</body></html>',
+                headers: { 'content-type': 'text/html' },
+              } as const);
       specter.faults.add(fault, { times: Infinity, matches: isListing });
     }
     const before = PROVIDERS.map((p) => this.world[p].requests.length);

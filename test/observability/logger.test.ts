@@ -29,7 +29,13 @@ function capture(options: Partial<LoggerOptions> = {}, isTTY = false) {
 describe('JSON lines', () => {
   test('one object per line: timestamp, level, event, message first, then the fields', async () => {
     const { logger, output } = capture();
-    logger.event('cancel.sent', 'Sent the cancellation to Klarna', { orderNo: '100234', provider: 'klarna', providerRef: 'abc-1', amount: '1249.00', currency: 'SEK' });
+    logger.event('cancel.sent', 'Sent the cancellation to Klarna', {
+      orderNo: '100234',
+      provider: 'klarna',
+      providerRef: 'abc-1',
+      amount: '1249.00',
+      currency: 'SEK',
+    });
     logger.event('sync.started', 'Cycle started');
     const raw = await output();
     const lines = raw.split('\n');
@@ -91,7 +97,7 @@ describe('JSON lines', () => {
     expect(await debug.lines()).toEqual([expect.objectContaining({ level: 'debug', event: 'order.left_window' })]);
   });
 
-  test('child fields are added to every line; the call\'s own fields win', async () => {
+  test("child fields are added to every line; the call's own fields win", async () => {
     const { logger, lines } = capture();
     const order = logger.child({ orderNo: '55', provider: 'svea' }).child({ providerRef: '8906830' });
     order.event('cancel.sent', 'sent');
@@ -102,11 +108,19 @@ describe('JSON lines', () => {
     ]);
   });
 
-  test('fields cannot overwrite the line\'s own keys', async () => {
+  test("fields cannot overwrite the line's own keys", async () => {
     const { logger, lines } = capture();
     logger.event('sync.completed', 'the real message', { message: 'impostor', level: 'debug', event: 'x.y', alert: true });
     const [line] = await lines();
-    expect(line).toMatchObject({ message: 'the real message', level: 'info', event: 'sync.completed', _message: 'impostor', _level: 'debug', _event: 'x.y', _alert: true });
+    expect(line).toMatchObject({
+      message: 'the real message',
+      level: 'info',
+      event: 'sync.completed',
+      _message: 'impostor',
+      _level: 'debug',
+      _event: 'x.y',
+      _alert: true,
+    });
     expect(line).not.toHaveProperty('alert');
   });
 
@@ -152,7 +166,9 @@ describe('the error field', () => {
 
   test('the cause is kept: it often holds the real reason', async () => {
     const { logger, lines } = capture();
-    logger.event('sync.failed', 'failed', { error: new Error('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }) });
+    logger.event('sync.failed', 'failed', {
+      error: new Error('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }),
+    });
     const [line] = await lines();
     expect(line?.error).toEqual({ name: 'Error', message: 'fetch failed', cause: { name: 'Error', message: 'connect ECONNREFUSED', code: 'ECONNREFUSED' } });
   });
@@ -212,7 +228,13 @@ const REDACTED_MARK = '[REDACTED]';
 describe('pretty format', () => {
   test('one readable line per event, no colour when the stream is not a terminal', async () => {
     const { logger, output } = capture({ format: 'pretty' });
-    logger.event('order.vanished', 'Order 100234 is gone\nfrom Specter', { orderNo: '100234', provider: 'klarna', amount: '1249.00', note: 'two words', error: new TypeError('boom') });
+    logger.event('order.vanished', 'Order 100234 is gone\nfrom Specter', {
+      orderNo: '100234',
+      provider: 'klarna',
+      amount: '1249.00',
+      note: 'two words',
+      error: new TypeError('boom'),
+    });
     logger.event('sync.completed', 'done', { counts: { seen: 3 } });
     const raw = await output();
     const lines = raw.split('\n').filter((l) => l !== '');

@@ -243,9 +243,7 @@ describe('403 CANCEL_NOT_ALLOWED: captured or already cancelled?', () => {
 
 describe('secrets', () => {
   it('a provider echoing our Authorization header does not leak it into the outcome', async () => {
-    cancelAnswers(({ request: req }) =>
-      new HttpResponse(`<html>debug: ${req.headers.get('authorization')} pw=${PASSWORD}</html>`, { status: 500 }),
-    );
+    cancelAnswers(({ request: req }) => new HttpResponse(`<html>debug: ${req.headers.get('authorization')} pw=${PASSWORD}</html>`, { status: 500 }));
     const outcome = await cancelWith();
     expect(outcome.kind).toBe('transient');
     expect(JSON.stringify(outcome)).toContain('[REDACTED]');

@@ -79,9 +79,7 @@ describe('Qliro cancel: the request', () => {
     const sent = captured[0]!;
     expect(sent.method).toBe('POST');
     expect(sent.url).toBe(`${BASE}/checkout/adminapi/v2/cancelOrder`);
-    expect(sent.body.toString('utf8')).toBe(
-      `{"RequestId":"${request.idempotencyKey}","MerchantApiKey":"${API_KEY}","OrderId":4711}`,
-    );
+    expect(sent.body.toString('utf8')).toBe(`{"RequestId":"${request.idempotencyKey}","MerchantApiKey":"${API_KEY}","OrderId":4711}`);
     expect(JSON.parse(sent.body.toString('utf8'))).toEqual({ RequestId: request.idempotencyKey, MerchantApiKey: API_KEY, OrderId: 4711 });
     expect(sent.headers.get('content-type')).toBe('application/json');
     expect(sent.headers.get('authorization')).toBe(documentedSignature(sent.body, SECRET));

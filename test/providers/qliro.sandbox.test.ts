@@ -39,7 +39,12 @@ describe('Qliro sandbox', () => {
     sandbox.faults.add({ kind: 'resetAfterEffect' }, { matches: (r) => r.path.endsWith('/cancelOrder') });
     expect(await client.cancel(req('1002'))).toMatchObject({ kind: 'transient' });
     expect(await client.cancel(req('1002'))).toEqual({ kind: 'succeeded', alreadyCancelled: true });
-    expect(sandbox.cancelRequests().filter((c) => c.orderId === '1002').map((c) => c.requestId)).toEqual(['key-1002', 'key-1002']);
+    expect(
+      sandbox
+        .cancelRequests()
+        .filter((c) => c.orderId === '1002')
+        .map((c) => c.requestId),
+    ).toEqual(['key-1002', 'key-1002']);
   });
 
   it('captured → permanent captured; already cancelled → succeeded; unknown → not_found', async () => {

@@ -28,7 +28,9 @@ const request: CancelRequest = {
 
 /** The documented formula, written out independently of src/providers/svea/signature.ts. */
 function expectedAuthorization(body: string, timestamp: string): string {
-  const hex = createHash('sha512').update(body + SECRET + timestamp, 'utf8').digest('hex');
+  const hex = createHash('sha512')
+    .update(body + SECRET + timestamp, 'utf8')
+    .digest('hex');
   return `Svea ${Buffer.from(`${MERCHANT_ID}:${hex}`).toString('base64')}`;
 }
 
@@ -126,7 +128,10 @@ describe('Svea requests', () => {
 
 describe('Svea order states → outcomes', () => {
   it('CanCancelOrder and a 200 to the PATCH → succeeded', async () => {
-    sveaAnswers(() => HttpResponse.json(order({})), () => new HttpResponse(null, { status: 200 }));
+    sveaAnswers(
+      () => HttpResponse.json(order({})),
+      () => new HttpResponse(null, { status: 200 }),
+    );
     expect(await cancelWith()).toEqual({ kind: 'succeeded', alreadyCancelled: false });
   });
 
@@ -184,7 +189,10 @@ describe('Svea answers → outcomes', () => {
     [404, 'not_found'],
     [400, 'rejected'],
   ] as const)('PATCH answers %i → permanent %s', async (status, reason) => {
-    sveaAnswers(() => HttpResponse.json(order({})), () => new HttpResponse(null, { status }));
+    sveaAnswers(
+      () => HttpResponse.json(order({})),
+      () => new HttpResponse(null, { status }),
+    );
     expect(await cancelWith()).toMatchObject({ kind: 'permanent', reason });
   });
 
@@ -206,7 +214,10 @@ describe('Svea answers → outcomes', () => {
   });
 
   it('PATCH 503 → transient', async () => {
-    sveaAnswers(() => HttpResponse.json(order({})), () => new HttpResponse('busy', { status: 503 }));
+    sveaAnswers(
+      () => HttpResponse.json(order({})),
+      () => new HttpResponse('busy', { status: 503 }),
+    );
     expect((await cancelWith()).kind).toBe('transient');
   });
 
@@ -222,7 +233,10 @@ describe('Svea answers → outcomes', () => {
   it('a network error on either request → transient', async () => {
     sveaAnswers(() => HttpResponse.error());
     expect((await cancelWith()).kind).toBe('transient');
-    sveaAnswers(() => HttpResponse.json(order({})), () => HttpResponse.error());
+    sveaAnswers(
+      () => HttpResponse.json(order({})),
+      () => HttpResponse.error(),
+    );
     expect((await cancelWith()).kind).toBe('transient');
   });
 

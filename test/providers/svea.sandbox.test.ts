@@ -44,7 +44,9 @@ function timestamp(date: Date): string {
 }
 
 function authorization(body: string, stamp: string, secret = SECRET): string {
-  const hex = createHash('sha512').update(body + secret + stamp, 'utf8').digest('hex');
+  const hex = createHash('sha512')
+    .update(body + secret + stamp, 'utf8')
+    .digest('hex');
   return `Svea ${Buffer.from(`${MERCHANT_ID}:${hex}`).toString('base64')}`;
 }
 
@@ -110,12 +112,18 @@ describe('Svea sandbox', () => {
     const signedFor = '{"IsCancelled":true}';
     const tampered = '{"IsCancelled": true}';
     const headers = { Timestamp: stamp, 'Content-Type': 'application/json' };
-    const bad = await axios.patch(url, Buffer.from(tampered), { headers: { ...headers, Authorization: authorization(signedFor, stamp) }, validateStatus: () => true });
+    const bad = await axios.patch(url, Buffer.from(tampered), {
+      headers: { ...headers, Authorization: authorization(signedFor, stamp) },
+      validateStatus: () => true,
+    });
     expect(bad.status).toBe(401);
     expect(bad.headers.errormessage).toBe('Invalid signature');
     expect(sandbox.orderState(id)).toBe('authorized');
 
-    const good = await axios.patch(url, Buffer.from(tampered), { headers: { ...headers, Authorization: authorization(tampered, stamp) }, validateStatus: () => true });
+    const good = await axios.patch(url, Buffer.from(tampered), {
+      headers: { ...headers, Authorization: authorization(tampered, stamp) },
+      validateStatus: () => true,
+    });
     expect(good.status).toBe(204);
     expect(sandbox.orderState(id)).toBe('cancelled');
   });

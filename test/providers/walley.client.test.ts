@@ -206,7 +206,11 @@ describe('Walley: the token', () => {
   });
 
   const tokenFailures: Array<[string, Answer, Partial<CancelOutcome>]> = [
-    ['401 invalid_client', { status: 401, body: { error: 'invalid_client', error_description: `bad secret ${CLIENT_SECRET}` } }, { kind: 'permanent', reason: 'auth', code: 'TOKEN_INVALID_CLIENT' }],
+    [
+      '401 invalid_client',
+      { status: 401, body: { error: 'invalid_client', error_description: `bad secret ${CLIENT_SECRET}` } },
+      { kind: 'permanent', reason: 'auth', code: 'TOKEN_INVALID_CLIENT' },
+    ],
     ['400 invalid_client', { status: 400, body: { error: 'invalid_client' } }, { kind: 'permanent', reason: 'auth', code: 'TOKEN_INVALID_CLIENT' }],
     ['400 invalid_scope', { status: 400, body: { error: 'invalid_scope' } }, { kind: 'permanent', reason: 'auth' }],
     ['503 with Retry-After', { status: 503, body: 'down', headers: { 'retry-after': '4' } }, { kind: 'transient', code: 'TOKEN_HTTP_503', retryAfterMs: 4000 }],
@@ -248,7 +252,11 @@ describe('Walley cancel: every documented answer', () => {
     ['403', { status: 403 }, { kind: 'permanent', reason: 'auth', code: 'HTTP_403' }],
     ['400 already cancelled', refusal('ORDER_ALREADY_CANCELLED'), { kind: 'succeeded', alreadyCancelled: true }],
     ['400 activated', refusal('ORDER_ACTIVATED'), { kind: 'permanent', reason: 'captured', code: 'ORDER_ACTIVATED' }],
-    ['400 activated, code in errors[]', { status: 400, body: { errors: [{ code: 'OrderActivated', message: 'x' }] } }, { kind: 'permanent', reason: 'captured' }],
+    [
+      '400 activated, code in errors[]',
+      { status: 400, body: { errors: [{ code: 'OrderActivated', message: 'x' }] } },
+      { kind: 'permanent', reason: 'captured' },
+    ],
     ['500', { status: 500 }, { kind: 'transient', code: 'HTTP_500' }],
     ['502 HTML', { status: 502, body: '<html>bad gateway</html>' }, { kind: 'transient', code: 'HTTP_502' }],
   ];

@@ -78,7 +78,14 @@ describe('Walley sandbox', () => {
     await client.confirm!(confirmOf('w-6'));
     expect(await client.cancel(req('w-6'))).toMatchObject({ kind: 'accepted' });
     expect(await client.confirm!(confirmOf('w-6'))).toEqual({ kind: 'succeeded' });
-    expect(new Set(sandbox.cancelRequests().filter((c) => c.orderId === 'w-6').map((c) => c.idempotencyKey))).toEqual(new Set(['key-w-6']));
+    expect(
+      new Set(
+        sandbox
+          .cancelRequests()
+          .filter((c) => c.orderId === 'w-6')
+          .map((c) => c.idempotencyKey),
+      ),
+    ).toEqual(new Set(['key-w-6']));
   });
 
   it('the 202 is lost, then 409 for our own key for as long as Walley likes: the order read settles it as succeeded', async () => {
@@ -88,7 +95,11 @@ describe('Walley sandbox', () => {
     expect(await client.cancel(req('w-11'))).toMatchObject({ kind: 'transient' });
     expect(sandbox.orderState('w-11')).toBe('cancelling');
     // The cancel lags one read: the first 409's read still shows NotActivated.
-    expect(await client.cancel(req('w-11'))).toMatchObject({ kind: 'transient', code: 'HTTP_409', message: expect.stringContaining('still reads NotActivated') });
+    expect(await client.cancel(req('w-11'))).toMatchObject({
+      kind: 'transient',
+      code: 'HTTP_409',
+      message: expect.stringContaining('still reads NotActivated'),
+    });
     expect(await client.cancel(req('w-11'))).toEqual({ kind: 'succeeded', alreadyCancelled: false });
     expect(sandbox.orderState('w-11')).toBe('cancelled');
     const records = sandbox.cancelRequests().filter((c) => c.orderId === 'w-11');
@@ -104,7 +115,12 @@ describe('Walley sandbox', () => {
     sandbox.setKeyInProgress(Infinity);
     expect(await client.cancel(req('w-12'))).toMatchObject({ kind: 'permanent', reason: 'captured' });
     expect(await client.cancel(req('w-12'))).toMatchObject({ kind: 'permanent', reason: 'captured' });
-    expect(sandbox.cancelRequests().filter((c) => c.orderId === 'w-12').map((c) => c.answer)).toEqual(['400 ORDER_ACTIVATED', '400 (replayed)']);
+    expect(
+      sandbox
+        .cancelRequests()
+        .filter((c) => c.orderId === 'w-12')
+        .map((c) => c.answer),
+    ).toEqual(['400 ORDER_ACTIVATED', '400 (replayed)']);
   });
 
   it('a wrong client secret → permanent auth, nothing cancelled, no secret in the outcome', async () => {

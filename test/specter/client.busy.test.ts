@@ -116,10 +116,13 @@ describe('a busy shop between page requests: the listing succeeds', () => {
 
   it('an order cancelled between pages: cancelled if its page was still to come, as it was if read; the next listing has both cancelled', async () => {
     const [read, ahead] = [openOn(1), openOn(4)];
-    const script = sb.betweenPages(() => {
-      sb.cancel(read.orderNo);
-      sb.cancel(ahead.orderNo);
-    }, { afterPage: 2 });
+    const script = sb.betweenPages(
+      () => {
+        sb.cancel(read.orderNo);
+        sb.cancel(ahead.orderNo);
+      },
+      { afterPage: 2 },
+    );
     const orders = await client().listOrdersInWindow(WINDOW);
     expect(script.runs).toBe(1);
     expect(nos(orders)).toEqual(nos(BASE));
@@ -155,10 +158,13 @@ describe('a busy shop between page requests: the listing succeeds', () => {
     // 23 → 20 after page 4: page 5 is beyond the end (four pages) and comes back empty.
     const deleted = [BASE[0]!, BASE[6]!, BASE[12]!];
     const served: ServedPage[] = [];
-    sb.betweenPages((page) => {
-      served.push(page);
-      if (page.page === 4) for (const o of deleted) sb.delete(o.orderNo);
-    }, { times: Infinity });
+    sb.betweenPages(
+      (page) => {
+        served.push(page);
+        if (page.page === 4) for (const o of deleted) sb.delete(o.orderNo);
+      },
+      { times: Infinity },
+    );
     const orders = await client().listOrdersInWindow(WINDOW);
     expect(served.map((p) => [p.page, p.totalCount, p.totalPages, p.orderNos.length])).toEqual([
       [1, 23, 5, 5],
@@ -175,10 +181,13 @@ describe('a busy shop between page requests: the listing succeeds', () => {
     const boundary = BASE[9]!; // the last order of page 2
     const low = newOrder('300015'); // between BASE[1] and BASE[2], on page 1
     expect(open(boundary)).toBe(true);
-    sb.betweenPages(() => {
-      sb.add(low);
-      sb.cancel(boundary.orderNo);
-    }, { afterPage: 2 });
+    sb.betweenPages(
+      () => {
+        sb.add(low);
+        sb.cancel(boundary.orderNo);
+      },
+      { afterPage: 2 },
+    );
     const orders = await client().listOrdersInWindow(WINDOW);
     expect(sb.requestsFor().length).toBe(5);
     // Page 3 started with the boundary order again; the created order sits on page 1, already read.
@@ -257,7 +266,8 @@ describe('created, cancelled and deleted between any pages (seeded random histor
         const returned = new Set(nos(orders));
         const rankIn = (state: SandboxOrder[], orderNo: string) => state.findIndex((o) => o.orderNo === orderNo);
         for (const [rank, o] of states[0]!.entries()) {
-          if (states.every((state) => rankIn(state, o.orderNo) === rank)) expect({ kept: o.orderNo, present: returned.has(o.orderNo) }).toEqual({ kept: o.orderNo, present: true });
+          if (states.every((state) => rankIn(state, o.orderNo) === rank))
+            expect({ kept: o.orderNo, present: returned.has(o.orderNo) }).toEqual({ kept: o.orderNo, present: true });
         }
         // What went missing of the orders that existed throughout: at most one per deletion.
         const throughout = states[0]!.filter((o) => states.every((state) => rankIn(state, o.orderNo) >= 0));
@@ -288,7 +298,14 @@ describe('what a busy shop cannot explain is still refused', () => {
 
   it('a count that drifts past the bound over several pages, one step at a time', async () => {
     // Two orders deleted after each page: 23, 21, 19, 17 — six from page 1's count by page 4.
-    sb.betweenPages(() => sb.orders().slice(-2).forEach((o) => sb.delete(o.orderNo)), { times: Infinity });
+    sb.betweenPages(
+      () =>
+        sb
+          .orders()
+          .slice(-2)
+          .forEach((o) => sb.delete(o.orderNo)),
+      { times: Infinity },
+    );
     const error = await failureOf(client().listOrdersInWindow(WINDOW));
     expect(error.message).toMatch(/page 4: totalCount moved from 23 on page 1 to 17/);
   });
@@ -298,7 +315,9 @@ describe('what a busy shop cannot explain is still refused', () => {
     sb.betweenPages(() => sb.add(...['299950', '299960', '299970', '299980', '299990'].map((n) => newOrder(n))), { afterPage: 1 });
     const error = await failureOf(client().listOrdersInWindow(WINDOW));
     expect(error.kind).toBe('incomplete');
-    expect(error.message).toMatch(new RegExp(`page 2: every order on the page \\(${BASE[0]!.orderNo}\\.\\.${BASE[4]!.orderNo}\\) comes at or before order ${BASE[4]!.orderNo}`));
+    expect(error.message).toMatch(
+      new RegExp(`page 2: every order on the page \\(${BASE[0]!.orderNo}\\.\\.${BASE[4]!.orderNo}\\) comes at or before order ${BASE[4]!.orderNo}`),
+    );
   });
 
   it.each(['duplicateInPage', 'swapInPage'] as const)('%s while the shop is busy: a repeat inside a page or a descending orderNo', async (tamper) => {

@@ -147,7 +147,10 @@ describe('the request', () => {
   });
 
   it('uses the configured action names', async () => {
-    script(() => pageXml(1, 1, 1, [101]), () => pageXml(1, 1, 1, [101]));
+    script(
+      () => pageXml(1, 1, 1, [101]),
+      () => pageXml(1, 1, 1, [101]),
+    );
     const client = createSpecterClient({ ...baseSettings, actions: { listOrders: 'getOrdersV3', getOrder: 'getOrderDetails' } });
     await client.listOrdersInWindow(WINDOW);
     await client.getOrder('101');
@@ -205,22 +208,77 @@ describe('paging and completeness', () => {
   const broken: Array<[string, Responder[], string, RegExp]> = [
     ['a page that answers as another page', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(3, 3, 5, [105])], 'incomplete', /page 2: the answer is page 3/],
     // The count may move (a busy shop), not collapse: 5 to 0 is more than max(pageSize 2, 2 %).
-    ['a count that collapses between pages', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 0, 0, [])], 'incomplete', /page 2: totalCount moved from 5 on page 1 to 0, more than the 2 orders/],
-    ['a count that drops by more than the bound', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 1, 2, [])], 'incomplete', /page 2: totalCount moved from 5 on page 1 to 2/],
-    ['a later page whose totalPages does not fit its totalCount', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 3, 7, [103, 104])], 'malformed', /page 2: totalPages 3 does not fit totalCount 7 at pageSize 2/],
-    ['a short page that is not the last', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 3, 5, [103])], 'incomplete', /page 2: 1 orders on the page, expected 2/],
-    ['a last page with one order too few', [() => pageXml(1, 2, 4, [101, 102]), () => pageXml(2, 2, 4, [103])], 'incomplete', /page 2: 1 orders on the page, expected 2/],
+    [
+      'a count that collapses between pages',
+      [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 0, 0, [])],
+      'incomplete',
+      /page 2: totalCount moved from 5 on page 1 to 0, more than the 2 orders/,
+    ],
+    [
+      'a count that drops by more than the bound',
+      [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 1, 2, [])],
+      'incomplete',
+      /page 2: totalCount moved from 5 on page 1 to 2/,
+    ],
+    [
+      'a later page whose totalPages does not fit its totalCount',
+      [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 3, 7, [103, 104])],
+      'malformed',
+      /page 2: totalPages 3 does not fit totalCount 7 at pageSize 2/,
+    ],
+    [
+      'a short page that is not the last',
+      [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 3, 5, [103])],
+      'incomplete',
+      /page 2: 1 orders on the page, expected 2/,
+    ],
+    [
+      'a last page with one order too few',
+      [() => pageXml(1, 2, 4, [101, 102]), () => pageXml(2, 2, 4, [103])],
+      'incomplete',
+      /page 2: 1 orders on the page, expected 2/,
+    ],
     // A boundary repeat needs an order created below it, which raises the count: with the count
     // standing still, the listing must add up exactly.
-    ['a shifted page (an order repeated across pages) while the totals stand still', [() => pageXml(1, 2, 4, [101, 102]), () => pageXml(2, 2, 4, [102, 103])], 'incomplete', /page 2: the page starts with 1 order\(s\) at or before order 102 of an earlier page, but totalCount stood still since page 1/],
-    ['an order repeated across pages while the count fell', [() => pageXml(1, 3, 6, [101, 102]), () => pageXml(2, 3, 5, [102, 103])], 'incomplete', /page 2: .* but totalCount fell by 1 since page 1/],
-    ['a page made only of orders already received', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 3, 6, [101, 102])], 'incomplete', /page 2: every order on the page \(101\.\.102\) comes at or before order 102 of an earlier page/],
+    [
+      'a shifted page (an order repeated across pages) while the totals stand still',
+      [() => pageXml(1, 2, 4, [101, 102]), () => pageXml(2, 2, 4, [102, 103])],
+      'incomplete',
+      /page 2: the page starts with 1 order\(s\) at or before order 102 of an earlier page, but totalCount stood still since page 1/,
+    ],
+    [
+      'an order repeated across pages while the count fell',
+      [() => pageXml(1, 3, 6, [101, 102]), () => pageXml(2, 3, 5, [102, 103])],
+      'incomplete',
+      /page 2: .* but totalCount fell by 1 since page 1/,
+    ],
+    [
+      'a page made only of orders already received',
+      [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 3, 6, [101, 102])],
+      'incomplete',
+      /page 2: every order on the page \(101\.\.102\) comes at or before order 102 of an earlier page/,
+    ],
     ['descending orderNos', [() => pageXml(1, 1, 2, [102, 101])], 'incomplete', /order 101 follows order 102 on the same page/],
-    ['an order twice on one page', [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 3, 6, [103, 103])], 'incomplete', /page 2: order 103 follows order 103 on the same page/],
+    [
+      'an order twice on one page',
+      [() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 3, 6, [103, 103])],
+      'incomplete',
+      /page 2: order 103 follows order 103 on the same page/,
+    ],
     ['numeric, not lexical, order (99 after 100)', [() => pageXml(1, 1, 2, [100, 99])], 'incomplete', /order 99 follows order 100/],
     ['totalPages that does not fit totalCount', [() => pageXml(1, 2, 5, [101, 102])], 'malformed', /totalPages 2 does not fit totalCount 5 at pageSize 2/],
-    ['a page without totals', [() => xml('<SBM><orders page="1" pageSize="2">' + orderXml(1) + '</orders></SBM>')], 'malformed', /lacks totalPages or totalCount/],
-    ['a page without a page attribute', [() => xml('<SBM><orders totalPages="1" totalCount="1">' + orderXml(1) + '</orders></SBM>')], 'malformed', /no page attribute/],
+    [
+      'a page without totals',
+      [() => xml('<SBM><orders page="1" pageSize="2">' + orderXml(1) + '</orders></SBM>')],
+      'malformed',
+      /lacks totalPages or totalCount/,
+    ],
+    [
+      'a page without a page attribute',
+      [() => xml('<SBM><orders totalPages="1" totalCount="1">' + orderXml(1) + '</orders></SBM>')],
+      'malformed',
+      /no page attribute/,
+    ],
     ['a different pageSize', [() => pageXml(1, 1, 1, [101], 500)], 'malformed', /pageSize 500, requested 2/],
     ['orders with totalCount="0"', [() => pageXml(1, 0, 0, [101])], 'incomplete', /1 orders on the page, expected 0/],
   ];
@@ -258,18 +316,27 @@ describe('paging and completeness', () => {
 
   it('ends early when deletions shrink the listing: on the latest last page, or on an empty page beyond it', async () => {
     // 101 and 103 deleted after page 1: page 2 of 2 is 105, 106 (104 slid onto page 1, unseen).
-    script(() => pageXml(1, 3, 6, [101, 102]), () => pageXml(2, 2, 4, [105, 106]));
+    script(
+      () => pageXml(1, 3, 6, [101, 102]),
+      () => pageXml(2, 2, 4, [105, 106]),
+    );
     expect((await createSpecterClient(baseSettings).listOrdersInWindow(WINDOW)).map((o) => o.orderNo)).toEqual(['101', '102', '105', '106']);
     expect(seen).toHaveLength(2);
     seen.length = 0;
     // 103 deleted after page 1: one page is left, page 2 comes back empty.
-    script(() => pageXml(1, 2, 3, [101, 102]), () => pageXml(2, 1, 2, []));
+    script(
+      () => pageXml(1, 2, 3, [101, 102]),
+      () => pageXml(2, 1, 2, []),
+    );
     expect((await createSpecterClient(baseSettings).listOrdersInWindow(WINDOW)).map((o) => o.orderNo)).toEqual(['101', '102']);
     expect(seen).toHaveLength(2);
   });
 
-  it('accepts a page short of pageSize before page 1\'s last page when its own totals make it the last', async () => {
-    script(() => pageXml(1, 3, 5, [101, 102]), () => pageXml(2, 2, 3, [105]));
+  it("accepts a page short of pageSize before page 1's last page when its own totals make it the last", async () => {
+    script(
+      () => pageXml(1, 3, 5, [101, 102]),
+      () => pageXml(2, 2, 3, [105]),
+    );
     expect((await createSpecterClient(baseSettings).listOrdersInWindow(WINDOW)).map((o) => o.orderNo)).toEqual(['101', '102', '105']);
   });
 
@@ -305,7 +372,10 @@ describe('getOrder', () => {
   });
 
   it('returns null for an empty <orders/> and for totalCount="0"', async () => {
-    script(() => xml('<SBM><orders/></SBM>'), () => pageXml(1, 0, 0, [], 1));
+    script(
+      () => xml('<SBM><orders/></SBM>'),
+      () => pageXml(1, 0, 0, [], 1),
+    );
     const client = createSpecterClient(baseSettings);
     expect(await client.getOrder('100234')).toBeNull();
     expect(await client.getOrder('100234')).toBeNull();
@@ -317,7 +387,10 @@ describe('getOrder', () => {
   });
 
   it('rejects an answer about another order, or several orders', async () => {
-    script(() => pageXml(1, 1, 1, [100235], 1), () => pageXml(1, 1, 2, [100234, 100235], 1));
+    script(
+      () => pageXml(1, 1, 1, [100235], 1),
+      () => pageXml(1, 1, 2, [100234, 100235], 1),
+    );
     const client = createSpecterClient(baseSettings);
     expect((await failureOf(client.getOrder('100234'))).message).toMatch(/holds order 100235 instead/);
     expect((await failureOf(client.getOrder('100234'))).message).toMatch(/holds 2 orders/);
@@ -386,7 +459,10 @@ describe('errors and retries', () => {
   });
 
   it('HTTP 429 honours Retry-After (seconds)', async () => {
-    script(() => new HttpResponse('slow down', { status: 429, headers: { 'retry-after': '1' } }), () => pageXml(1, 1, 1, [101]));
+    script(
+      () => new HttpResponse('slow down', { status: 429, headers: { 'retry-after': '1' } }),
+      () => pageXml(1, 1, 1, [101]),
+    );
     const { retries, onRetry } = collectRetries();
     const started = Date.now();
     await createSpecterClient({ ...baseSettings, retryMaxMs: 5000 }, { onRetry }).listOrdersInWindow(WINDOW);
@@ -395,7 +471,10 @@ describe('errors and retries', () => {
   });
 
   it('caps Retry-After at retryMaxMs (a once run must end)', async () => {
-    script(() => new HttpResponse('', { status: 503, headers: { 'retry-after': '3600' } }), () => pageXml(1, 1, 1, [101]));
+    script(
+      () => new HttpResponse('', { status: 503, headers: { 'retry-after': '3600' } }),
+      () => pageXml(1, 1, 1, [101]),
+    );
     const { retries, onRetry } = collectRetries();
     await createSpecterClient(baseSettings, { onRetry }).listOrdersInWindow(WINDOW);
     expect(retries[0]?.delayMs).toBe(20);
@@ -456,7 +535,10 @@ describe('errors and retries', () => {
   });
 
   it('a network error is retried, then reported as network', async () => {
-    script(() => HttpResponse.error(), () => pageXml(1, 1, 1, [101]));
+    script(
+      () => HttpResponse.error(),
+      () => pageXml(1, 1, 1, [101]),
+    );
     const { retries, onRetry } = collectRetries();
     expect(await createSpecterClient(baseSettings, { onRetry }).listOrdersInWindow(WINDOW)).toHaveLength(1);
     expect(retries[0]?.reason).toMatch(/network error/);
@@ -482,7 +564,10 @@ describe('errors and retries', () => {
   });
 
   it('a hook that throws does not change the outcome', async () => {
-    script(() => codeXml(30), () => pageXml(1, 1, 1, [101]));
+    script(
+      () => codeXml(30),
+      () => pageXml(1, 1, 1, [101]),
+    );
     const client = createSpecterClient(baseSettings, {
       onRetry: () => {
         throw new Error('logger broke');
@@ -497,19 +582,27 @@ describe('no secret in any error', () => {
     const settings = { ...baseSettings, integrationKey: INTEGRATION_KEY, maxAttempts: 1, timeoutMs: 150 };
     const client = createSpecterClient(settings);
     // Answers that echo secrets back (as verbose error pages do) must be scrubbed too.
-    const echo: Responder = (url) =>
-      codeXml(40, `bad request key=${url.searchParams.get('key')} user key ${API_USER_KEY} integration ${INTEGRATION_KEY}`);
+    const echo: Responder = (url) => codeXml(40, `bad request key=${url.searchParams.get('key')} user key ${API_USER_KEY} integration ${INTEGRATION_KEY}`);
     const failures: Array<[string, Responder]> = [
       ['auth', () => codeXml(10)],
       ['api echoing secrets', echo],
       ['http 500', () => new HttpResponse(`error at ${BASE}getInfo.asp`, { status: 500 })],
       ['html', (url) => new HttpResponse(`<html><title>${url.toString()}</title></html>`, { status: 200 })],
       ['network', () => HttpResponse.error()],
-      ['timeout', async () => {
-        await delay('infinite');
-        return codeXml(10);
-      }],
-      ['malformed echoing the key', (url) => xml(`<SBM><orders page="1" pageSize="2" totalPages="1" totalCount="1"><order orderNo="1" orderDate="${url.searchParams.get('key')}"><orderstatus statusId="1"/></order></orders></SBM>`)],
+      [
+        'timeout',
+        async () => {
+          await delay('infinite');
+          return codeXml(10);
+        },
+      ],
+      [
+        'malformed echoing the key',
+        (url) =>
+          xml(
+            `<SBM><orders page="1" pageSize="2" totalPages="1" totalCount="1"><order orderNo="1" orderDate="${url.searchParams.get('key')}"><orderstatus statusId="1"/></order></orders></SBM>`,
+          ),
+      ],
     ];
     for (const [name, responder] of failures) {
       seen.length = 0;

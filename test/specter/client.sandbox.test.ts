@@ -55,7 +55,11 @@ async function rawRequest(sb: SpecterSandbox, params: Record<string, string>): P
   const batchNo = createHash('md5').update(String(Math.random())).digest('hex');
   const { apiUserKey, sbmId, apiUserId, integrationKey } = sb.credentials;
   const inner = createHash('md5').update(`${apiUserKey}${sbmId}${batchNo}`).digest('hex');
-  const key = integrationKey ? createHash('md5').update(integrationKey + inner).digest('hex') : inner;
+  const key = integrationKey
+    ? createHash('md5')
+        .update(integrationKey + inner)
+        .digest('hex')
+    : inner;
   const query = new URLSearchParams({ sbmId: String(sbmId), apiUserId, useXML: '2', batchNo, key, ...params });
   const response = await fetch(`${sb.url}getInfo.asp?${query.toString()}`);
   return { status: response.status, body: Buffer.from(await response.arrayBuffer()), contentType: response.headers.get('content-type') };
@@ -132,9 +136,7 @@ describe('the key check', () => {
     try {
       expect(await createSpecterClient(v2.settings()).getOrder(ORDERS[0]!.orderNo)).not.toBeNull();
       const retries: SpecterRetryInfo[] = [];
-      const error = await failureOf(
-        createSpecterClient(v2.settings({ integrationKey: null }), { onRetry: (r) => retries.push(r) }).listOrdersInWindow(WINDOW),
-      );
+      const error = await failureOf(createSpecterClient(v2.settings({ integrationKey: null }), { onRetry: (r) => retries.push(r) }).listOrdersInWindow(WINDOW));
       expect(error.kind).toBe('auth');
       expect(error.code).toBe(10);
       expect(error.message).toContain('SPECTER_INTEGRATION_KEY');
@@ -155,7 +157,14 @@ describe('the key check', () => {
   });
 
   it('answers an unsigned request with code 10 and a too large pageSize with another code', async () => {
-    const unsigned = await rawRequest(sandbox, { Action: 'getOrders', key: '0'.repeat(32), fromDate: '2026-01-01', toDate: '2026-12-31', page: '1', pageSize: '10' });
+    const unsigned = await rawRequest(sandbox, {
+      Action: 'getOrders',
+      key: '0'.repeat(32),
+      fromDate: '2026-01-01',
+      toDate: '2026-12-31',
+      page: '1',
+      pageSize: '10',
+    });
     expect(unsigned.body.toString()).toContain('<code>10</code>');
     const tooLarge = await rawRequest(sandbox, { Action: 'getOrders', fromDate: '2026-01-01', toDate: '2026-12-31', page: '1', pageSize: '501' });
     expect(tooLarge.body.toString()).toContain('<code>40</code>');
@@ -166,9 +175,7 @@ describe('scripted codes and faults', () => {
   it('code 30 until retries run out: rate_limited after maxAttempts requests', async () => {
     sandbox.failWithCode(30, { times: Infinity, action: 'getOrders' });
     const retries: SpecterRetryInfo[] = [];
-    const error = await failureOf(
-      createSpecterClient(sandbox.settings({ maxAttempts: 4 }), { onRetry: (r) => retries.push(r) }).listOrdersInWindow(WINDOW),
-    );
+    const error = await failureOf(createSpecterClient(sandbox.settings({ maxAttempts: 4 }), { onRetry: (r) => retries.push(r) }).listOrdersInWindow(WINDOW));
     expect(error.kind).toBe('rate_limited');
     expect(error.code).toBe(30);
     expect(sandbox.requests).toHaveLength(4);
@@ -238,9 +245,21 @@ describe('damaged listings never pass as complete', () => {
     ['wrongTotalCount', undefined, Infinity, 'incomplete', /page 3: 234 orders on the page, expected 235/],
     ['wrongPageAttribute', 3, 1, 'incomplete', /page 3: the answer is page 4, expected page 3/],
     // A shift up the totals do not show: a boundary repeat needs a count that rose.
-    ['repeatPrevious', 2, 1, 'incomplete', /page 2: the page starts with 1 order\(s\) at or before order \d+ of an earlier page, but totalCount stood still since page 1/],
+    [
+      'repeatPrevious',
+      2,
+      1,
+      'incomplete',
+      /page 2: the page starts with 1 order\(s\) at or before order \d+ of an earlier page, but totalCount stood still since page 1/,
+    ],
     // Page 2 served one order late: page 3 repeats page 2's last order, with the count unchanged.
-    ['skipOne', 2, 1, 'incomplete', /page 3: the page starts with 1 order\(s\) at or before order \d+ of an earlier page, but totalCount stood still since page 2/],
+    [
+      'skipOne',
+      2,
+      1,
+      'incomplete',
+      /page 3: the page starts with 1 order\(s\) at or before order \d+ of an earlier page, but totalCount stood still since page 2/,
+    ],
     ['skipOne', 3, 1, 'incomplete', /page 3: 233 orders on the page, expected 234/],
     ['noTotals', 1, 1, 'malformed', /page 1: <orders> lacks totalPages or totalCount/],
     ['duplicateInPage', 2, 1, 'incomplete', /page 2: order (\d+) follows order \1 on the same page/],

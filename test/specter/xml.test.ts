@@ -201,8 +201,16 @@ describe('parseSpecterDocument: documents', () => {
 
 describe('parseSpecterDocument: a malformed order names the order, the field and the value', () => {
   const cases: Array<[string, string, string]> = [
-    ['totalIncVat with a comma', order('orderNo="100234" orderDate="2026-11-20 10:15:00"', '<orderstatus statusId="2"/><payment currency="SEK" totalIncVat="12,50"/>'), 'order 100234: totalIncVat "12,50" is not a decimal with a dot'],
-    ['lowercase currency', order('orderNo="100234" orderDate="2026-11-20"', '<orderstatus statusId="2"/><payment currency="sek"/>'), 'order 100234: currency "sek"'],
+    [
+      'totalIncVat with a comma',
+      order('orderNo="100234" orderDate="2026-11-20 10:15:00"', '<orderstatus statusId="2"/><payment currency="SEK" totalIncVat="12,50"/>'),
+      'order 100234: totalIncVat "12,50" is not a decimal with a dot',
+    ],
+    [
+      'lowercase currency',
+      order('orderNo="100234" orderDate="2026-11-20"', '<orderstatus statusId="2"/><payment currency="sek"/>'),
+      'order 100234: currency "sek"',
+    ],
     ['a date with slashes', order('orderNo="100234" orderDate="2026/11/20 10:15:00"'), 'order 100234: orderDate "2026/11/20 10:15:00"'],
     ['an impossible month', order('orderNo="100234" orderDate="2026-13-01 00:00:00"'), 'orderDate "2026-13-01 00:00:00"'],
     ['a day the month does not have', order('orderNo="100234" orderDate="2026-02-29 10:00:00"'), 'orderDate "2026-02-29 10:00:00" is not a calendar date'],
@@ -211,11 +219,19 @@ describe('parseSpecterDocument: a malformed order names the order, the field and
     ['a padded statusId', order('orderNo="100234" orderDate="2026-11-20"', '<orderstatus statusId=" 5"/>'), 'order 100234: statusId " 5" is not an integer'],
     ['a missing statusId', order('orderNo="100234" orderDate="2026-11-20"', '<orderstatus deliveryStatus="D"/>'), 'order 100234: statusId is missing'],
     ['no <orderstatus>', order('orderNo="100234" orderDate="2026-11-20"', ''), 'order 100234: <orderstatus> is missing'],
-    ['two <payment>', order('orderNo="100234" orderDate="2026-11-20"', '<orderstatus statusId="2"/><payment/><payment/>'), 'order 100234: more than one <payment>'],
+    [
+      'two <payment>',
+      order('orderNo="100234" orderDate="2026-11-20"', '<orderstatus statusId="2"/><payment/><payment/>'),
+      'order 100234: more than one <payment>',
+    ],
     ['a letter in orderNo', order('orderNo="10A" orderDate="2026-11-20"'), 'orderNo "10A" is not a positive integer'],
     ['a leading zero in orderNo', order('orderNo="0123" orderDate="2026-11-20"'), 'orderNo "0123"'],
     ['no orderNo', order('orderDate="2026-11-20"'), 'order #1 on the page has no orderNo'],
-    ['a payment code with a space', order('orderNo="100234" orderDate="2026-11-20"', '<orderstatus statusId="2"/><payment payTypeIdentifier="Q L"/>'), 'payTypeIdentifier "Q L"'],
+    [
+      'a payment code with a space',
+      order('orderNo="100234" orderDate="2026-11-20"', '<orderstatus statusId="2"/><payment payTypeIdentifier="Q L"/>'),
+      'payTypeIdentifier "Q L"',
+    ],
   ];
   it.each(cases)('%s', (_name, xml, expected) => {
     const error = failure(() => parseSpecterDocument(doc(xml)));
@@ -231,7 +247,10 @@ describe('parseSpecterDocument: a malformed order names the order, the field and
 
 describe('parseSpecterDocument: round trip with the sandbox renderer', () => {
   const text = fc.string({ unit: 'grapheme', maxLength: 30 });
-  const optionalText = fc.option(text.filter((s) => s !== ''), { nil: null });
+  const optionalText = fc.option(
+    text.filter((s) => s !== ''),
+    { nil: null },
+  );
   const orderArb: fc.Arbitrary<SandboxOrder> = fc.record({
     orderNo: fc.bigInt({ min: 1n, max: 10n ** 20n }).map(String),
     externalOrderNo: optionalText,
@@ -248,7 +267,10 @@ describe('parseSpecterDocument: round trip with the sandbox renderer', () => {
         payTypeReference: optionalText,
         payTypeIdentifierPaySystemUser: optionalText,
         currency: fc.option(fc.constantFrom('SEK', 'NOK', 'EUR'), { nil: null }),
-        totalIncVat: fc.option(fc.tuple(fc.integer({ min: -99999, max: 999999 }), fc.nat({ max: 99 })).map(([k, o]) => `${k}.${String(o).padStart(2, '0')}`), { nil: null }),
+        totalIncVat: fc.option(
+          fc.tuple(fc.integer({ min: -99999, max: 999999 }), fc.nat({ max: 99 })).map(([k, o]) => `${k}.${String(o).padStart(2, '0')}`),
+          { nil: null },
+        ),
       }),
       { nil: null },
     ),
@@ -270,4 +292,3 @@ describe('parseSpecterDocument: round trip with the sandbox renderer', () => {
     );
   });
 });
-

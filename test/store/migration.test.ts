@@ -54,11 +54,21 @@ describe('migration 0003: payments as the unit', () => {
     await firstReleaseDatabase(file);
     const store = await openStore(file);
     try {
-      const jobs = store.sqlite.prepare('SELECT id, order_no, payment_key, idempotency_key, state, void_reason, pay_type_reference FROM cancellation_jobs ORDER BY id').all();
+      const jobs = store.sqlite
+        .prepare('SELECT id, order_no, payment_key, idempotency_key, state, void_reason, pay_type_reference FROM cancellation_jobs ORDER BY id')
+        .all();
       expect(jobs).toEqual([
         { id: 1, order_no: '1', payment_key: 'klarna:shared', idempotency_key: 'key-1', state: 'done', void_reason: null, pay_type_reference: 'shared' },
         // The second order's job for the same payment was never sent: kept, voided, its key kept.
-        { id: 2, order_no: '2', payment_key: 'klarna:shared#duplicate-2', idempotency_key: 'key-2', state: 'voided', void_reason: 'duplicate_payment', pay_type_reference: 'shared' },
+        {
+          id: 2,
+          order_no: '2',
+          payment_key: 'klarna:shared#duplicate-2',
+          idempotency_key: 'key-2',
+          state: 'voided',
+          void_reason: 'duplicate_payment',
+          pay_type_reference: 'shared',
+        },
         { id: 3, order_no: '3', payment_key: 'qliro:77', idempotency_key: 'key-3', state: 'accepted', void_reason: null, pay_type_reference: 'QLIRO-77' },
       ]);
       const snapshots = store.sqlite.prepare('SELECT order_no, payment_key, cancelled_at FROM order_snapshots ORDER BY order_no').all();
@@ -93,7 +103,13 @@ describe('migration 0003: payments as the unit', () => {
     about(both, () => expect(both.map((r) => r.code)).toEqual([0, 0]));
     readDb(file, (sqlite) => {
       const applied = sqlite.prepare('SELECT name FROM kysely_migration ORDER BY name').all() as Array<{ name: string }>;
-      expect(applied.map((r) => r.name)).toEqual(fs.readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort().map((f) => f.replace(/\.sql$/, '')));
+      expect(applied.map((r) => r.name)).toEqual(
+        fs
+          .readdirSync(MIGRATIONS_DIR)
+          .filter((f) => f.endsWith('.sql'))
+          .sort()
+          .map((f) => f.replace(/\.sql$/, '')),
+      );
       expect((sqlite.prepare('SELECT COUNT(*) AS n FROM cancellation_jobs').get() as { n: number }).n).toBe(3);
     });
   });
@@ -104,7 +120,10 @@ describe('migration 0003: payments as the unit', () => {
     const broken = path.join(dir, 'broken-migrations');
     fs.mkdirSync(broken);
     for (const name of fs.readdirSync(MIGRATIONS_DIR)) fs.copyFileSync(path.join(MIGRATIONS_DIR, name), path.join(broken, name));
-    fs.writeFileSync(path.join(broken, '0003_payments.sql'), `${fs.readFileSync(path.join(MIGRATIONS_DIR, '0003_payments.sql'), 'utf8')}\nSELECT no_such_function();\n`);
+    fs.writeFileSync(
+      path.join(broken, '0003_payments.sql'),
+      `${fs.readFileSync(path.join(MIGRATIONS_DIR, '0003_payments.sql'), 'utf8')}\nSELECT no_such_function();\n`,
+    );
     const sqlite = new SqliteDatabase(file);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     try {

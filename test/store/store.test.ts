@@ -91,7 +91,10 @@ describe('opening', () => {
     await store.close();
     store = await openStore(path.join(dir, 'nested', 'sync.db'));
     const applied = store.sqlite.prepare('SELECT name FROM kysely_migration ORDER BY name').all() as Array<{ name: string }>;
-    const files = fs.readdirSync(new URL('../../migrations/', import.meta.url)).filter((f) => f.endsWith('.sql')).sort();
+    const files = fs
+      .readdirSync(new URL('../../migrations/', import.meta.url))
+      .filter((f) => f.endsWith('.sql'))
+      .sort();
     expect(applied.map((r) => `${r.name}.sql`)).toEqual(files);
     expect(files.slice(0, 4)).toEqual(['0001_initial.sql', '0002_tracked_index.sql', '0003_payments.sql', '0004_lease_identity.sql']);
   });
@@ -100,7 +103,15 @@ describe('opening', () => {
 describe('commitCycle', () => {
   it('writes cancelled_at and vanished_at once, never overwriting them', () => {
     commitCycle(store, record({ upserts: [order('1'), order('2')], baseline: true }));
-    commitCycle(store, record({ at: '2026-11-26T11:00:00.000Z', upserts: [order('1', { status: 'cancelled' })], cancelledFacts: ['1'], vanished: [{ orderNo: '2', status: 'awaiting', note: null }] }));
+    commitCycle(
+      store,
+      record({
+        at: '2026-11-26T11:00:00.000Z',
+        upserts: [order('1', { status: 'cancelled' })],
+        cancelledFacts: ['1'],
+        vanished: [{ orderNo: '2', status: 'awaiting', note: null }],
+      }),
+    );
     commitCycle(store, record({ at: '2026-11-26T12:00:00.000Z', cancelledFacts: ['1'], vanished: [{ orderNo: '2', status: 'awaiting', note: null }] }));
     const snapshots = loadSnapshotIndex(store);
     expect(snapshots.get('1')?.cancelledAt).toBe('2026-11-26T11:00:00.000Z');
@@ -147,7 +158,9 @@ describe('commitCycle', () => {
     const second = commitCycle(store, record({ jobs: [jobOf('3', 'ref-1'), { ...jobOf('1', 'ref-1'), reason: 'vanished' }] }));
     expect(first.createdJobs).toHaveLength(2);
     expect(second.createdJobs).toHaveLength(0);
-    const rows = store.sqlite.prepare('SELECT order_no, payment_key, idempotency_key FROM cancellation_jobs ORDER BY id').all() as Array<Record<string, string>>;
+    const rows = store.sqlite.prepare('SELECT order_no, payment_key, idempotency_key FROM cancellation_jobs ORDER BY id').all() as Array<
+      Record<string, string>
+    >;
     expect(rows.map((r) => [r.order_no, r.payment_key])).toEqual([
       ['1', 'klarna:ref-1'],
       ['2', 'klarna:ref-2'],
@@ -175,9 +188,7 @@ describe('commitCycle', () => {
     commitCycle(store, record({ upserts: [order('1')] }));
     const before = store.sqlite.prepare('SELECT COUNT(*) AS n FROM sync_runs').get() as { n: number };
     // A job for an order with no snapshot violates the foreign key half-way through the commit.
-    expect(() =>
-      commitCycle(store, record({ upserts: [order('3')], jobs: [jobOf('nope', 'x')] })),
-    ).toThrow();
+    expect(() => commitCycle(store, record({ upserts: [order('3')], jobs: [jobOf('nope', 'x')] }))).toThrow();
     expect(loadSnapshotIndex(store).has('3')).toBe(false);
     expect((store.sqlite.prepare('SELECT COUNT(*) AS n FROM sync_runs').get() as { n: number }).n).toBe(before.n);
   });
@@ -186,7 +197,15 @@ describe('commitCycle', () => {
 describe('vanished orders', () => {
   it('lists, resolves and cancels vanished orders awaiting a person', async () => {
     commitCycle(store, record({ upserts: [order('1'), order('2'), order('3')] }));
-    commitCycle(store, record({ vanished: [{ orderNo: '1', status: 'awaiting', note: null }, { orderNo: '2', status: 'awaiting', note: 'twin' }] }));
+    commitCycle(
+      store,
+      record({
+        vanished: [
+          { orderNo: '1', status: 'awaiting', note: null },
+          { orderNo: '2', status: 'awaiting', note: 'twin' },
+        ],
+      }),
+    );
     expect((await listVanishedAwaiting(store)).map((v) => v.orderNo)).toEqual(['1', '2']);
 
     expect(await resolveVanished(store, '1', 'refunded by phone', '2026-11-26T13:00:00.000Z')).toBe('resolved');

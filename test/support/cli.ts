@@ -137,7 +137,10 @@ export function about(results: CliResult | readonly CliResult[], assertions: () 
     const shown = (Array.isArray(results) ? results : [results]).map((r: CliResult) => show(r)).join('\n\n');
     const failure = error instanceof Error ? error : new Error(String(error));
     const wrapped = new Error(`${failure.message}\n\n${shown}`);
-    wrapped.stack = `${wrapped.message}\n${(failure.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)).join('\n')}`;
+    wrapped.stack = `${wrapped.message}\n${(failure.stack ?? '')
+      .split('\n')
+      .filter((l) => /^\s+at /.test(l))
+      .join('\n')}`;
     throw wrapped;
   }
 }

@@ -122,10 +122,7 @@ async function startWorld(options: SandboxWorldOptions = {}): Promise<SandboxWor
  * file's tests, faults cleared and workspaces removed after each test, closed at the end.
  * `onStart` hands the world to the file; `workspace(env)` makes a per-test workspace on it.
  */
-export function useSandboxWorld(
-  onStart: (world: SandboxWorld) => void,
-  options: SandboxWorldOptions = {},
-): (env?: EnvLayer) => Workspace {
+export function useSandboxWorld(onStart: (world: SandboxWorld) => void, options: SandboxWorldOptions = {}): (env?: EnvLayer) => Workspace {
   let world: SandboxWorld | undefined;
   const workspaces: Workspace[] = [];
   beforeAll(async () => {
@@ -191,7 +188,10 @@ let nextConfigDir = 0;
  * replaced by `edit(routing)`. Pass the returned path as SYNC_CONFIG_DIR.
  */
 export function configDirWithRouting(ws: Workspace, edit: (routing: RoutingRuleJson[]) => RoutingRuleJson[]): string {
-  const shipped = JSON.parse(fs.readFileSync(new URL('../../config/default.json', import.meta.url), 'utf8')) as { routing: RoutingRuleJson[] } & Record<string, unknown>;
+  const shipped = JSON.parse(fs.readFileSync(new URL('../../config/default.json', import.meta.url), 'utf8')) as { routing: RoutingRuleJson[] } & Record<
+    string,
+    unknown
+  >;
   nextConfigDir += 1;
   const dir = path.join(ws.dir, `config-${nextConfigDir}`);
   fs.mkdirSync(dir, { recursive: true });

@@ -66,7 +66,9 @@ describe('takeLease', () => {
     const logger = memoryLogger();
     const a = takeLease(store, makeLeaseHolder(), { ttlMs: TTL, logger, now: clock.now });
     expect(a).not.toBeNull();
-    expect(logger.events).toEqual([expect.objectContaining({ event: 'lease.acquired', level: 'info', fields: expect.objectContaining({ holder: a!.holder.id, ttlMs: TTL }) })]);
+    expect(logger.events).toEqual([
+      expect.objectContaining({ event: 'lease.acquired', level: 'info', fields: expect.objectContaining({ holder: a!.holder.id, ttlMs: TTL }) }),
+    ]);
     expect(readLease(store)).toMatchObject({ holder: a!.holder.id, expiresAtMs: clock.now().getTime() + TTL });
 
     const b = elsewhere('b');

@@ -137,9 +137,15 @@ describe('a cancellation belongs to a payment', () => {
 
 describe('every cancelled payment reaches a provider or a person', () => {
   it('an unrouted payment becomes a failed job with reason unrouted, and is reported', () => {
-    const swish = { payTypeIdentifier: 'SW', payTypeReference: 'sw-1', route: { kind: 'unrouted', reason: 'no routing rule matches payTypeIdentifier "SW"' } as Route };
+    const swish = {
+      payTypeIdentifier: 'SW',
+      payTypeReference: 'sw-1',
+      route: { kind: 'unrouted', reason: 'no routing rule matches payTypeIdentifier "SW"' } as Route,
+    };
     const p = plan({ before: [snapshot(order('1', swish))], listing: [cancelled('1', swish)] });
-    expect(p.jobs).toEqual([expect.objectContaining({ paymentKey: 'unrouted:SW:sw-1', provider: null, hold: expect.objectContaining({ reason: 'unrouted' }) })]);
+    expect(p.jobs).toEqual([
+      expect.objectContaining({ paymentKey: 'unrouted:SW:sw-1', provider: null, hold: expect.objectContaining({ reason: 'unrouted' }) }),
+    ]);
     expect(p.unrouted).toEqual([{ orderNo: '1', reason: 'no routing rule matches payTypeIdentifier "SW"' }]);
   });
 
@@ -191,14 +197,22 @@ describe('send-time truth: what stopped holding is voided', () => {
 
   it('a reappeared order voids its vanished job', () => {
     const vanishedJob = job('1', { reason: 'vanished' });
-    const p = plan({ before: [snapshot(order('1'), { vanishedAt: '2026-11-25T00:00:00.000Z', vanishStatus: 'cancel_requested' })], listing: [order('1')], jobs: [vanishedJob] });
+    const p = plan({
+      before: [snapshot(order('1'), { vanishedAt: '2026-11-25T00:00:00.000Z', vanishStatus: 'cancel_requested' })],
+      listing: [order('1')],
+      jobs: [vanishedJob],
+    });
     expect(p.voids).toEqual([{ jobId: vanishedJob.id, reason: 'reappeared' }]);
   });
 
   it('a live-twin hold is released once no live order carries the payment', () => {
     const shared = { payTypeReference: 'shared', route: klarna('shared') };
     const hold = job('1', { providerRef: 'shared', state: 'failed', failureReason: 'rejected', lastErrorCode: 'LIVE_TWIN' });
-    const stillLive = plan({ before: [snapshot(cancelled('1', shared)), snapshot(order('2', shared))], listing: [cancelled('1', shared), order('2', shared)], revisitable: [hold] });
+    const stillLive = plan({
+      before: [snapshot(cancelled('1', shared)), snapshot(order('2', shared))],
+      listing: [cancelled('1', shared), order('2', shared)],
+      revisitable: [hold],
+    });
     expect(stillLive.releases).toEqual([]);
     const twinCancelled = plan({
       before: [snapshot(cancelled('1', shared)), snapshot(order('2', shared))],
@@ -223,7 +237,9 @@ describe('vanished orders', () => {
   });
 
   it('a payment with a job already needs nobody; an unrouted one becomes a job for a person', () => {
-    expect(plan({ gone: [gone(cancelled('1'))], jobs: [job('1', { state: 'failed', failureReason: 'unrouted' })] }).vanished[0]?.status).toBe('cancel_requested');
+    expect(plan({ gone: [gone(cancelled('1'))], jobs: [job('1', { state: 'failed', failureReason: 'unrouted' })] }).vanished[0]?.status).toBe(
+      'cancel_requested',
+    );
     const swish = { payTypeIdentifier: 'SW', payTypeReference: 'sw-1', route: { kind: 'unrouted', reason: 'no rule' } as Route };
     const p = plan({ gone: [gone(order('1', swish))] });
     expect(p.jobs).toEqual([expect.objectContaining({ reason: 'vanished', provider: null, hold: expect.objectContaining({ reason: 'unrouted' }) })]);

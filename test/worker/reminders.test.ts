@@ -127,7 +127,17 @@ describe('failed jobs', () => {
     const failed = await listFailedJobsForReminder(store, 200);
     expect(failed.count).toBe(4);
     expect(failed.jobs).toEqual([
-      { jobId: captured, orderNo: '1001', provider: 'klarna', providerRef: 'ref-1001', amount: '100.00', currency: 'SEK', failureReason: 'captured', code: 'CODE_CAPTURED', message: 'captured detail' },
+      {
+        jobId: captured,
+        orderNo: '1001',
+        provider: 'klarna',
+        providerRef: 'ref-1001',
+        amount: '100.00',
+        currency: 'SEK',
+        failureReason: 'captured',
+        code: 'CODE_CAPTURED',
+        message: 'captured detail',
+      },
       expect.objectContaining({ jobId: exhausted, orderNo: '1002', provider: 'walley', failureReason: 'exhausted' }),
       expect.objectContaining({ jobId: auth, orderNo: '1003', provider: 'qliro', failureReason: 'auth' }),
       expect.objectContaining({ jobId: held, orderNo: '1004', failureReason: 'rejected', code: 'LIVE_TWIN' }),
@@ -149,7 +159,12 @@ describe('failed jobs', () => {
 
 describe('failed jobs: unrouted', () => {
   it('a failed job with reason unrouted (no provider, no reference) is listed', async () => {
-    const o = { ...order('3001', 'klarna'), payTypeIdentifier: 'SWISH', route: { kind: 'unrouted', reason: 'no routing rule matches SWISH' } as const, paymentKey: 'unrouted:SWISH:ref-3001' };
+    const o = {
+      ...order('3001', 'klarna'),
+      payTypeIdentifier: 'SWISH',
+      route: { kind: 'unrouted', reason: 'no routing rule matches SWISH' } as const,
+      paymentKey: 'unrouted:SWISH:ref-3001',
+    };
     commitCycle(
       store,
       cycle(at(HOUR), {
@@ -237,7 +252,9 @@ describe('the jobs.reminder line', () => {
     const reminder = describeJobsReminder(await listFailedJobsForReminder(store, 200), await waitingFor(['klarna', 'walley']));
     expect(reminder).not.toBeNull();
     const { message, fields } = reminder!;
-    expect(message).toMatch(/^3 cancellation job\(s\) still await a person: 2 failed \(1 captured, 1 exhausted\), 1 waiting more than a day for a provider that is not configured \(svea\)\. /);
+    expect(message).toMatch(
+      /^3 cancellation job\(s\) still await a person: 2 failed \(1 captured, 1 exhausted\), 1 waiting more than a day for a provider that is not configured \(svea\)\. /,
+    );
     expect(message).toContain(`job ${captured} order 8001 (klarna ref-8001, captured)`);
     expect(message).toContain(`job ${waitingId} order 8003 (svea ref-8003, waiting since ${at(2 * 24 * HOUR)})`);
     expect(message).toContain('specter-sync jobs retry JOB_ID');

@@ -100,7 +100,10 @@ describe('specter-sync run', () => {
     const firstCompleted = indexOfEvent(proc.lines, 'sync.completed');
     await proc.waitForLine((l) => l.event === 'sync.completed', { from: firstCompleted + 1 });
     await proc.waitForLine((l) => l.event === 'sync.completed', { from: indexOfEvent(proc.lines, 'sync.completed', firstCompleted + 1) + 1 });
-    const ready = await until(() => get(port, '/readyz'), (r) => r.status === 200);
+    const ready = await until(
+      () => get(port, '/readyz'),
+      (r) => r.status === 200,
+    );
     expect(ready.status).toBe(200);
     expect(JSON.parse(ready.body)).toMatchObject({ ready: true });
 
@@ -109,7 +112,10 @@ describe('specter-sync run', () => {
     const downFrom = proc.lines.length;
     const failed = await proc.waitForLine((l) => l.event === 'sync.failed', { from: downFrom });
     expect(failed).toMatchObject({ level: 'error', alert: true });
-    const notReady = await until(() => get(port, '/readyz'), (r) => r.status === 503);
+    const notReady = await until(
+      () => get(port, '/readyz'),
+      (r) => r.status === 503,
+    );
     expect(notReady.status).toBe(503);
     expect(JSON.parse(notReady.body)).toMatchObject({ ready: false, reason: expect.stringMatching(/^the last cycle failed: .*503/) });
     // No success for more than 3 periods (3 s): the stale alert.
@@ -122,7 +128,10 @@ describe('specter-sync run', () => {
     w.specter.faults.clear();
     const upFrom = proc.lines.length;
     await proc.waitForLine((l) => l.event === 'sync.completed', { from: upFrom });
-    const readyAgain = await until(() => get(port, '/readyz'), (r) => r.status === 200);
+    const readyAgain = await until(
+      () => get(port, '/readyz'),
+      (r) => r.status === 200,
+    );
     expect(readyAgain.status).toBe(200);
 
     // A deleted order: flagged, so the vanished gauge counts it after that cycle.
@@ -156,7 +165,11 @@ describe('specter-sync run', () => {
     ]) {
       expect(names).toContain(name);
     }
-    for (const type of ['# TYPE specter_sync_cycles_total counter', '# TYPE specter_sync_cycle_duration_seconds histogram', '# TYPE specter_sync_tracked_orders gauge']) {
+    for (const type of [
+      '# TYPE specter_sync_cycles_total counter',
+      '# TYPE specter_sync_cycle_duration_seconds histogram',
+      '# TYPE specter_sync_tracked_orders gauge',
+    ]) {
       expect(metrics.body).toContain(type);
     }
     expect(samples.get('specter_sync_cycles_total{outcome="baseline"}')).toBe(1);
@@ -257,7 +270,10 @@ describe('specter-sync run', () => {
 
     // The wait is made older than a day (created_at is what counts), and the worker restarted.
     const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3_600_000).toISOString();
-    const aged = writeDb(ws.dbPath, (db) => db.prepare("UPDATE cancellation_jobs SET created_at = ? WHERE order_no = ? AND state = 'pending'").run(twoDaysAgo, waiting.orderNo).changes);
+    const aged = writeDb(
+      ws.dbPath,
+      (db) => db.prepare("UPDATE cancellation_jobs SET created_at = ? WHERE order_no = ? AND state = 'pending'").run(twoDaysAgo, waiting.orderNo).changes,
+    );
     expect(aged).toBe(1);
     const third = startRun(ws, withoutKlarna);
     const both = await third.waitForLine((l) => l.event === 'jobs.reminder');
@@ -358,7 +374,11 @@ describe('specter-sync run', () => {
     expect(exitA.code).toBe(0);
     expect(exitB.code).toBe(0);
 
-    const runs = ws.rows('SELECT started_at, finished_at, holder FROM sync_runs ORDER BY started_at') as Array<{ started_at: string; finished_at: string; holder: string }>;
+    const runs = ws.rows('SELECT started_at, finished_at, holder FROM sync_runs ORDER BY started_at') as Array<{
+      started_at: string;
+      finished_at: string;
+      holder: string;
+    }>;
     expect(runs.length).toBeGreaterThanOrEqual(3);
     // Intervals [started_at, finished_at] (start of the cycle → its commit) never overlap;
     // touching is allowed (ISO strings of the same millisecond compare equal).

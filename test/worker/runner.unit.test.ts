@@ -63,12 +63,19 @@ describe('readiness', () => {
 
   it('is not ready when the last success is older than 3 periods, and says how old', () => {
     const answer = ready({ lastSuccessAtMs: now - 3 * period - S, lastFailure: null });
-    expect(answer).toEqual({ ready: false, reason: 'last success 181 s ago, older than 3 periods (180 s)', lastSuccessAt: new Date(now - 181 * S).toISOString() });
+    expect(answer).toEqual({
+      ready: false,
+      reason: 'last success 181 s ago, older than 3 periods (180 s)',
+      lastSuccessAt: new Date(now - 181 * S).toISOString(),
+    });
   });
 
   it('is not ready when the last cycle failed, with the reason, until a later success', () => {
     const failure = { atMs: now - 5 * S, reason: 'Specter answered HTTP 503' };
-    expect(ready({ lastSuccessAtMs: now - 20 * S, lastFailure: failure })).toMatchObject({ ready: false, reason: 'the last cycle failed: Specter answered HTTP 503' });
+    expect(ready({ lastSuccessAtMs: now - 20 * S, lastFailure: failure })).toMatchObject({
+      ready: false,
+      reason: 'the last cycle failed: Specter answered HTTP 503',
+    });
     expect(ready({ lastSuccessAtMs: null, lastFailure: failure }).reason).toBe('the last cycle failed: Specter answered HTTP 503');
     expect(ready({ lastSuccessAtMs: now - 1 * S, lastFailure: failure }).ready).toBe(true);
   });
@@ -83,10 +90,17 @@ describe('the stale alert', () => {
   const start = Date.UTC(2026, 10, 26, 0, 0, 0);
 
   it('is not stale within 3 periods of the last success, or of the start when the last success is older', () => {
-    expect(decideStale({ lastSuccessAtMs: start + MIN, startedAtMs: start, nowMs: start + MIN + 3 * period, periodMs: period, lastAlertAtMs: null })).toMatchObject({ stale: false, alert: false });
+    expect(
+      decideStale({ lastSuccessAtMs: start + MIN, startedAtMs: start, nowMs: start + MIN + 3 * period, periodMs: period, lastAlertAtMs: null }),
+    ).toMatchObject({ stale: false, alert: false });
     // A database whose last success is days old: the fresh process gets its 3 periods first.
-    expect(decideStale({ lastSuccessAtMs: start - 3 * DAY, startedAtMs: start, nowMs: start + 2 * period, periodMs: period, lastAlertAtMs: null }).stale).toBe(false);
-    expect(decideStale({ lastSuccessAtMs: null, startedAtMs: start, nowMs: start + 3 * period + S, periodMs: period, lastAlertAtMs: null })).toMatchObject({ stale: true, alert: true });
+    expect(decideStale({ lastSuccessAtMs: start - 3 * DAY, startedAtMs: start, nowMs: start + 2 * period, periodMs: period, lastAlertAtMs: null }).stale).toBe(
+      false,
+    );
+    expect(decideStale({ lastSuccessAtMs: null, startedAtMs: start, nowMs: start + 3 * period + S, periodMs: period, lastAlertAtMs: null })).toMatchObject({
+      stale: true,
+      alert: true,
+    });
   });
 
   it('alerts when an episode begins, then again every period while it lasts', () => {

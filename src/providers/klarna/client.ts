@@ -11,15 +11,7 @@
  */
 import type { KlarnaSettings } from '../../config/types.js';
 import { createRedactor } from '../../outbound/redact.js';
-import {
-  createProviderHttp,
-  describeAnswer,
-  parseJsonBody,
-  redactOutcome,
-  requestDeadline,
-  transportFailure,
-  withRetryAfter,
-} from '../http.js';
+import { createProviderHttp, describeAnswer, parseJsonBody, redactOutcome, requestDeadline, transportFailure, withRetryAfter } from '../http.js';
 import type { CancelOutcome, CancelRequest, ProviderClient } from '../types.js';
 import { parseKlarnaError, parseKlarnaOrder, type KlarnaError } from './wire.js';
 

@@ -12,9 +12,7 @@ export interface KlarnaError {
 
 export function parseKlarnaError(body: unknown): KlarnaError | null {
   if (!isRecord(body) || typeof body.error_code !== 'string' || body.error_code === '') return null;
-  const messages = Array.isArray(body.error_messages)
-    ? body.error_messages.filter((m): m is string => typeof m === 'string')
-    : [];
+  const messages = Array.isArray(body.error_messages) ? body.error_messages.filter((m): m is string => typeof m === 'string') : [];
   const correlationId = typeof body.correlation_id === 'string' ? body.correlation_id : null;
   return { errorCode: body.error_code, errorMessages: messages, correlationId };
 }

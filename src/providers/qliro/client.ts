@@ -10,14 +10,7 @@ import type { AxiosResponse } from 'axios';
 import { z } from 'zod';
 import type { QliroSettings } from '../../config/types.js';
 import { createRedactor } from '../../outbound/redact.js';
-import {
-  createProviderHttp,
-  describeAnswer,
-  parseJsonBody,
-  requestDeadline,
-  transportFailure,
-  withRetryAfter,
-} from '../http.js';
+import { createProviderHttp, describeAnswer, parseJsonBody, requestDeadline, transportFailure, withRetryAfter } from '../http.js';
 import type { CancelOutcome, CancelRequest, ConfirmOutcome, ConfirmRequest, ProviderClient } from '../types.js';
 import { qliroAuthorization } from './signature.js';
 
@@ -38,9 +31,7 @@ const errorSchema = z.object({
 });
 
 const cancelAnswerSchema = z.object({
-  PaymentTransactions: z
-    .array(z.object({ PaymentTransactionId: z.union([z.number().int(), z.string().regex(/^[0-9]+$/)]) }).loose())
-    .min(1),
+  PaymentTransactions: z.array(z.object({ PaymentTransactionId: z.union([z.number().int(), z.string().regex(/^[0-9]+$/)]) }).loose()).min(1),
 });
 
 const transactionSchema = z.object({
@@ -166,7 +157,11 @@ function classifyCancelAnswer(response: AxiosResponse<unknown>, clean: (t: strin
     }
     // A 2xx we cannot read is not proof of anything: retry with the same RequestId, which answers
     // ORDER_HAS_BEEN_CANCELLED if this one did go through.
-    return { kind: 'transient', code: 'UNEXPECTED_ANSWER', message: clean(`Qliro answered 2xx without a PaymentTransactionId: ${describeAnswer(status, data)}`) };
+    return {
+      kind: 'transient',
+      code: 'UNEXPECTED_ANSWER',
+      message: clean(`Qliro answered 2xx without a PaymentTransactionId: ${describeAnswer(status, data)}`),
+    };
   }
 
   const error = errorSchema.safeParse(json);

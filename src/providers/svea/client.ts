@@ -17,15 +17,7 @@
 import type { AxiosResponse } from 'axios';
 import type { SveaSettings } from '../../config/types.js';
 import { createRedactor } from '../../outbound/redact.js';
-import {
-  createProviderHttp,
-  describeAnswer,
-  parseJsonBody,
-  redactOutcome,
-  requestDeadline,
-  transportFailure,
-  withRetryAfter,
-} from '../http.js';
+import { createProviderHttp, describeAnswer, parseJsonBody, redactOutcome, requestDeadline, transportFailure, withRetryAfter } from '../http.js';
 import type { CancelOutcome, CancelRequest, ProviderClient } from '../types.js';
 import { sveaAuthorization, sveaTimestamp } from './signature.js';
 import { parseSveaOrder } from './wire.js';
@@ -41,10 +33,7 @@ export const SVEA_MAX_CONCURRENCY = 4;
 const CANCEL_BODY = Buffer.from(JSON.stringify({ IsCancelled: true }), 'utf8');
 const EMPTY_BODY = Buffer.alloc(0);
 
-export function createSveaClient(
-  settings: SveaSettings,
-  options: { timeoutMs: number; now?: () => Date },
-): ProviderClient {
+export function createSveaClient(settings: SveaSettings, options: { timeoutMs: number; now?: () => Date }): ProviderClient {
   const http = createProviderHttp(settings.baseUrl, options.timeoutMs);
   const now = options.now ?? (() => new Date());
 

@@ -18,10 +18,6 @@ export function sveaTimestamp(date: Date): string {
 }
 
 export function sveaAuthorization(merchantId: string, secret: string, body: Buffer, timestamp: string): string {
-  const digest = createHash('sha512')
-    .update(body)
-    .update(Buffer.from(secret, 'utf8'))
-    .update(Buffer.from(timestamp, 'utf8'))
-    .digest('hex');
+  const digest = createHash('sha512').update(body).update(Buffer.from(secret, 'utf8')).update(Buffer.from(timestamp, 'utf8')).digest('hex');
   return `Svea ${Buffer.from(`${merchantId}:${digest}`, 'utf8').toString('base64')}`;
 }

@@ -64,10 +64,7 @@ export function createWalleyClient(settings: WalleySettings, options: { timeoutM
   type Sent = { ok: true; response: AxiosResponse<unknown> } | { ok: false; failure: Transient | Permanent };
 
   /** One API call with a Bearer token; on 401 a new token once and the call once more. */
-  async function withToken(
-    send: (token: string, signal: AbortSignal) => Promise<AxiosResponse<unknown>>,
-    signal: AbortSignal | undefined,
-  ): Promise<Sent> {
+  async function withToken(send: (token: string, signal: AbortSignal) => Promise<AxiosResponse<unknown>>, signal: AbortSignal | undefined): Promise<Sent> {
     let token = await tokens.get();
     if (!token.ok) return { ok: false, failure: token.failure };
     try {

@@ -17,14 +17,19 @@ export const WALLEY_TOKEN_PATH = '/oauth2/v2.0/token';
 export const TOKEN_REFRESH_MARGIN_MS = 60_000;
 
 export type TokenFailure =
-  | { kind: 'transient'; code: string; message: string; retryAfterMs?: number }
-  | { kind: 'permanent'; reason: 'auth'; code: string; message: string };
+  { kind: 'transient'; code: string; message: string; retryAfterMs?: number } | { kind: 'permanent'; reason: 'auth'; code: string; message: string };
 
 export type TokenResult = { ok: true; token: string } | { ok: false; failure: TokenFailure };
 
 const tokenSchema = z.object({
   access_token: z.string().min(1),
-  expires_in: z.union([z.number(), z.string().regex(/^[0-9]+$/).transform(Number)]),
+  expires_in: z.union([
+    z.number(),
+    z
+      .string()
+      .regex(/^[0-9]+$/)
+      .transform(Number),
+  ]),
 });
 
 const oauthErrorSchema = z.object({ error: z.string(), error_description: z.string().nullish() });
@@ -77,7 +82,10 @@ export function createWalleyTokenSource(
     if (status >= 200 && status < 300) {
       const parsed = tokenSchema.safeParse(json);
       if (!parsed.success) {
-        return { ok: false, failure: { kind: 'transient', code: 'TOKEN_UNEXPECTED_ANSWER', message: `token endpoint answered HTTP ${status} without an access_token` } };
+        return {
+          ok: false,
+          failure: { kind: 'transient', code: 'TOKEN_UNEXPECTED_ANSWER', message: `token endpoint answered HTTP ${status} without an access_token` },
+        };
       }
       const lifetimeMs = Math.max(0, parsed.data.expires_in * 1000);
       const margin = Math.min(TOKEN_REFRESH_MARGIN_MS, lifetimeMs / 2);

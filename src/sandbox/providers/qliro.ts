@@ -28,15 +28,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { startLoopbackServer, type FaultPlan, type RecordedRequest, type SandboxResponse } from '../loopback.js';
 
-export type QliroSandboxOrderState =
-  | 'authorized'
-  | 'partlyCaptured'
-  | 'captured'
-  | 'cancelled'
-  | 'busy'
-  | 'onHold'
-  | 'noPaymentTransaction'
-  | 'otherMerchant';
+export type QliroSandboxOrderState = 'authorized' | 'partlyCaptured' | 'captured' | 'cancelled' | 'busy' | 'onHold' | 'noPaymentTransaction' | 'otherMerchant';
 
 export type QliroTransactionStatus = 'Created' | 'InProcess' | 'OnHold' | 'UserInteractionRequired' | 'Success' | 'Error' | 'Cancelled';
 

@@ -111,10 +111,7 @@ export async function startSveaSandbox(options: SveaSandboxOptions): Promise<Sve
         OrderAmount: 10000,
         Deliveries: state === 'captured' ? [{ Id: 1, DeliveryAmount: 10000, CreditedAmount: 0, Actions: [] }] : [],
         OrderRows: [],
-        Actions:
-          state === 'authorized'
-            ? ['CanDeliverOrder', 'CanDeliverPartially', 'CanCancelOrder', 'CanCancelOrderRow', 'CanCancelAmount']
-            : [],
+        Actions: state === 'authorized' ? ['CanDeliverOrder', 'CanDeliverPartially', 'CanCancelOrder', 'CanCancelOrderRow', 'CanCancelAmount'] : [],
       }),
     };
   }

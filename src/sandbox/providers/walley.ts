@@ -189,7 +189,10 @@ export async function startWalleySandbox(options: WalleySandboxOptions): Promise
         // Only a started cancel (202) is "in progress"; a refusal has nothing left to process.
         const held = previous.response.status === 202 && Date.now() - previous.firstAt < keyInProgressMs;
         if (record?.pending?.idempotencyKey === key || held) {
-          return answer(refusal(409, 'IDEMPOTENCY_KEY_IN_PROGRESS', 'Request with same idempotency key already in progress'), '409 IDEMPOTENCY_KEY_IN_PROGRESS');
+          return answer(
+            refusal(409, 'IDEMPOTENCY_KEY_IN_PROGRESS', 'Request with same idempotency key already in progress'),
+            '409 IDEMPOTENCY_KEY_IN_PROGRESS',
+          );
         }
         return answer(previous.response, `${previous.response.status} (replayed)`);
       }

@@ -266,16 +266,18 @@ export async function startSpecterSandbox(options: SpecterSandboxOptions = {}): 
     if (!ORDER_NO.test(orderNo)) return codeAnswer(SANDBOX_CODES.badParameter, 'orderNo must be a positive integer');
     const entry = entries.get(orderNo);
     if (entry === undefined) {
-      return notFoundAnswer === 'code20'
-        ? codeAnswer(SANDBOX_CODES.notFound, 'Order not found')
-        : xmlAnswer('<SBM>\n  <orders/>\n</SBM>\n');
+      return notFoundAnswer === 'code20' ? codeAnswer(SANDBOX_CODES.notFound, 'Order not found') : xmlAnswer('<SBM>\n  <orders/>\n</SBM>\n');
     }
     return xmlAnswer(`<SBM>\n  <orders page="1" pageSize="1" totalPages="1" totalCount="1">\n${fragmentOf(entry)}\n  </orders>\n</SBM>\n`);
   }
 
   function handle(request: RecordedRequest): SandboxResponse {
     if (request.path.toLowerCase() !== '/getinfo.asp') {
-      return { status: 404, headers: { 'content-type': 'text/html' }, body: '<!DOCTYPE html><html><head><title>404 - File or directory not found.</title></head><body></body></html>' };
+      return {
+        status: 404,
+        headers: { 'content-type': 'text/html' },
+        body: '<!DOCTYPE html><html><head><title>404 - File or directory not found.</title></head><body></body></html>',
+      };
     }
     if (request.method !== 'GET') return { status: 405, headers: { 'content-type': 'text/html' }, body: '<html><body>405</body></html>' };
     const q = request.query;
@@ -287,10 +289,7 @@ export async function startSpecterSandbox(options: SpecterSandboxOptions = {}): 
 
     const batchNo = q.get('batchNo') ?? '';
     const signed =
-      q.get('sbmId') === String(credentials.sbmId) &&
-      q.get('apiUserId') === credentials.apiUserId &&
-      batchNo !== '' &&
-      q.get('key') === expectedKey(batchNo);
+      q.get('sbmId') === String(credentials.sbmId) && q.get('apiUserId') === credentials.apiUserId && batchNo !== '' && q.get('key') === expectedKey(batchNo);
     if (!signed) return codeAnswer(SANDBOX_CODES.auth, 'Authentication failed');
     if (!BATCH_NO.test(batchNo)) return codeAnswer(SANDBOX_CODES.badParameter, 'batchNo must be 32 hex characters');
 

@@ -28,15 +28,7 @@ export type NotFoundAnswer = 'code20' | 'emptyOrders';
  * - swapInPage: the page's first two orders swapped (descending orderNos)
  */
 export type PageTamper =
-  | 'truncate'
-  | 'emptyPage'
-  | 'wrongTotalCount'
-  | 'wrongPageAttribute'
-  | 'repeatPrevious'
-  | 'skipOne'
-  | 'noTotals'
-  | 'duplicateInPage'
-  | 'swapInPage';
+  'truncate' | 'emptyPage' | 'wrongTotalCount' | 'wrongPageAttribute' | 'repeatPrevious' | 'skipOne' | 'noTotals' | 'duplicateInPage' | 'swapInPage';
 
 /** What a between-pages script is told about the getOrders page just answered. */
 export interface ServedPage {
