@@ -72,7 +72,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const TOTAL_PAGES = /totalPages="([0-9]+)"/;
 
 /** saxes, strict and streaming, with the least work that still yields every field kept. */
-export function floorParse(body: Buffer, into: FloorRow[]): void {
+function floorParse(body: Buffer, into: FloorRow[]): void {
   const parser = new SaxesParser({ xmlns: false, position: false });
   let row: FloorRow | null = null;
   parser.on('error', (error) => {

@@ -6,10 +6,6 @@
 export const PROVIDER_NAMES = ['qliro', 'klarna', 'walley', 'svea'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
-export function isProviderName(value: string): value is ProviderName {
-  return (PROVIDER_NAMES as readonly string[]).includes(value);
-}
-
 /** A lookback window in Specter's calendar (diff/window.ts makes one): inclusive 'YYYY-MM-DD' dates. */
 export interface OrderWindow {
   fromDate: string;

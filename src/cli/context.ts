@@ -3,7 +3,7 @@
  * logger (to stdout, or to stderr when stdout carries a --json document), and the store.
  */
 import { loadConfig } from '../config/load.js';
-import { ConfigError } from '../config/errors.js';
+import { type ConfigError } from '../config/errors.js';
 import type { AppConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { openStore, type Store } from '../store/database.js';

@@ -8,12 +8,12 @@ import { reportSentNow, sendJobNow } from '../worker/sendNow.js';
 import { EXIT, openContext, UsageError, type CommandContext, type ExitCode } from './context.js';
 import { formatTable, printJson } from '../format.js';
 
-export function parseJobState(value: string): JobState {
+function parseJobState(value: string): JobState {
   if ((JOB_STATES as readonly string[]).includes(value)) return value as JobState;
   throw new UsageError(`--state must be one of ${JOB_STATES.join(', ')}; got "${value}"`);
 }
 
-export function parseJobId(value: string): number {
+function parseJobId(value: string): number {
   if (!/^[1-9][0-9]*$/.test(value)) throw new UsageError(`JOB_ID must be a positive integer, got "${value}"`);
   return Number(value);
 }

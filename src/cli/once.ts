@@ -34,7 +34,7 @@ export async function onceCommand(options: OnceOptions): Promise<ExitCode> {
   }
 }
 
-export function exitCodeFor(report: CycleReport): ExitCode {
+function exitCodeFor(report: CycleReport): ExitCode {
   if (report.outcome === 'failed') return EXIT.failed;
   // Another process holds the lease: this run did nothing and cannot vouch for anything.
   if (report.outcome === 'skipped') return EXIT.failed;

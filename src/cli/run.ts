@@ -36,7 +36,7 @@ export async function runCommand(): Promise<ExitCode> {
       // EADDRINUSE and the like: a worker nobody can probe would be restarted by its
       // orchestrator in a loop anyway; better to fail now and say why.
       await ctx.close();
-      throw new Error(`cannot listen on ${config.http.host}:${config.http.port} (HTTP_HOST/HTTP_PORT): ${(error as Error).message}`);
+      throw new Error(`cannot listen on ${config.http.host}:${config.http.port} (HTTP_HOST/HTTP_PORT): ${(error as Error).message}`, { cause: error });
     }
   }
 
@@ -89,7 +89,13 @@ export async function runCommand(): Promise<ExitCode> {
       exitCode: EXIT.failed,
     });
     await logger.close();
-    void stopped.inFlight?.finally(() => store.close()).catch(() => undefined);
+    // The store closes once the abandoned cycle has ended, however it ends.
+    void stopped.inFlight
+      ?.then(
+        () => store.close(),
+        () => store.close(),
+      )
+      .catch(() => undefined);
     return EXIT.failed;
   }
 

@@ -37,7 +37,7 @@ export function openSources(table: Group, options: SourceOptions): Sources {
       : dirFromEnv !== undefined
         ? [resolve(dirFromEnv), 'environment variable SYNC_CONFIG_DIR']
         : [options.defaultConfigDir, "the package's own config/ folder"];
-  let isDirectory = false;
+  let isDirectory: boolean;
   try {
     isDirectory = statSync(configDir).isDirectory();
   } catch {

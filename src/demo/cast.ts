@@ -19,7 +19,7 @@ import type { SandboxOrder } from '../sandbox/specter/types.js';
  * few still-open ones at each provider. All of them stay well inside the worker's 60-day window,
  * so none leaves tracking during the demo.
  */
-export const DEMO_SEED = { count: 60, lookbackDays: 14, firstOrderNo: 100001 } as const;
+const DEMO_SEED = { count: 60, lookbackDays: 14, firstOrderNo: 100001 } as const;
 /** Seeds tried, from 1 up; the first whose orders can play the whole story is used. */
 const SEEDS_TRIED = 200;
 
@@ -85,7 +85,7 @@ function tracker(config: AppConfig): (order: SandboxOrder) => TrackedOrder {
   return (order) => trackOrder(order, statusMap, rules);
 }
 
-export function orderMix(orders: readonly SandboxOrder[], config: AppConfig): OrderMix {
+function orderMix(orders: readonly SandboxOrder[], config: AppConfig): OrderMix {
   const track = tracker(config);
   const mix: OrderMix = {
     total: orders.length,
@@ -107,7 +107,7 @@ export function orderMix(orders: readonly SandboxOrder[], config: AppConfig): Or
 }
 
 /** Chooses the story's orders, newest first, each order at most once; null if a role finds none. */
-export function chooseCast(orders: readonly SandboxOrder[], config: AppConfig): Cast | null {
+function chooseCast(orders: readonly SandboxOrder[], config: AppConfig): Cast | null {
   const track = tracker(config);
   const newestFirst = [...orders].reverse().map((order) => ({ order, tracked: track(order) }));
   const taken = new Set<string>();

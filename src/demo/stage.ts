@@ -42,7 +42,7 @@ export interface DemoStage {
 }
 
 /** The demo's environment: the sandbox's, a database in `dir`, and defaults spelled out. */
-export function demoEnv(world: Pick<SandboxWorld, 'env'>, dbPath: string): NodeJS.ProcessEnv {
+function demoEnv(world: Pick<SandboxWorld, 'env'>, dbPath: string): NodeJS.ProcessEnv {
   return {
     ...world.env,
     SYNC_DB_PATH: dbPath,

@@ -71,7 +71,7 @@ export function tellOpening(n: Narrator, stage: DemoStage, mix: OrderMix): void 
 }
 
 /** Step 1: the first run records what exists and forwards nothing, not even old cancellations. */
-export async function baselineStep(n: Narrator, stage: DemoStage, cast: Cast): Promise<void> {
+async function baselineStep(n: Narrator, stage: DemoStage, cast: Cast): Promise<void> {
   n.step('Baseline: the first run records what exists and forwards nothing');
   const old = cast.cancelledBeforeBaseline;
   stage.world.specter.cancel(old.orderNo);
@@ -91,7 +91,7 @@ export async function baselineStep(n: Narrator, stage: DemoStage, cast: Cast): P
 }
 
 /** Step 2: one cancellation per provider; Klarna answers at once, Qliro and Walley confirm later. */
-export async function cancellationsStep(n: Narrator, stage: DemoStage, cast: Cast): Promise<void> {
+async function cancellationsStep(n: Narrator, stage: DemoStage, cast: Cast): Promise<void> {
   n.step('A cancellation at each provider');
   const orders = [cast.qliroCancel, cast.klarnaCancel, cast.walleyCancel];
   for (const order of orders) stage.world.specter.cancel(order.orderNo);
@@ -124,7 +124,7 @@ export async function cancellationsStep(n: Narrator, stage: DemoStage, cast: Cas
 }
 
 /** Step 3: an order deleted in Specter leaves no trace; the worker notices and flags it for a person. */
-export async function deletedOrderStep(n: Narrator, stage: DemoStage, cast: Cast): Promise<void> {
+async function deletedOrderStep(n: Narrator, stage: DemoStage, cast: Cast): Promise<void> {
   n.step('A deleted order: flagged for a person');
   const order = cast.deleted;
   ensure(stage.world.specter.delete(order.orderNo), `order ${order.orderNo} was not in the sandbox to delete`);
@@ -162,7 +162,7 @@ export async function deletedOrderStep(n: Narrator, stage: DemoStage, cast: Cast
 }
 
 /** Step 4: a captured payment cannot be cancelled; it needs a refund, which is a person's decision. */
-export async function capturedOrderStep(n: Narrator, stage: DemoStage, cast: Cast): Promise<void> {
+async function capturedOrderStep(n: Narrator, stage: DemoStage, cast: Cast): Promise<void> {
   n.step('A captured order: needs a refund, a person must decide');
   const order = cast.captured;
   const minorUnits = order.amount === null ? undefined : Math.round(Number(order.amount) * 100);
@@ -184,7 +184,7 @@ export async function capturedOrderStep(n: Narrator, stage: DemoStage, cast: Cas
 }
 
 /** Step 5: an order left out of one listing is not taken as deleted: getOrder still finds it. */
-export async function listingGapStep(n: Narrator, stage: DemoStage, cast: Cast): Promise<void> {
+async function listingGapStep(n: Narrator, stage: DemoStage, cast: Cast): Promise<void> {
   n.step('A listing gap: missing once is not deleted');
   const order = cast.listingGap;
   stage.world.specter.hideFromListing(order.orderNo);
@@ -201,7 +201,7 @@ export async function listingGapStep(n: Narrator, stage: DemoStage, cast: Cast):
 }
 
 /** Step 6: what `specter-sync status` and `specter-sync jobs list` would show now. */
-export async function finalStatusStep(n: Narrator, stage: DemoStage): Promise<void> {
+async function finalStatusStep(n: Narrator, stage: DemoStage): Promise<void> {
   n.step('Where things stand (what `specter-sync status` and `jobs list` show)');
   const status = await buildStatusReport(stage.store, configuredProviders(stage.config));
   const t = status.trackedOrders;

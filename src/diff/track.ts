@@ -18,7 +18,7 @@ export function compileStatusMap(map: SpecterSettings['statusMap']): StatusMap {
   return { cancelled: new Set(map.cancelledStatusIds), delivered: new Set(map.deliveredDeliveryStatuses) };
 }
 
-export function mapStatus(statusId: string | null, deliveryStatus: string | null, map: StatusMap): OrderStatus {
+function mapStatus(statusId: string | null, deliveryStatus: string | null, map: StatusMap): OrderStatus {
   if (statusId !== null && map.cancelled.has(statusId)) return 'cancelled';
   if (deliveryStatus !== null && map.delivered.has(deliveryStatus)) return 'delivered';
   return 'open';

@@ -15,7 +15,7 @@ const stockholmDate = new Intl.DateTimeFormat('en-CA', {
 });
 
 /** 'YYYY-MM-DD' of `instant` in Stockholm. */
-export function stockholmDateOf(instant: Date): string {
+function stockholmDateOf(instant: Date): string {
   return stockholmDate.format(instant); // en-CA formats as YYYY-MM-DD
 }
 

@@ -145,6 +145,6 @@ export type EventName = (typeof EVENT_CATALOGUE)[number]['event'];
 const BY_NAME: ReadonlyMap<string, EventSpec> = new Map(EVENT_CATALOGUE.map((spec) => [spec.event, spec]));
 
 /** The catalogue entry of an event; undefined only for a name that is not an EventName. */
-export function eventSpec(name: EventName | string): EventSpec | undefined {
+export function eventSpec(name: string): EventSpec | undefined {
   return BY_NAME.get(name);
 }

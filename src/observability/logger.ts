@@ -153,6 +153,7 @@ function prettyValue(value: unknown): string {
   if (value !== null && typeof value === 'object' && 'message' in value && 'name' in value) {
     // A serialised error: "TypeError: boom" reads better than its JSON.
     const { name, message, code } = value as { name: unknown; message: unknown; code?: unknown };
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an error-shaped value from anywhere: its fields are shown as text, whatever they are
     return JSON.stringify(`${String(name)}: ${String(message)}${code === undefined ? '' : ` [${String(code)}]`}`);
   }
   return JSON.stringify(value);

@@ -10,7 +10,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { JOB_STATES, PROVIDER_NAMES, type JobState, type OrderStatus, type ProviderName } from '../domain.js';
 
-export const METRIC_PREFIX = 'specter_sync_';
+const METRIC_PREFIX = 'specter_sync_';
 
 /**
  * What a tick ended in. The cycle's own outcomes, plus the two ways a tick does no cycle:

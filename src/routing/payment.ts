@@ -44,3 +44,46 @@ export function paymentKeyOf(order: PaymentFields): string | null {
 export function rawPaymentOf(order: Pick<PaymentFields, 'payTypeIdentifier' | 'payTypeReference'>): string {
   return `${order.payTypeIdentifier ?? ''}:${order.payTypeReference ?? ''}`;
 }
+
+/** What can carry a payment: an order (tracked or snapshot) or a job. */
+export interface PaymentCarrier {
+  paymentKey: string | null;
+  payTypeIdentifier: string | null;
+  payTypeReference: string | null;
+}
+
+/**
+ * The names a payment goes by: its routed key, and the payment as Specter gave it. Twins are
+ * matched on either, because routing can change between the cycle that made a job and the one
+ * that sends it (a rule removed turns klarna:… into unrouted:…), while the money is the same.
+ */
+function identitiesOf(payment: PaymentCarrier): string[] {
+  const ids: string[] = [];
+  if (payment.paymentKey !== null) ids.push(`key:${payment.paymentKey}`);
+  if ((payment.payTypeReference ?? '') !== '') ids.push(`raw:${rawPaymentOf(payment)}`);
+  return ids;
+}
+
+/** Orders by the payments they carry, for "does another order carry this payment?". */
+export class OrdersByPayment<T extends PaymentCarrier & { orderNo: string }> {
+  private readonly byIdentity = new Map<string, T[]>();
+
+  constructor(orders: Iterable<T>) {
+    for (const order of orders) {
+      for (const id of identitiesOf(order)) {
+        const list = this.byIdentity.get(id);
+        if (list) list.push(order);
+        else this.byIdentity.set(id, [order]);
+      }
+    }
+  }
+
+  /** Every order carrying `payment`, once each, except `exceptOrderNo`. */
+  carrying(payment: PaymentCarrier, exceptOrderNo?: string): T[] {
+    const found = new Map<string, T>();
+    for (const id of identitiesOf(payment)) {
+      for (const order of this.byIdentity.get(id) ?? []) if (order.orderNo !== exceptOrderNo) found.set(order.orderNo, order);
+    }
+    return [...found.values()];
+  }
+}

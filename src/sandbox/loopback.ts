@@ -3,6 +3,7 @@
  * requests it received (tests assert on them), and a plan of scripted faults, so a test can say
  * "the next two requests to /cancel answer 503" or "reset the connection once".
  */
+import type { Socket } from 'node:net';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -89,7 +90,7 @@ export async function startLoopbackServer(handler: SandboxHandler, port = 0, opt
   let latencyMs = options.latencyMs ?? 0;
   const requests: RecordedRequest[] = [];
   const faults = new FaultPlan();
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   // Slow-body timers are cleared on close, so a test that ends early does not keep Node alive.
   const timers = new Set<NodeJS.Timeout>();
 

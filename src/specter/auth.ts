@@ -12,7 +12,7 @@ export interface SpecterCredentials {
   integrationKey: string | null;
 }
 
-export function md5Hex(text: string): string {
+function md5Hex(text: string): string {
   return createHash('md5').update(text, 'utf8').digest('hex');
 }
 

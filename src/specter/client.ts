@@ -208,7 +208,7 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
     return order;
   }
 
-  return { listOrdersInWindow: listOrdersInWindow as SpecterClient['listOrdersInWindow'], getOrder };
+  return { listOrdersInWindow: listOrdersInWindow, getOrder };
 }
 
 /** Where `orderNo` is in the ascending `orderNos`, or where it would go. */
@@ -226,7 +226,7 @@ function sortedIndexOf(orderNos: readonly string[], orderNo: string): { found: b
 }
 
 /** Numeric order of canonical (no leading zero) digit strings, without Number's 2^53 limit. */
-export function compareOrderNos(a: string, b: string): number {
+function compareOrderNos(a: string, b: string): number {
   if (a.length !== b.length) return a.length - b.length;
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -75,7 +75,3 @@ export class SpecterError extends Error {
     };
   }
 }
-
-export function isSpecterError(value: unknown): value is SpecterError {
-  return value instanceof SpecterError;
-}

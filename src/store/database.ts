@@ -26,7 +26,7 @@ export interface OpenStoreOptions {
   readonly?: boolean;
 }
 
-export class StoreError extends Error {
+class StoreError extends Error {
   override readonly name = 'StoreError';
 }
 

@@ -55,7 +55,7 @@ export function isSendable(job: CancellationJob): job is SendableJob {
   return job.provider !== null && job.providerRef !== null;
 }
 
-export function jobFromRow(row: JobRow): CancellationJob {
+function jobFromRow(row: JobRow): CancellationJob {
   return {
     id: row.id,
     orderNo: row.order_no,

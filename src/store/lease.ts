@@ -106,7 +106,7 @@ export function procProbe(procRoot = '/proc'): ProcessProbe {
  * Whether the recorded holder is a process on this host that no longer exists. Only this host's
  * processes can be judged; anyone else's lease is honoured until it expires.
  */
-export function holderIsDead(current: LeaseState, self: LeaseHolder, probe: ProcessProbe): boolean {
+function holderIsDead(current: LeaseState, self: LeaseHolder, probe: ProcessProbe): boolean {
   if (current.holder === null || current.holder === self.id) return false;
   if (current.hostname !== self.hostname || current.pid === null) return false;
   // Our own pid: either another holder of this very process (it waits like anyone else), or the

@@ -27,7 +27,7 @@ class SqlFileMigrationProvider implements MigrationProvider {
     private readonly dir: string,
   ) {}
 
-  async getMigrations(): Promise<Record<string, Migration>> {
+  getMigrations(): Promise<Record<string, Migration>> {
     const migrations: Record<string, Migration> = {};
     for (const file of fs
       .readdirSync(this.dir)
@@ -35,9 +35,9 @@ class SqlFileMigrationProvider implements MigrationProvider {
       .sort()) {
       const text = fs.readFileSync(path.join(this.dir, file), 'utf8');
       // exec() runs a whole multi-statement script inside migrateToLatest's transaction.
-      migrations[file.replace(/\.sql$/, '')] = { up: async () => void this.sqlite.exec(text) };
+      migrations[file.replace(/\.sql$/, '')] = { up: () => Promise.resolve(void this.sqlite.exec(text)) };
     }
-    return migrations;
+    return Promise.resolve(migrations);
   }
 }
 
@@ -55,7 +55,7 @@ export async function migrateToLatest(db: Kysely<Database>, sqlite: SqliteDataba
       const { error, results } = await migrator.migrateToLatest();
       if (error) {
         const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-        throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+        throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`, { cause: error });
       }
       const broken = sqlite.pragma('foreign_key_check') as unknown[];
       if (broken.length > 0) throw new Error(`database migration left ${broken.length} broken foreign key reference(s); nothing was applied`);

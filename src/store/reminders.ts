@@ -70,7 +70,7 @@ export async function listFailedJobsForReminder(store: Store, limit: number): Pr
       orderNo: r.order_no,
       // Typed non-null by this branch's schema; NULL once 0003 allows unrouted jobs.
       provider: (r.provider as string | null) ?? null,
-      providerRef: (r.provider_ref as string | null) ?? null,
+      providerRef: r.provider_ref ?? null,
       amount: r.amount,
       currency: r.currency,
       failureReason: (r.failure_reason as string | null) ?? null,
@@ -113,7 +113,7 @@ export async function listJobsWaitingForProvider(
               jobId: r.id,
               orderNo: r.order_no,
               provider: r.provider,
-              providerRef: (r.provider_ref as string | null) ?? null,
+              providerRef: r.provider_ref ?? null,
               amount: r.amount,
               currency: r.currency,
               waitingSince: r.created_at,

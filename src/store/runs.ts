@@ -12,10 +12,6 @@ export async function lastSuccessfulRun(store: Store): Promise<SyncRunRow | null
   return row ?? null;
 }
 
-export async function listRuns(store: Store, limit = 100): Promise<SyncRunRow[]> {
-  return store.db.selectFrom('sync_runs').selectAll().orderBy('id', 'desc').limit(limit).execute();
-}
-
 /**
  * The run's end, once dispatch and confirmation are done too: the commit wrote the commit time,
  * but the cycle (and the lease) lasts until its last provider answer.

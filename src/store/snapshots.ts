@@ -17,7 +17,7 @@ function routeFromRow(row: Pick<SnapshotRow, 'route_kind' | 'provider' | 'provid
   return { kind: 'unrouted', reason: row.route_note ?? 'unrouted' };
 }
 
-export function snapshotFromRow(row: SnapshotRow): OrderSnapshot {
+function snapshotFromRow(row: SnapshotRow): OrderSnapshot {
   return {
     orderNo: row.order_no,
     orderDate: row.order_date,

@@ -27,7 +27,7 @@ import { finishRun, lastSuccessfulRun } from '../store/runs.js';
 import { loadSnapshotIndex, loadSnapshots } from '../store/snapshots.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
 import { takeLease } from './lease.js';
-import { planCycle, type CyclePlan, type PlannedAction } from './plan.js';
+import { planCycle, type PlannedAction } from './plan.js';
 import { actionFields, describeAction, reportCommitted } from './report.js';
 import { trackedGetOrder, verifyByCycleView } from './truth.js';
 
@@ -246,7 +246,10 @@ async function cycleBody(
 
   // 5. Send what is due, each job checked against this cycle's view first; confirm accepted ones.
   if (dispatch) {
-    const verify = verifyByCycleView({ present, gone: new Set([...confirmed.goneOrderNos, ...recordedGone]) }, trackedGetOrder(specter.getOrder, track));
+    const verify = verifyByCycleView(
+      { present, gone: new Set([...confirmed.goneOrderNos, ...recordedGone]) },
+      trackedGetOrder((orderNo) => specter.getOrder(orderNo), track),
+    );
     actions.push(...(await sendAndConfirm(deps, clock, verify, holdsLease)));
   }
 
@@ -379,5 +382,3 @@ async function awaitingPerson(deps: CycleDeps, guardTripped: boolean): Promise<A
   }
   return { vanishedOrders: vanished.length, failedJobs: jobStates.failed, jobsWithoutProvider, guardTripped };
 }
-
-export type { CyclePlan };

@@ -16,7 +16,7 @@ import type { OrderSnapshot, ProviderName, Route, SnapshotSummary, TrackedOrder 
 import type { OrderDiff } from '../diff/diff.js';
 import type { JobReroute, JobVoid, VanishRecord } from '../store/commit.js';
 import type { CancellationJob, NewCancellationJob } from '../store/jobs.js';
-import { paymentKeyOf } from '../routing/payment.js';
+import { OrdersByPayment, paymentKeyOf } from '../routing/payment.js';
 
 /** One thing the cycle decided (or, in a dry run, would do), for `once` output and the demo. */
 export type PlannedAction =
@@ -97,8 +97,8 @@ export function planCycle(input: PlanInput): CyclePlan {
   const { diff, gone, present, jobsByPayment, settings } = input;
   const plan: CyclePlan = { jobs: [], vanished: [], voids: [], reroutes: [], releases: [], reopened: [], unrouted: [], guardTripped: false, actions: [] };
   const planned = new Set<string>();
-  const liveOrders = ordersByPayment(present, (o) => o.status !== 'cancelled');
-  const listedOrders = ordersByPayment(present, () => true);
+  const liveOrders = new OrdersByPayment(present.filter((o) => o.status !== 'cancelled'));
+  const listedOrders = new OrdersByPayment(present);
   const presentByNo = new Map(present.map((o) => [o.orderNo, o]));
   const goneNos = new Set(gone.map((s) => s.orderNo));
 
@@ -138,7 +138,7 @@ export function planCycle(input: PlanInput): CyclePlan {
     // No payment at all, or settled elsewhere on purpose: nothing and nobody.
     if (key === null || covered(key)) continue;
     if (route.kind === 'provider') {
-      const twin = (liveOrders.get(key) ?? []).find((o) => o.orderNo !== order.orderNo);
+      const twin = liveOrders.carrying(order, order.orderNo)[0];
       const hold = twin === undefined ? undefined : liveTwinHold(route.provider, route.providerRef, twin.orderNo);
       addJob(jobFor(order, key, 'cancelled', hold));
       plan.actions.push({
@@ -168,17 +168,6 @@ export function planCycle(input: PlanInput): CyclePlan {
 
   revisit(input, plan, { presentByNo, goneNos, liveOrders, covered });
   return plan;
-}
-
-function ordersByPayment(orders: readonly TrackedOrder[], keep: (o: TrackedOrder) => boolean): Map<string, TrackedOrder[]> {
-  const byKey = new Map<string, TrackedOrder[]>();
-  for (const order of orders) {
-    if (order.paymentKey === null || !keep(order)) continue;
-    const list = byKey.get(order.paymentKey);
-    if (list) list.push(order);
-    else byKey.set(order.paymentKey, [order]);
-  }
-  return byKey;
 }
 
 /** Voids the order's not-yet-final jobs of this cause; returns the jobs it stopped. */
@@ -251,7 +240,7 @@ function planVanished(
   ctx: {
     covered: (key: string) => boolean;
     addJob: (job: NewCancellationJob) => void;
-    listedOrders: ReadonlyMap<string, TrackedOrder[]>;
+    listedOrders: OrdersByPayment<TrackedOrder>;
     settings: PlanInput['settings'];
   },
 ): void {
@@ -280,7 +269,7 @@ function planVanished(
     plan.actions.push({ action: 'unrouted', orderNo, reason: route.reason });
     return record('unrouted', route.reason);
   }
-  const twin = ctx.listedOrders.get(key)?.[0];
+  const twin = ctx.listedOrders.carrying(snapshot, orderNo)[0];
   const note =
     twin !== undefined
       ? `not cancelled automatically: order ${twin.orderNo}, still in Specter, carries the same ${route.provider} reference ${route.providerRef}`
@@ -314,7 +303,7 @@ function revisit(
   ctx: {
     presentByNo: ReadonlyMap<string, TrackedOrder>;
     goneNos: ReadonlySet<string>;
-    liveOrders: ReadonlyMap<string, TrackedOrder[]>;
+    liveOrders: OrdersByPayment<TrackedOrder>;
     covered: (key: string) => boolean;
   },
 ): void {
@@ -347,7 +336,7 @@ function revisit(
           ? ctx.goneNos.has(job.orderNo) || input.recordedGone.has(job.orderNo)
           : origin.status === 'cancelled'
         : origin === undefined && (ctx.goneNos.has(job.orderNo) || input.recordedGone.has(job.orderNo));
-    const live = (ctx.liveOrders.get(job.paymentKey) ?? []).filter((o) => o.orderNo !== job.orderNo);
+    const live = ctx.liveOrders.carrying(job, job.orderNo);
     if (causeHolds && live.length === 0) {
       plan.releases.push(job.id);
       plan.actions.push({ action: 'hold_released', jobId: job.id, orderNo: job.orderNo });

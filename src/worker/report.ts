@@ -11,7 +11,7 @@ import type { CommitResult } from '../store/commit.js';
 import type { CycleAction } from './cycle.js';
 import type { CyclePlan, PlannedAction } from './plan.js';
 
-export function orderFields(order: Pick<TrackedOrder, 'orderNo' | 'route' | 'amount' | 'currency'>): LogFields {
+function orderFields(order: Pick<TrackedOrder, 'orderNo' | 'route' | 'amount' | 'currency'>): LogFields {
   const route = order.route;
   return {
     orderNo: order.orderNo,

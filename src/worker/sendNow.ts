@@ -58,7 +58,12 @@ export async function sendJobNow(deps: SendNowDeps, job: { id: number; provider:
       canSend: () => lease.check(),
       // Send-time truth outside a cycle: Specter is asked (getOrder) whether the job's order still
       // calls for it — a retry days later must not cancel an order re-opened meanwhile.
-      verify: verifyByGetOrder(trackedGetOrder(specter.getOrder, (order) => trackOrder(order, statusMap, rules))),
+      verify: verifyByGetOrder(
+        trackedGetOrder(
+          (orderNo) => specter.getOrder(orderNo),
+          (order) => trackOrder(order, statusMap, rules),
+        ),
+      ),
     });
     const action = report.actions.find((a) => a.jobId === job.id) ?? null;
     if (action === null && lease.lost) return { kind: 'lease_lost' };

@@ -10,6 +10,7 @@
  */
 import type { SpecterOrder, TrackedOrder } from '../domain.js';
 import type { SendVerdict } from '../dispatch/unsent.js';
+import { OrdersByPayment } from '../routing/payment.js';
 import type { CancellationJob } from '../store/jobs.js';
 
 export type Verify = (job: CancellationJob) => Promise<SendVerdict>;
@@ -18,7 +19,7 @@ export type Verify = (job: CancellationJob) => Promise<SendVerdict>;
  * The verdict, given the job's own order as Specter has it now (null: gone) and the other orders
  * Specter lists as not cancelled that carry the job's payment.
  */
-export function judge(job: CancellationJob, origin: TrackedOrder | null, liveTwins: readonly TrackedOrder[]): SendVerdict {
+function judge(job: CancellationJob, origin: TrackedOrder | null, liveTwins: readonly TrackedOrder[]): SendVerdict {
   if (job.reason === 'cancelled' && origin !== null && origin.status !== 'cancelled') {
     return { kind: 'void', reason: 'reopened', detail: `order ${job.orderNo} is ${origin.status} in Specter again` };
   }
@@ -49,16 +50,13 @@ export interface CycleView {
  */
 export function verifyByCycleView(view: CycleView, getOrder: (orderNo: string) => Promise<TrackedOrder | null>): Verify {
   const byNo = new Map(view.present.map((o) => [o.orderNo, o]));
-  const live = new Map<string, TrackedOrder[]>();
-  for (const order of view.present) {
-    if (order.paymentKey === null || order.status === 'cancelled') continue;
-    live.set(order.paymentKey, [...(live.get(order.paymentKey) ?? []), order]);
-  }
+  const live = new OrdersByPayment(view.present.filter((o) => o.status !== 'cancelled'));
   const byGetOrder = verifyByGetOrder(getOrder);
   return async (job) => {
     const origin = byNo.get(job.orderNo);
-    if (origin === undefined && !view.gone.has(job.orderNo)) return byGetOrder(job, live.get(job.paymentKey) ?? []);
-    return judge(job, origin ?? null, live.get(job.paymentKey) ?? []);
+    const twins = live.carrying(job, job.orderNo);
+    if (origin === undefined && !view.gone.has(job.orderNo)) return byGetOrder(job, twins);
+    return judge(job, origin ?? null, twins);
   };
 }
 

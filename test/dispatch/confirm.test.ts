@@ -8,7 +8,7 @@ import { dispatchDueJobs, type DispatchDeps } from '../../src/dispatch/dispatche
 import type { memoryLogger, RecordedEvent } from '../../src/observability/logger.js';
 import type { ProviderRegistry } from '../../src/providers/registry.js';
 import type { CancelOutcome, ConfirmOutcome } from '../../src/providers/types.js';
-import { FakeClock, SETTINGS, fakeClient, mustGetJob, seedJob, type TestDb, useDispatchFixture } from './helpers.js';
+import { type FakeClock, SETTINGS, fakeClient, mustGetJob, seedJob, type TestDb, useDispatchFixture } from './helpers.js';
 
 let db: TestDb;
 let clock: FakeClock;

@@ -13,7 +13,7 @@ import { markSending } from '../../src/store/outbox.js';
 import {
   ALREADY,
   CAPTURED,
-  FakeClock,
+  type FakeClock,
   SETTINGS,
   SUCCEEDED,
   TOO_MANY,

@@ -9,7 +9,7 @@ import type { memoryLogger } from '../../src/observability/logger.js';
 import type { ProviderRegistry } from '../../src/providers/registry.js';
 import { getJob, type CancellationJob } from '../../src/store/jobs.js';
 import { markSending } from '../../src/store/outbox.js';
-import { FakeClock, SETTINGS, SUCCEEDED, UNAVAILABLE, fakeClient, mustGetJob, seedJob, type TestDb, useDispatchFixture } from './helpers.js';
+import { type FakeClock, SETTINGS, SUCCEEDED, UNAVAILABLE, fakeClient, mustGetJob, seedJob, type TestDb, useDispatchFixture } from './helpers.js';
 
 let db: TestDb;
 let clock: FakeClock;

@@ -46,7 +46,7 @@ export interface TestDb {
   cleanup(): Promise<void>;
 }
 
-export async function openTestStore(): Promise<TestDb> {
+async function openTestStore(): Promise<TestDb> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-dispatch-'));
   const testDb: TestDb = {
     store: await openStore(path.join(dir, 'sync.db')),

@@ -9,7 +9,7 @@ import type { SandboxWorld } from '../../src/sandbox/world.js';
 import { expectExit } from '../support/cli.js';
 import { makeOrder, type Method, providerRefOf } from '../support/orders.js';
 import { cancelRequestsAt } from '../support/sandbox.js';
-import { useSandboxWorld, Workspace } from '../support/world.js';
+import { useSandboxWorld, type Workspace } from '../support/world.js';
 
 jest.setTimeout(60_000);
 

@@ -239,7 +239,7 @@ describe('a busy shop: changes between the page requests of a `once` run', () =>
           expect(result.events('order.listing_gap')).toHaveLength(0);
         }
       } catch (error) {
-        throw new Error(`${where}: ${error instanceof Error ? error.message : String(error)}\n${show(result)}`);
+        throw new Error(`${where}: ${error instanceof Error ? error.message : String(error)}\n${show(result)}`, { cause: error });
       }
     }
 

@@ -10,7 +10,7 @@ import type { SandboxWorld } from '../../src/sandbox/world.js';
 import { expectExit } from '../support/cli.js';
 import { makeOrder, type Method, providerRefOf } from '../support/orders.js';
 import { klarnaCancelKeys, providerRequestCount } from '../support/sandbox.js';
-import { useSandboxWorld, Workspace } from '../support/world.js';
+import { useSandboxWorld, type Workspace } from '../support/world.js';
 
 jest.setTimeout(60_000);
 
@@ -40,7 +40,7 @@ describe('configuration errors exit 2, name the setting, and reach no sandbox', 
     expect(invalid[0]).toMatchObject({ setting });
     expect(invalid[0]!.message).toContain(setting);
     // Where the value was read from is named too.
-    expect(String(invalid[0]!.source ?? invalid[0]!.message)).toMatch(/environment|default|config/i);
+    expect(JSON.stringify(invalid[0]!.source ?? invalid[0]!.message)).toMatch(/environment|default|config/i);
     expect(run.events('sync.started')).toHaveLength(0);
     expect(world.specter.requests.length).toBe(specterBefore);
     expect(fs.existsSync(ws.dbPath)).toBe(false);

@@ -19,7 +19,7 @@ import { about, expectExit } from '../support/cli.js';
 import type { Row } from '../support/db.js';
 import { makeOrder, providerRefOf } from '../support/orders.js';
 import { klarnaCancelKeys } from '../support/sandbox.js';
-import { configDirWithRouting, type RoutingRuleJson, useSandboxWorld, Workspace } from '../support/world.js';
+import { configDirWithRouting, type RoutingRuleJson, useSandboxWorld, type Workspace } from '../support/world.js';
 
 jest.setTimeout(90_000);
 

@@ -17,7 +17,7 @@ import { about, expectExit, waitFor } from '../support/cli.js';
 import type { Row } from '../support/db.js';
 import { makeOrder, providerRefOf } from '../support/orders.js';
 import { getOrderRequests, klarnaCancelKeys } from '../support/sandbox.js';
-import { useSandboxWorld, Workspace } from '../support/world.js';
+import { useSandboxWorld, type Workspace } from '../support/world.js';
 
 // Two tests wait out a provider's Retry-After (a little over 5 s) between their cycles.
 jest.setTimeout(90_000);

@@ -35,7 +35,7 @@ async function crashThenRecover(method: Method, point: CrashPoint) {
   // The job was committed before the request left, and the crash left it in flight.
   const inFlight = ws.jobs(order.orderNo);
   expect(inFlight).toEqual([expect.objectContaining({ state: 'sending', attempts: 1 })]);
-  const key = inFlight[0]!.idempotency_key as string;
+  const key = inFlight[0]!.idempotency_key;
 
   const recovered = await ws.run(['once']);
   return { ws, order, ref: providerRefOf(order), key, crashed, recovered };

@@ -9,7 +9,7 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { SANDBOX_CREDENTIALS, SANDBOX_SECRETS, type SandboxWorld } from '../../src/sandbox/world.js';
 import { type CliResult, expectExit } from '../support/cli.js';
 import { makeOrder } from '../support/orders.js';
-import { useSandboxWorld, Workspace } from '../support/world.js';
+import { useSandboxWorld, type Workspace } from '../support/world.js';
 
 jest.setTimeout(90_000);
 

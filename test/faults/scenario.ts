@@ -223,7 +223,7 @@ export class Scenario {
       env: { ...this.baseEnv, ...options.env },
       ...(options.killWhen ? { killWhen: options.killWhen } : {}),
     });
-    let report: RunResult['report'] = null;
+    let report: RunResult['report'];
     try {
       report = result.stdout.trim() ? (JSON.parse(result.stdout) as RunResult['report']) : null;
     } catch {

@@ -104,7 +104,7 @@ const orderBodyArb = fc.record({
   payment: fc.option(paymentArb, { freq: 5 }),
 });
 
-export function compareOrderNos(a: string, b: string): number {
+function compareOrderNos(a: string, b: string): number {
   return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -34,7 +34,7 @@ export const INVARIANT_NAMES: Record<Invariant, string> = {
   6: 'a re-opened order whose payment was cancelled raises order.reopened with alert',
 };
 
-export class InvariantViolation extends Error {
+class InvariantViolation extends Error {
   override readonly name = 'InvariantViolation';
   constructor(
     readonly invariant: Invariant,
@@ -50,7 +50,7 @@ function text(value: unknown): string | null {
 }
 
 /** The model's payment a job row is about: by provider and id, else by Specter's reference. */
-export function paymentOfJob(model: ReferenceModel, row: Row): Payment | undefined {
+function paymentOfJob(model: ReferenceModel, row: Row): Payment | undefined {
   const provider = text(row['provider']);
   const providerRef = text(row['provider_ref']);
   if (provider && providerRef) {
@@ -68,7 +68,7 @@ export function paymentOfJob(model: ReferenceModel, row: Row): Payment | undefin
 
 function describeJob(row: Row): string {
   const payment = text(row['payment_key']) ?? `${String(row['provider'])}:${String(row['provider_ref'])}`;
-  return `job ${String(row['id'])} (${payment}, order ${String(row['order_no'])}, ${String(row['state'])}${row['failure_reason'] ? ` ${String(row['failure_reason'])}` : ''})`;
+  return `job ${String(row['id'])} (${payment}, order ${String(row['order_no'])}, ${String(row['state'])}${typeof row['failure_reason'] === 'string' ? ` ${row['failure_reason']}` : ''})`;
 }
 
 /** Whatever the worker currently believes gone (vanished, not since seen again). */
@@ -140,7 +140,7 @@ export class Real {
     const n = model.cyclesRun;
     if (observed.cancels.length > 0) model.trace.push(`  cancel requests: ${observed.cancels.map((c) => this.describeCancel(model, c)).join(', ')}`);
     const jobs = observed.jobs
-      .map((j) => `${paymentOfJob(model, j)?.name ?? '?'} ${String(j['state'])}${j['failure_reason'] ? ` ${String(j['failure_reason'])}` : ''}`)
+      .map((j) => `${paymentOfJob(model, j)?.name ?? '?'} ${String(j['state'])}${typeof j['failure_reason'] === 'string' ? ` ${j['failure_reason']}` : ''}`)
       .join(', ');
     if (jobs !== this.lastJobs) model.trace.push(`  jobs now: ${jobs || 'none'}`);
     this.lastJobs = jobs;

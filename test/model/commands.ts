@@ -46,7 +46,8 @@ class Share implements HistoryCommand {
     readonly daysBack: number,
     readonly cancelled: boolean,
   ) {}
-  check = (m: Readonly<Model>): boolean => orderAt(m, this.name) === undefined && orderAt(m, this.from)?.payment != null;
+  check = (m: Readonly<Model>): boolean =>
+    orderAt(m, this.name) === undefined && orderAt(m, this.from)?.payment !== null && orderAt(m, this.from)?.payment !== undefined;
   async run(m: Model, r: Real): Promise<void> {
     const from = m.order(this.from)!;
     const order = m.createOrder(this.name, from.payment, this.daysBack, this.cancelled);
@@ -276,7 +277,7 @@ function commandKinds(method: fc.Arbitrary<Method>) {
     fail503: {
       weight: 3,
       arbitrary: fc
-        .tuple(fc.constantFrom('klarna', 'qliro', 'walley') as fc.Arbitrary<'klarna' | 'qliro' | 'walley'>, fc.integer({ min: 1, max: 3 }))
+        .tuple(fc.constantFrom<'klarna' | 'qliro' | 'walley'>('klarna', 'qliro', 'walley'), fc.integer({ min: 1, max: 3 }))
         .map(([p, n]) => new FailCancels(p, n)),
     },
     capture: { weight: 1, arbitrary: name.map((s) => new Capture(s)) },
@@ -297,6 +298,3 @@ export function historyArbitrary(exclude: ReadonlySet<string>, maxCommands: numb
     .map(([, spec]) => spec);
   return fc.commands([fc.oneof(...kinds)], { maxCommands, size: 'max', ...(replayPath !== undefined ? { replayPath } : {}) });
 }
-
-/** The cycles every history ends with: faults cleared, then enough healthy cycles to settle. */
-export const settleCycle = new Cycle();

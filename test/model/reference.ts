@@ -94,7 +94,7 @@ export function statusOf(order: Pick<ModelOrder, 'cancelled' | 'delivered'>): St
   return order.cancelled ? 'cancelled' : order.delivered ? 'delivered' : 'open';
 }
 
-export function routeOf(payment: Payment, routing: Routing): RouteKind {
+function routeOf(payment: Payment, routing: Routing): RouteKind {
   switch (payment.method) {
     case 'K':
       return routing.klarnaRule ? 'provider' : 'unrouted';
@@ -109,11 +109,11 @@ export function routeOf(payment: Payment, routing: Routing): RouteKind {
 }
 
 /** A route that needs someone: a provider to send to, or a person when there is none. */
-export function needsAction(route: RouteKind): boolean {
+function needsAction(route: RouteKind): boolean {
   return route === 'provider' || route === 'unrouted';
 }
 
-export function providerKey(provider: string, id: string): string {
+function providerKey(provider: string, id: string): string {
   return `${provider}:${id}`;
 }
 

@@ -59,7 +59,7 @@ const SVEA_ORDER = /^\/api\/v1\/orders\/([^/]+)$/;
 const QLIRO_CANCEL = '/checkout/adminapi/v2/cancelOrder';
 
 /** The cancel request in `request`, if it is one (reads, tokens and confirmations are not). */
-export function cancelIn(provider: ProviderName, request: RecordedRequest): SeenCancel | null {
+function cancelIn(provider: ProviderName, request: RecordedRequest): SeenCancel | null {
   switch (provider) {
     case 'klarna': {
       const m = request.method === 'POST' ? KLARNA_CANCEL.exec(request.path) : null;
@@ -88,14 +88,14 @@ export function cancelIn(provider: ProviderName, request: RecordedRequest): Seen
 const PROVIDERS: readonly ProviderName[] = ['klarna', 'qliro', 'walley', 'svea'];
 
 /** The routing rules the model's Routing stands for (built here, not read from config/default.json). */
-export function routingRules(routing: Routing): RoutingRule[] {
+function routingRules(routing: Routing): RoutingRule[] {
   const rules: RoutingRule[] = [{ referencePrefix: 'QLIRO-', payTypeIdentifiers: ['QL'], provider: 'qliro', providerIdPattern: '^[0-9]+$' }];
   if (routing.klarnaRule) rules.push({ payTypeIdentifiers: ['K', 'KG'], provider: 'klarna' });
   rules.push({ payTypeIdentifiers: ['CL', 'WA'], provider: 'walley' });
   rules.push({ payTypeIdentifiers: ['SP', 'SS', 'SCH'], provider: 'handledBySpecter' });
   // `elsewhere` is the second wave's routing target (interface.md, "Payments with no route");
   // the cast lets this test name it before the config type does.
-  if (routing.swishElsewhere) rules.push({ payTypeIdentifiers: ['SW'], provider: 'elsewhere' as RoutingRule['provider'] });
+  if (routing.swishElsewhere) rules.push({ payTypeIdentifiers: ['SW'], provider: 'elsewhere' });
   return rules;
 }
 
@@ -104,7 +104,7 @@ function orderDate(daysBack: number): string {
   return `${day.toISOString().slice(0, 10)} 10:00:00`;
 }
 
-export function sandboxOrder(order: ModelOrder): SandboxOrder {
+function sandboxOrder(order: ModelOrder): SandboxOrder {
   const status = statusOf(order);
   return {
     orderNo: order.orderNo,

@@ -241,9 +241,9 @@ describe('pretty format', () => {
     expect(lines).toHaveLength(2);
     expect(raw).not.toContain('\x1b[');
     expect(lines[0]).toMatch(
-      /^\d{4}-\d\d-\d\dT[\d:.]+Z WARN  order\.vanished ALERT Order 100234 is gone\\nfrom Specter orderNo=100234 provider=klarna amount=1249\.00 note="two words" error="TypeError: boom"$/,
+      /^\d{4}-\d\d-\d\dT[\d:.]+Z WARN {2}order\.vanished ALERT Order 100234 is gone\\nfrom Specter orderNo=100234 provider=klarna amount=1249\.00 note="two words" error="TypeError: boom"$/,
     );
-    expect(lines[1]).toMatch(/INFO  sync\.completed done counts=\{"seen":3\}$/);
+    expect(lines[1]).toMatch(/INFO {2}sync\.completed done counts=\{"seen":3\}$/);
   });
 
   test('colours on a terminal', async () => {

@@ -29,7 +29,7 @@ interface Captured {
 }
 let tokenRequests: Captured[] = [];
 let apiRequests: Captured[] = [];
-let issuedTokens: string[] = [];
+const issuedTokens: string[] = [];
 const outcomes: unknown[] = [];
 let clock = 1_700_000_000_000;
 let client: ProviderClient;

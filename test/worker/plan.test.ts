@@ -226,6 +226,22 @@ describe('send-time truth: what stopped holding is voided', () => {
   });
 });
 
+describe('twins across a routing change', () => {
+  it('a live-twin hold is not released when routing gave the twins a new key for the same payment', () => {
+    const shared = { payTypeReference: 'shared', route: klarna('shared') };
+    const hold = job('1', { providerRef: 'shared', state: 'failed', failureReason: 'rejected', lastErrorCode: 'LIVE_TWIN' });
+    // The Klarna rule was removed: both orders are unrouted:K:shared now; the held job is klarna:shared.
+    const unrouted = { payTypeReference: 'shared', route: { kind: 'unrouted', reason: 'no rule' } as Route };
+    const p = plan({
+      before: [snapshot(cancelled('1', unrouted)), snapshot(order('2', unrouted))],
+      listing: [cancelled('1', unrouted), order('2', unrouted)],
+      revisitable: [hold],
+    });
+    expect(p.releases).toEqual([]);
+    expect(shared.route.kind).toBe('provider');
+  });
+});
+
 describe('vanished orders', () => {
   const gone = (o: TrackedOrder) => snapshot(o);
 

@@ -9,6 +9,7 @@
  * Klarna does not document for this call is transient, so a person sees it after the retries run
  * out instead of the worker believing a cancel that never happened.
  */
+import type { AxiosResponse } from 'axios';
 import type { KlarnaSettings } from '../../config/types.js';
 import { createRedactor } from '../../outbound/redact.js';
 import { createProviderHttp, describeAnswer, parseJsonBody, redactOutcome, requestDeadline, transportFailure, withRetryAfter } from '../http.js';
@@ -23,7 +24,7 @@ import { parseKlarnaError, parseKlarnaOrder, type KlarnaError } from './wire.js'
  * still within the cap) and leaves most of the live budget to the shop. A 429 is handled anyway
  * (transient, Retry-After honoured), so this bound is about being a good neighbour, not safety.
  */
-export const KLARNA_MAX_CONCURRENCY = 4;
+const KLARNA_MAX_CONCURRENCY = 4;
 
 export function createKlarnaClient(settings: KlarnaSettings, options: { timeoutMs: number }): ProviderClient {
   const http = createProviderHttp(settings.baseUrl, options.timeoutMs);
@@ -39,7 +40,7 @@ export function createKlarnaClient(settings: KlarnaSettings, options: { timeoutM
       return { kind: 'permanent', reason: 'rejected', code: 'INVALID_REFERENCE', message: 'empty Klarna order id' };
     }
     const path = `/ordermanagement/v1/orders/${encodeURIComponent(ref)}`;
-    let response;
+    let response: AxiosResponse<unknown>;
     try {
       response = await http.post(`${path}/cancel`, undefined, {
         headers: {
@@ -101,7 +102,7 @@ export function createKlarnaClient(settings: KlarnaSettings, options: { timeoutM
       code: 'CANCEL_NOT_ALLOWED',
       message: `${cancelMessage} (${detail})`,
     });
-    let response;
+    let response: AxiosResponse<unknown>;
     try {
       response = await http.get(path, {
         headers: { Authorization: basic, Accept: 'application/json' },

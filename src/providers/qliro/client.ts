@@ -14,15 +14,15 @@ import { createProviderHttp, describeAnswer, parseJsonBody, requestDeadline, tra
 import type { CancelOutcome, CancelRequest, ConfirmOutcome, ConfirmRequest, ProviderClient } from '../types.js';
 import { qliroAuthorization } from './signature.js';
 
-export const QLIRO_CANCEL_PATH = '/checkout/adminapi/v2/cancelOrder';
-export const qliroTransactionPath = (id: string): string => `/checkout/adminapi/v2/paymentTransactions/${id}`;
+const QLIRO_CANCEL_PATH = '/checkout/adminapi/v2/cancelOrder';
+const qliroTransactionPath = (id: string): string => `/checkout/adminapi/v2/paymentTransactions/${id}`;
 
 /**
  * Qliro publishes no rate limit for the Admin API. Four requests in flight keeps a backlog moving
  * (a cancel is one small request) without looking like a burst to a provider whose limits we
  * cannot see; the dispatcher's backoff on 429 covers the rest.
  */
-export const QLIRO_MAX_CONCURRENCY = 4;
+const QLIRO_MAX_CONCURRENCY = 4;
 
 const errorSchema = z.object({
   ErrorCode: z.string(),

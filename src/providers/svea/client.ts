@@ -27,7 +27,7 @@ import { parseSveaOrder } from './wire.js';
  * is two requests (read, then patch). 4 keeps the load on a merchant's shared API small and is
  * plenty for the volume of cancellations one shop produces.
  */
-export const SVEA_MAX_CONCURRENCY = 4;
+const SVEA_MAX_CONCURRENCY = 4;
 
 /** Serialised once; these exact bytes are signed and sent. */
 const CANCEL_BODY = Buffer.from(JSON.stringify({ IsCancelled: true }), 'utf8');

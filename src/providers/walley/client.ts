@@ -30,9 +30,9 @@ import { createWalleyTokenSource } from './token.js';
  * without bursting at an API whose limits we cannot see (and shares one token fetch between them);
  * 429 answers are backed off by the dispatcher, honouring Retry-After.
  */
-export const WALLEY_MAX_CONCURRENCY = 4;
+const WALLEY_MAX_CONCURRENCY = 4;
 
-export const walleyOrderPath = (orderId: string): string => `/manage/orders/${encodeURIComponent(orderId)}`;
+const walleyOrderPath = (orderId: string): string => `/manage/orders/${encodeURIComponent(orderId)}`;
 
 type Transient = { kind: 'transient'; code: string; message: string; retryAfterMs?: number };
 type Permanent = { kind: 'permanent'; reason: PermanentReason; code: string; message: string };

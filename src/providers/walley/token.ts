@@ -11,10 +11,10 @@ import { z } from 'zod';
 import type { WalleySettings } from '../../config/types.js';
 import { describeAnswer, parseJsonBody, requestDeadline, transportFailure, withRetryAfter } from '../http.js';
 
-export const WALLEY_TOKEN_PATH = '/oauth2/v2.0/token';
+const WALLEY_TOKEN_PATH = '/oauth2/v2.0/token';
 
 /** Refresh this long before expiry (less for very short-lived tokens: half their lifetime). */
-export const TOKEN_REFRESH_MARGIN_MS = 60_000;
+const TOKEN_REFRESH_MARGIN_MS = 60_000;
 
 export type TokenFailure =
   { kind: 'transient'; code: string; message: string; retryAfterMs?: number } | { kind: 'permanent'; reason: 'auth'; code: string; message: string };

@@ -215,7 +215,7 @@ export async function startQliroSandbox(options: QliroSandboxOptions): Promise<Q
       settleAfterReads = settle.reads ?? settleAfterReads;
       settleAfterMs = settle.ms ?? settleAfterMs;
     },
-    setLatency: server.setLatency,
+    setLatency: (ms) => server.setLatency(ms),
   };
 }
 

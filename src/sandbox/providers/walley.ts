@@ -279,7 +279,7 @@ export async function startWalleySandbox(options: WalleySandboxOptions): Promise
     setKeyInProgress: (ms) => {
       keyInProgressMs = ms;
     },
-    setLatency: server.setLatency,
+    setLatency: (ms) => server.setLatency(ms),
   };
 
   function accepted(orderId: string): SandboxResponse {

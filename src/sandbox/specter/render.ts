@@ -5,6 +5,7 @@
  */
 import type { SandboxOrder } from './types.js';
 
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
 const NEEDS_ESCAPE = /[&<>"'\u0000-\u001f\u007f-\u009f\u0100-\uffff]/;
 
 /**

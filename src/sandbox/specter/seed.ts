@@ -130,7 +130,7 @@ function lastSundayAt0100Utc(year: number, month: number): number {
 let offsetYear = { from: 0, to: -1, summerFrom: 0, summerTo: 0 };
 
 /** Europe/Stockholm: UTC+2 from the last Sunday of March to the last Sunday of October, else UTC+1. */
-export function stockholmOffsetMs(utcMs: number): number {
+function stockholmOffsetMs(utcMs: number): number {
   if (utcMs < offsetYear.from || utcMs >= offsetYear.to) {
     const year = new Date(utcMs).getUTCFullYear();
     offsetYear = {

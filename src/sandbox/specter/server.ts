@@ -19,7 +19,7 @@ import { startLoopbackServer, type RecordedRequest, type SandboxResponse } from 
 import { esc, renderSandboxOrder } from './render.js';
 import type { NotFoundAnswer, PageTamper, SandboxEncoding, SandboxOrder, ServedPage, SpecterSandbox, SpecterSandboxOptions } from './types.js';
 
-export const SANDBOX_CODES = {
+const SANDBOX_CODES = {
   auth: 10,
   notFound: 20,
   tooManyRequests: 30,
@@ -27,7 +27,7 @@ export const SANDBOX_CODES = {
   unknownAction: 50,
 } as const;
 
-export const SANDBOX_HTML_PAGE =
+const SANDBOX_HTML_PAGE =
   '<!DOCTYPE html>\n<html><head><title>Service Unavailable</title></head>' +
   '<body><h1>Service Unavailable</h1><p>The server is temporarily unable to service your request.</p></body></html>\n';
 
