@@ -8,7 +8,7 @@ import type { AppConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { openStore, type Store } from '../store/database.js';
 
-/** Exit codes (interface.md, "Exit codes"): a contract with operators' scripts. */
+/** Exit codes (docs/interface.md, "Exit codes"): a contract with operators' scripts. */
 export const EXIT = {
   ok: 0,
   /** The run failed: Specter unreachable or refused, database error, … */

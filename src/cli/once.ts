@@ -1,4 +1,4 @@
-/** `specter-sync once [--dry-run] [--json]`: one whole cycle, then exit (interface.md). */
+/** `specter-sync once [--dry-run] [--json]`: one whole cycle, then exit (docs/interface.md). */
 import { buildCycleDeps } from '../worker/deps.js';
 import { describeAction, needsPerson, runCycle, type CycleReport } from '../worker/cycle.js';
 import { EXIT, openContext, type ExitCode } from './context.js';

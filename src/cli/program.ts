@@ -1,6 +1,6 @@
 /**
  * The command line: commander parses the arguments and each command calls one function. Every
- * path ends in an exit code (interface.md); nothing here calls process.exit(), which would drop
+ * path ends in an exit code (docs/interface.md); nothing here calls process.exit(), which would drop
  * log lines winston has not written yet.
  */
 import { readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * `specter-sync run`: the long-running worker (interface.md). Wires the worker, the health and
+ * `specter-sync run`: the long-running worker (docs/interface.md). Wires the worker, the health and
  * metrics server and the signals together, and stops in this order: no new tick, dispatch told to
  * stop, the cycle in flight awaited (up to the grace), HTTP closed, store closed, logs flushed.
  * The process then ends by itself: nothing here calls process.exit() on the normal path, since

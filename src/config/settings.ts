@@ -49,12 +49,12 @@ export const SETTINGS = {
       schema: integerIn(1, 500, 'an integer from 1 to 500'),
       description: "Orders asked for per listing page (1 to 500, Specter's maximum).",
     }),
-    /** Action names: assumed (specter-api.md), so configurable. */
+    /** Action names: assumed (docs/specter.md), so configurable. */
     actions: {
       listOrders: fileSetting(z.string().min(1), 'Specter API action that lists orders.'),
       getOrder: fileSetting(z.string().min(1), 'Specter API action that reads one order.'),
     },
-    /** How Specter's status fields map to ours (specter-api.md, "Status map"). */
+    /** How Specter's status fields map to ours (docs/specter.md, "Status map"). */
     statusMap: {
       cancelledStatusIds: fileSetting(statusIds.min(1), 'Specter statusId values that mean "cancelled".'),
       deliveredDeliveryStatuses: fileSetting(statusIds, 'Specter deliveryStatus values that mean "delivered".'),

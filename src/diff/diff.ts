@@ -1,7 +1,7 @@
 /**
  * The diff: a pure function from what we knew (snapshots) and what Specter says now (a COMPLETE
  * listing) to what changed. No I/O, no clock: everything it needs comes in as values, so every
- * rule of design.md is tested on plain data (test/diff/diff.test.ts).
+ * rule of docs/architecture.md is tested on plain data (test/diff/diff.test.ts).
  */
 import type { SnapshotSummary, TrackedOrder } from '../domain.js';
 import { rawPaymentOf } from '../routing/payment.js';

@@ -1,6 +1,6 @@
 /**
  * From what Specter says to what the worker tracks: the status map (configurable, since it is
- * assumed — specter-api.md), the route, and a content hash so an unchanged order costs one string
+ * assumed — docs/specter.md), the route, and a content hash so an unchanged order costs one string
  * comparison and no write.
  */
 import { createHash } from 'node:crypto';

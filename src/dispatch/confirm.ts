@@ -1,7 +1,7 @@
 /**
  * Confirms cancellations a provider accepted asynchronously (Qliro, Walley): "Accepted is not
- * done" (providers.md). Each cycle reads the status of every accepted job once, until it is final
- * or its deadline passes (design.md, "Accepted jobs are checked every cycle"). There are no
+ * done" (docs/providers.md). Each cycle reads the status of every accepted job once, until it is final
+ * or its deadline passes (docs/architecture.md, "Accepted jobs are checked every cycle"). There are no
  * in-cycle retries here: the next cycle is the retry, and the deadline bounds the patience.
  */
 import type { ProviderClient, ConfirmRequest } from '../providers/types.js';

@@ -1,5 +1,5 @@
 /**
- * Sends due cancellation jobs to their providers and records each outcome (design.md: outbox,
+ * Sends due cancellation jobs to their providers and records each outcome (docs/architecture.md: outbox,
  * at-least-once, idempotent; "Bounded patience").
  *
  * Every attempt is `markSending` (attempts + 1) committed before the request leaves, so whatever
@@ -189,7 +189,7 @@ async function attemptJob(ctx: Context, client: ProviderClient, job: SendableJob
   const request: CancelRequest = {
     orderNo: job.orderNo,
     providerRef: job.providerRef,
-    // The key stored with the job when it was created; never a new one (design.md, outbox).
+    // The key stored with the job when it was created; never a new one (docs/architecture.md, outbox).
     idempotencyKey: job.idempotencyKey,
     amount: job.amount,
     currency: job.currency,

@@ -9,7 +9,7 @@ import type { Store } from '../store/database.js';
 import { type SendableJob } from '../store/jobs.js';
 import { markFailed } from '../store/outbox.js';
 
-/** Fields of every log line about a job (interface.md: orderNo, provider, providerRef, amount, currency). */
+/** Fields of every log line about a job (docs/interface.md: orderNo, provider, providerRef, amount, currency). */
 export function jobFields(job: SendableJob): {
   orderNo: string;
   provider: SendableJob['provider'];

@@ -1,5 +1,5 @@
 /**
- * The log event catalogue: the alerting interface (interface.md, "Log events").
+ * The log event catalogue: the alerting interface (docs/interface.md, "Log events").
  *
  * Operators' alert rules match these names, so a name is never renamed or removed without a
  * migration path in the README. Level and `alert` live here, not at the call sites, so one event
@@ -15,7 +15,7 @@ export interface EventSpec {
   readonly level: LogLevel;
   /**
    * True only for events a person must act on; such events are always `warn` or `error`.
-   * 'conditional': the call site decides, line by line, with the field `alert: true` (interface.md:
+   * 'conditional': the call site decides, line by line, with the field `alert: true` (docs/interface.md:
    * `order.reopened` is an alert only when a cancellation already went out for its payment).
    */
   readonly alert: boolean | 'conditional';
@@ -113,7 +113,7 @@ export const EVENT_CATALOGUE = [
     when: 'A job found in state `sending` at start (after a crash) is sent again with the same idempotency key.',
   },
   // Its own event, not more entries in vanished.reminder: rules written for that one keep meaning
-  // "vanished orders await a person" (interface.md: change nothing, add freely).
+  // "vanished orders await a person" (docs/interface.md: change nothing, add freely).
   {
     event: 'jobs.reminder',
     level: 'warn',

@@ -1,7 +1,7 @@
 /**
  * The provider clients this process may use: one per provider whose credentials are configured.
  * A provider left out (settings null) is "configured off": its jobs wait, pending, until it is
- * configured (interface.md), and the dispatcher says so once per cycle.
+ * configured (docs/interface.md), and the dispatcher says so once per cycle.
  */
 import type { ProviderSettings } from '../config/types.js';
 import type { ProviderName } from '../domain.js';

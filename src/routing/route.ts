@@ -1,5 +1,5 @@
 /**
- * Which provider cancels an order's payment (interface.md, "Routing"). Specter has no code for
+ * Which provider cancels an order's payment (docs/interface.md, "Routing"). Specter has no code for
  * Qliro: integrators write the reference with a prefix ("QLIRO-3381022") so several providers can
  * share one account, so a rule matches on the method code OR the reference prefix, first rule wins.
  */

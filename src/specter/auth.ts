@@ -1,5 +1,5 @@
 /**
- * Specter's request signature (specter-api.md, "Known"): the `key` parameter is an MD5 over the
+ * Specter's request signature (docs/specter.md, "Known"): the `key` parameter is an MD5 over the
  * API user's key, the account and the request's batchNo; API v2 accounts wrap it once more
  * with their IntegrationKey. Digests are lowercase hex, as PHP's md5() gives them.
  */

@@ -1,5 +1,5 @@
 /**
- * The Specter order API client. Every assumed detail of Specter's API (specter-api.md,
+ * The Specter order API client. Every assumed detail of Specter's API (docs/specter.md,
  * "Assumed") lives here (paging, getOrder's answers), in transport.ts (the endpoint, the
  * parameters, the error codes, one request with its retries) and in xml.ts.
  *

@@ -1,5 +1,5 @@
 /**
- * The single-writer lease (design.md, "One writer"): one row, taken with a conditional UPDATE so
+ * The single-writer lease (docs/architecture.md, "One writer"): one row, taken with a conditional UPDATE so
  * two processes racing for it cannot both win (SQLite serialises writers; the WHERE clause is
  * evaluated under the write lock). It expires, so a holder that froze cannot block for ever, and a
  * holder on this host that no longer exists is taken over at once, so a run after a crash never

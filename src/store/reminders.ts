@@ -1,6 +1,6 @@
 /**
  * What the `run` reminder lists besides vanished orders: cancellation jobs that await a person
- * (interface.md, "Awaiting a person"). A failed job, whatever its reason (`unrouted` included),
+ * (docs/interface.md, "Awaiting a person"). A failed job, whatever its reason (`unrouted` included),
  * waits for someone to act on it; a job whose provider is not configured waits for someone to set
  * the credentials, but only after a day is that worth a reminder (a provider configured off on
  * purpose, for a short while, is not news).

@@ -1,5 +1,5 @@
 /**
- * One cycle (design.md, "The flow"): list → diff → confirm missing → guard → ONE transaction →
+ * One cycle (docs/architecture.md, "The flow"): list → diff → confirm missing → guard → ONE transaction →
  * dispatch → confirm accepted. Every step is a plain call with a plain value. The cycle never
  * acts on an incomplete view: a listing or a confirmation that failed ends the cycle before the
  * transaction, so a failed cycle leaves the database exactly as it was.

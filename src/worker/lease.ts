@@ -1,5 +1,5 @@
 /**
- * One lease helper for every piece of work that writes or sends (design.md, "One writer,
+ * One lease helper for every piece of work that writes or sends (docs/architecture.md, "One writer,
  * everywhere"): `once` and `run` cycles, `vanished cancel`, `jobs retry`. It takes the lease,
  * keeps it renewed while the work waits (a slow provider must not outlast the TTL: another
  * process would take the lease and send again the jobs still in flight), and answers, right

@@ -173,11 +173,11 @@ export function createMonitor(deps: MonitorDeps): Monitor {
 
   /**
    * Failed jobs and jobs long waiting for an unconfigured provider await a person as much as a
-   * vanished order does (interface.md, "Awaiting a person"); without this line a `run` deployment
+   * vanished order does (docs/interface.md, "Awaiting a person"); without this line a `run` deployment
    * (which has no exit code 3) would mention them once, in the cancel.failed or
    * cancel.waiting_for_provider line of the day they happened, and never again. A line of its
    * own rather than more entries in vanished.reminder: the alert rules and runbooks written for
-   * that one keep meaning "vanished orders await a person" (interface.md: add, change nothing),
+   * that one keep meaning "vanished orders await a person" (docs/interface.md: add, change nothing),
    * and a failed job needs different commands (jobs retry / jobs dismiss, not vanished …).
    */
   async function remindJobs(): Promise<void> {

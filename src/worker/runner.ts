@@ -5,7 +5,7 @@
  * database gauges are the monitor's (monitor.ts); the schedule maths is schedule.ts. It owns no
  * HTTP: it answers readiness from memory, and run.ts serves it.
  *
- * One writer (design.md): inside this process a tick that finds a cycle still running is skipped
+ * One writer (docs/architecture.md): inside this process a tick that finds a cycle still running is skipped
  * (node-cron's noOverlap for its own ticks, plus our guard, because the first cycle is started
  * by us and not by node-cron, so node-cron would not know it is busy); between processes the
  * SQLite lease, taken inside runCycle, decides.

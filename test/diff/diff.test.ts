@@ -1,4 +1,4 @@
-/** The diff's rules (design.md), each on plain values: no database, no HTTP, no clock. */
+/** The diff's rules (docs/architecture.md), each on plain values: no database, no HTTP, no clock. */
 import { describe, expect, it } from '@jest/globals';
 import { rawPaymentOf } from '../../src/routing/payment.js';
 import type { OrderSnapshot, Route, TrackedOrder } from '../../src/domain.js';

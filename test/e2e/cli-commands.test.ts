@@ -1,5 +1,5 @@
 /**
- * The command line as operators' scripts use it (interface.md): the query commands' JSON, what a
+ * The command line as operators' scripts use it (docs/interface.md): the query commands' JSON, what a
  * person does (jobs retry, vanished resolve/cancel), --dry-run, --json, exit codes, and
  * configuration errors that stop the program before anything reaches Specter.
  */

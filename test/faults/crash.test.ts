@@ -1,6 +1,6 @@
 /**
  * Kill -9 at every stage of a cycle, then restart: nothing lost, nothing doubled, no second
- * idempotency key, no false vanish, an intact database (design.md: outbox, at-least-once,
+ * idempotency key, no false vanish, an intact database (docs/architecture.md: outbox, at-least-once,
  * idempotent; never act on an incomplete view).
  *
  * The kills are deterministic: SPECTER_SYNC_CRASH_AT makes the child SIGKILL itself at a named

@@ -1,5 +1,5 @@
 /**
- * Specter faults, end to end (design.md: "Never act on an incomplete view", "Bounded patience"):
+ * Specter faults, end to end (docs/architecture.md: "Never act on an incomplete view", "Bounded patience"):
  * a `once` run whose listing or confirmation fails exits 1 and changes nothing — no snapshot, no
  * job, no vanish, no provider request — and the next good run catches up. A fault that a retry
  * rides out (within SPECTER_MAX_ATTEMPTS, SPECTER_TIMEOUT_MS) does not fail the run at all.

@@ -202,7 +202,7 @@ async function runCase(target: { action: 'getOrders'; page: number } | { action:
 const withoutLastSeen = (rows: Dump['snapshots']) => rows.map(({ last_seen_at: _seen, ...rest }) => rest);
 
 /**
- * The contract's "not found" answers (specter-api.md, getOrder): code 20, or an <orders> that
+ * The contract's "not found" answers (docs/specter.md, getOrder): code 20, or an <orders> that
  * holds no order and claims none (no totalCount, or totalCount="0"), with nothing else in the
  * document. Only such an answer licenses a vanish; anything looser found here is a false vanish.
  */

@@ -3,7 +3,7 @@
  * Specter documents (many spellings of the same content), the hostile values and fragments the
  * mutations splice in, and the validation rules an accepted order must satisfy — written here
  * independently of src/specter/xml.ts, so the parser is checked against the contract
- * (specter-api.md), not against itself.
+ * (docs/specter.md), not against itself.
  */
 import fc from 'fast-check';
 import type { SpecterOrder } from '../../src/domain.js';
@@ -23,7 +23,7 @@ export function announceSeed(file: string, seed: number): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The contract's validation rules (specter-api.md), for every order the parser lets through
+// The contract's validation rules (docs/specter.md), for every order the parser lets through
 // ---------------------------------------------------------------------------------------------
 
 const RULES = {

@@ -2,7 +2,7 @@
  * The invariants of the model-based test, checked after every cycle by comparing what the real
  * worker did (requests the provider sandboxes received, rows in its database, its log events)
  * with what the reference model says must and must not happen. Each check names its invariant,
- * so a failure says which rule of design.md ("Rules over time") broke:
+ * so a failure says which rule of docs/money-safety.md broke:
  *
  *   0. a cycle with nothing scripted against it completes; one whose listing fails changes nothing
  *      and sends nothing

@@ -1,5 +1,5 @@
 /**
- * The model-based test of "Rules over time" (design.md; issue 8, "What must be shown"): seeded
+ * The model-based test of "Rules over time" (docs/money-safety.md; issue 8, "What must be shown"): seeded
  * random histories of create, cancel, re-open, deliver, pay again, share a payment, delete,
  * restore, hide from a listing, change the lookback, change routing, VANISHED_ACTION, provider
  * 503s and captures, failing listings, and cycles — run against the real store (a fresh SQLite

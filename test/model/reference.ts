@@ -1,5 +1,5 @@
 /**
- * The reference model of the model-based test (design.md, "Rules over time"): a plain replay of
+ * The reference model of the model-based test (docs/money-safety.md): a plain replay of
  * the same commands that knows the sandbox's truth (which orders exist, their status and payment)
  * and what the worker could have seen (the window of every successful cycle), and from that alone
  * says what must and what must not be sent. No I/O and nothing from src/: it is the specification,

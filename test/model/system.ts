@@ -93,7 +93,7 @@ function routingRules(routing: Routing): RoutingRule[] {
   if (routing.klarnaRule) rules.push({ payTypeIdentifiers: ['K', 'KG'], provider: 'klarna' });
   rules.push({ payTypeIdentifiers: ['CL', 'WA'], provider: 'walley' });
   rules.push({ payTypeIdentifiers: ['SP', 'SS', 'SCH'], provider: 'handledBySpecter' });
-  // `elsewhere` is the second wave's routing target (interface.md, "Payments with no route");
+  // `elsewhere` is the second wave's routing target (docs/interface.md, "Payments with no route");
   // the cast lets this test name it before the config type does.
   if (routing.swishElsewhere) rules.push({ payTypeIdentifiers: ['SW'], provider: 'elsewhere' });
   return rules;

@@ -19,7 +19,7 @@ describe('EVENT_CATALOGUE', () => {
     }
   });
 
-  // interface.md, "Log events": these levels and alert flags are what alert rules are written against.
+  // docs/interface.md, "Log events": these levels and alert flags are what alert rules are written against.
   test.each([
     ['sync.started', 'info', false],
     ['sync.completed', 'info', false],
@@ -29,7 +29,7 @@ describe('EVENT_CATALOGUE', () => {
     ['order.cancel_detected', 'info', false],
     ['order.vanished', 'warn', true],
     ['order.reappeared', 'warn', false],
-    // Second wave (interface.md, "Additions for the second wave"): unrouted now awaits a person.
+    // Second wave (docs/interface.md, "Additions for the second wave"): unrouted now awaits a person.
     ['order.unrouted', 'warn', true],
     ['cancel.voided', 'warn', false],
     ['order.reopened', 'warn', 'conditional'],

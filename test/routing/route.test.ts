@@ -3,7 +3,7 @@ import type { RoutingRule } from '../../src/config/types.js';
 import type { SpecterPayment } from '../../src/domain.js';
 import { compileRoutingRules, routePayment } from '../../src/routing/route.js';
 
-// The defaults of interface.md, as config/default.json carries them.
+// The defaults of docs/interface.md, as config/default.json carries them.
 const defaults: RoutingRule[] = [
   { referencePrefix: 'QLIRO-', payTypeIdentifiers: ['QL'], provider: 'qliro', providerIdPattern: '^[0-9]+$' },
   { payTypeIdentifiers: ['K', 'KG'], provider: 'klarna' },

@@ -7,7 +7,7 @@
  * fetches a new token once and repeats the call once. Nothing here throws for what Walley or the
  * network did.
  *
- * How Walley says "already cancelled" or "captured" on a cancel is not documented (providers.md
+ * How Walley says "already cancelled" or "captured" on a cancel is not documented (docs/providers.md
  * leaves it open). This client expects a 400 whose JSON carries a `code` (or `errorCode`, or codes
  * in an `errors` array) — the sandbox answers `ORDER_ALREADY_CANCELLED` and `ORDER_ACTIVATED` /
  * `ORDER_PART_ACTIVATED`. A 400 it cannot place is NOT guessed from its text: the client reads the

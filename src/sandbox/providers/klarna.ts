@@ -19,7 +19,7 @@
  *   cancelRequests(id)                    — cancel requests that reached the handler for this order
  *   setLatency(ms)                        — every answer waits this long first
  *   setCancelledOrderAnswer(mode)         — how a cancel of an already-cancelled order answers:
- *        'cancel_not_allowed' (default: 403, what providers.md calls most likely) or 'no_content'
+ *        'cancel_not_allowed' (default: 403, what docs/providers.md calls most likely) or 'no_content'
  *        (204): the behaviour is unverified, so both can be exercised
  *   advanceClock(ms)                      — moves the sandbox clock (idempotency keys expire at 24 h)
  *   close()

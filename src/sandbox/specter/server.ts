@@ -1,5 +1,5 @@
 /**
- * A simulated Specter on 127.0.0.1, speaking the contract of specter-api.md ("Assumed"):
+ * A simulated Specter on 127.0.0.1, speaking the contract of docs/specter.md ("Assumed"):
  * GET /getInfo.asp, signed requests (v1 or v2 key scheme), paged getOrders over an order-date
  * window sorted by orderNo, getOrder, and the <APIresponse> error codes.
  *

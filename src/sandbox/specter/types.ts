@@ -66,7 +66,7 @@ export interface SpecterSandboxOptions {
   notFound?: NotFoundAnswer;
   /** Default { listOrders: 'getOrders', getOrder: 'getOrder' }. */
   actions?: { listOrders: string; getOrder: string };
-  /** Default 500, as specter-api.md assumes; larger pageSize answers code 40. */
+  /** Default 500, as docs/specter.md assumes; larger pageSize answers code 40. */
   maxPageSize?: number;
   /** Default 0: any free port. */
   port?: number;
