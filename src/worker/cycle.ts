@@ -16,6 +16,7 @@ import type { DispatchObserver } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { runWithLimit } from '../outbound/pool.js';
 import type { ProviderRegistry } from '../providers/registry.js';
+import { paymentKeyOf } from '../routing/payment.js';
 import { compileRoutingRules, routePayment } from '../routing/route.js';
 import type { SpecterClient } from '../specter/client.js';
 import { SpecterError } from '../specter/errors.js';
@@ -163,7 +164,19 @@ async function cycleBody(
   const confirmed = await confirmMissing(deps, firstDiff.missing, track);
   const present = confirmed.found.length > 0 ? [...listing, ...confirmed.found] : listing;
   const diff = confirmed.found.length > 0 ? diffOrders({ snapshots, listing: present, window, baseline, coverage }) : firstDiff;
-  const gone = loadSnapshots(store, confirmed.goneOrderNos);
+  // Routed by the rules in force now, not those of the cycle that last saw them: a person may have
+  // changed routing since (a method now settled elsewhere, or now covered by a provider).
+  const routeStored = (payment: { payTypeIdentifier: string | null; payTypeReference: string | null }) =>
+    routePayment(
+      payment.payTypeIdentifier === null && payment.payTypeReference === null
+        ? null
+        : { ...payment, payTypeIdentifierPaySystemUser: null, currency: null, totalIncVat: null },
+      rules,
+    );
+  const gone = loadSnapshots(store, confirmed.goneOrderNos).map((snapshot) => {
+    const route = routeStored(snapshot);
+    return { ...snapshot, route, paymentKey: paymentKeyOf({ ...snapshot, route }) };
+  });
 
   // 3. The money-safety rules, on plain values (plan.ts), against the jobs the payments already have.
   const recordedGone = recordedAsGone(snapshots, present);
@@ -174,7 +187,7 @@ async function cycleBody(
     ...jobsInvolved(store, diff, gone),
     revisitable: listRevisitableJobs(store),
     recordedGone,
-    route: (payment) => routePayment({ ...payment, payTypeIdentifierPaySystemUser: null, currency: null, totalIncVat: null }, rules),
+    route: routeStored,
     settings: config.sync,
   });
   const actions: CycleAction[] = [...plan.actions];
