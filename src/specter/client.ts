@@ -11,18 +11,11 @@
  * shifted under the listing costs one getOrder, never a false vanish.
  */
 import type { SpecterSettings } from '../config/types.js';
-import type { SpecterOrder } from '../domain.js';
+import type { SpecterOrder, OrderWindow } from '../domain.js';
 import { SpecterError } from './errors.js';
 import { createSpecterTransport, NOT_FOUND, type SpecterClientHooks } from './transport.js';
 
 export type { SpecterClientHooks, SpecterRetryInfo } from './transport.js';
-
-export interface OrderWindow {
-  /** 'YYYY-MM-DD', inclusive, on the order date. */
-  fromDate: string;
-  /** 'YYYY-MM-DD', inclusive. */
-  toDate: string;
-}
 
 export interface SpecterClient {
   /**
