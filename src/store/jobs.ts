@@ -112,6 +112,32 @@ export function jobsByPaymentKeys(store: Store, keys: Iterable<string>): Map<str
   return jobs;
 }
 
+/**
+ * The job of each carrier's payment, under the carrier's current payment key: found by that key,
+ * or else by the payment as Specter gave it (identifier and reference). Routing can give one
+ * payment a new key between cycles (klarna:… → unrouted:… when a rule is removed); its job made
+ * under the old key still covers the money.
+ */
+export function jobsForPayments(
+  store: Store,
+  carriers: Iterable<{ paymentKey: string | null; payTypeIdentifier: string | null; payTypeReference: string | null }>,
+): Map<string, CancellationJob> {
+  const list = [...carriers].filter((c): c is typeof c & { paymentKey: string } => c.paymentKey !== null);
+  const jobs = jobsByPaymentKeys(
+    store,
+    list.map((c) => c.paymentKey),
+  );
+  const byRaw = store.sqlite.prepare(
+    "SELECT * FROM cancellation_jobs WHERE pay_type_identifier IS ? AND pay_type_reference = ? AND state <> 'voided' ORDER BY id LIMIT 1",
+  );
+  for (const carrier of list) {
+    if (jobs.has(carrier.paymentKey) || (carrier.payTypeReference ?? '') === '') continue;
+    const row = byRaw.get(carrier.payTypeIdentifier, carrier.payTypeReference) as JobRow | undefined;
+    if (row) jobs.set(carrier.paymentKey, jobFromRow(row));
+  }
+  return jobs;
+}
+
 /** The jobs whose cause is one of these orders, by order. */
 export function jobsByOrderNos(store: Store, orderNos: Iterable<string>): Map<string, CancellationJob[]> {
   const select = store.sqlite.prepare('SELECT * FROM cancellation_jobs WHERE order_no = ? ORDER BY id');

@@ -22,7 +22,7 @@ import type { SpecterClient } from '../specter/client.js';
 import { SpecterError } from '../specter/errors.js';
 import { commitCycle } from '../store/commit.js';
 import type { Store } from '../store/database.js';
-import { countJobsByState, countOpenJobsByProvider, jobsByOrderNos, jobsByPaymentKeys, listRevisitableJobs } from '../store/jobs.js';
+import { countJobsByState, countOpenJobsByProvider, jobsByOrderNos, jobsForPayments, listRevisitableJobs } from '../store/jobs.js';
 import type { LeaseHolder } from '../store/lease.js';
 import { finishRun, lastSuccessfulRun } from '../store/runs.js';
 import { loadSnapshotIndex, loadSnapshots } from '../store/snapshots.js';
@@ -326,17 +326,14 @@ function jobsInvolved(
   diff: ReturnType<typeof diffOrders<SnapshotSummary>>,
   gone: readonly OrderSnapshot[],
 ): Pick<Parameters<typeof planCycle>[0], 'jobsByPayment' | 'jobsByOrder'> {
-  const keys: Array<string | null> = [
-    ...diff.cancellations.map((c) => c.order.paymentKey),
-    ...gone.map((s) => s.paymentKey),
-    ...diff.reopened.flatMap((r) => [r.before.paymentKey, r.after.paymentKey]),
-    ...diff.reappeared.flatMap((r) => [r.before.paymentKey, r.after.paymentKey]),
+  const carriers = [
+    ...diff.cancellations.map((c) => c.order),
+    ...gone,
+    ...diff.reopened.flatMap((r) => [{ ...r.after, paymentKey: r.before.paymentKey }, r.after]),
+    ...diff.reappeared.flatMap((r) => [{ ...r.after, paymentKey: r.before.paymentKey }, r.after]),
   ];
   return {
-    jobsByPayment: jobsByPaymentKeys(
-      store,
-      keys.filter((k): k is string => k !== null),
-    ),
+    jobsByPayment: jobsForPayments(store, carriers),
     jobsByOrder: jobsByOrderNos(
       store,
       [...diff.reopened, ...diff.reappeared].map((r) => r.after.orderNo),
