@@ -25,7 +25,7 @@ import { openStore, type Store } from '../src/store/database.js';
 import { makeLeaseHolder } from '../src/store/lease.js';
 import { migrateToLatest } from '../src/store/migrate.js';
 import { hasSuccessfulRun } from '../src/store/runs.js';
-import { ensureJob } from '../src/store/outbox.js';
+import { ensureJob } from '../src/store/jobWrites.js';
 import { loadSnapshotIndex } from '../src/store/snapshots.js';
 import { runCycle, type CycleDeps, type CycleReport } from '../src/worker/cycle.js';
 import { FloorTable, makeRawFetcher, runFloor } from './floor.js';

@@ -1,5 +1,6 @@
 /** `specter-sync vanished list|resolve|cancel`: vanished orders and what a person does about them. */
-import { listVanishedAwaiting, requestVanishedCancel, resolveVanished } from '../store/vanished.js';
+import { listVanishedAwaiting, resolveVanished } from '../store/vanished.js';
+import { requestVanishedCancel } from '../store/jobWrites.js';
 import { reportSentNow, sendJobNow } from '../worker/sendNow.js';
 import { EXIT, openContext, UsageError, type ExitCode } from './context.js';
 import { formatTable, printJson } from '../format.js';

@@ -5,7 +5,8 @@
 import type { Logger } from '../observability/logger.js';
 import type { Store } from '../store/database.js';
 import { type SendableJob } from '../store/jobs.js';
-import { markRetry, voidJob } from '../store/outbox.js';
+import { markRetry } from '../store/outbox.js';
+import { voidJob } from '../store/jobWrites.js';
 import { actionBase, failJob, jobFields, type JobRef } from './jobReport.js';
 import { iso } from './time.js';
 

@@ -8,7 +8,7 @@ import type { ProviderName, TrackedOrder, VanishStatus } from '../domain.js';
 import type { OrderWindow } from '../domain.js';
 import type { Store } from './database.js';
 import { type NewCancellationJob } from './jobs.js';
-import { ensureJob, releaseHold, rerouteJob, voidJob, type EnsuredJob } from './outbox.js';
+import { ensureJob, releaseHold, rerouteJob, voidJob, type EnsuredJob } from './jobWrites.js';
 
 export interface VanishRecord {
   orderNo: string;

@@ -102,13 +102,12 @@ export async function listJobs(store: Store, filter: { state?: JobState } = {}):
 }
 
 /** The jobs of these payments, by payment key (the cycle plans against them). */
-export function jobsByPaymentKeys(store: Store, keys: Iterable<string>): Map<string, CancellationJob> {
-  const select = store.sqlite.prepare('SELECT * FROM cancellation_jobs WHERE payment_key = ?');
+async function jobsByPaymentKeys(store: Store, keys: Iterable<string>): Promise<Map<string, CancellationJob>> {
+  const unique = [...new Set(keys)];
   const jobs = new Map<string, CancellationJob>();
-  for (const key of new Set(keys)) {
-    const row = select.get(key) as JobRow | undefined;
-    if (row) jobs.set(key, jobFromRow(row));
-  }
+  if (unique.length === 0) return jobs;
+  const rows = await store.db.selectFrom('cancellation_jobs').selectAll().where('payment_key', 'in', unique).execute();
+  for (const row of rows) jobs.set(row.payment_key, jobFromRow(row));
   return jobs;
 }
 
@@ -118,34 +117,39 @@ export function jobsByPaymentKeys(store: Store, keys: Iterable<string>): Map<str
  * payment a new key between cycles (klarna:… → unrouted:… when a rule is removed); its job made
  * under the old key still covers the money.
  */
-export function jobsForPayments(
+export async function jobsForPayments(
   store: Store,
   carriers: Iterable<{ paymentKey: string | null; payTypeIdentifier: string | null; payTypeReference: string | null }>,
-): Map<string, CancellationJob> {
+): Promise<Map<string, CancellationJob>> {
   const list = [...carriers].filter((c): c is typeof c & { paymentKey: string } => c.paymentKey !== null);
-  const jobs = jobsByPaymentKeys(
+  const jobs = await jobsByPaymentKeys(
     store,
     list.map((c) => c.paymentKey),
   );
-  const byRaw = store.sqlite.prepare(
-    "SELECT * FROM cancellation_jobs WHERE pay_type_identifier IS ? AND pay_type_reference = ? AND state <> 'voided' ORDER BY id LIMIT 1",
-  );
   for (const carrier of list) {
-    if (jobs.has(carrier.paymentKey) || (carrier.payTypeReference ?? '') === '') continue;
-    const row = byRaw.get(carrier.payTypeIdentifier, carrier.payTypeReference) as JobRow | undefined;
+    if (jobs.has(carrier.paymentKey) || carrier.payTypeReference === null || carrier.payTypeReference === '') continue;
+    const identifier = carrier.payTypeIdentifier;
+    const row = await store.db
+      .selectFrom('cancellation_jobs')
+      .selectAll()
+      .where((eb) => (identifier === null ? eb('pay_type_identifier', 'is', null) : eb('pay_type_identifier', '=', identifier)))
+      .where('pay_type_reference', '=', carrier.payTypeReference)
+      .where('state', '<>', 'voided')
+      .orderBy('id')
+      .limit(1)
+      .executeTakeFirst();
     if (row) jobs.set(carrier.paymentKey, jobFromRow(row));
   }
   return jobs;
 }
 
 /** The jobs whose cause is one of these orders, by order. */
-export function jobsByOrderNos(store: Store, orderNos: Iterable<string>): Map<string, CancellationJob[]> {
-  const select = store.sqlite.prepare('SELECT * FROM cancellation_jobs WHERE order_no = ? ORDER BY id');
+export async function jobsByOrderNos(store: Store, orderNos: Iterable<string>): Promise<Map<string, CancellationJob[]>> {
+  const unique = [...new Set(orderNos)];
   const jobs = new Map<string, CancellationJob[]>();
-  for (const orderNo of new Set(orderNos)) {
-    const rows = select.all(orderNo) as JobRow[];
-    if (rows.length > 0) jobs.set(orderNo, rows.map(jobFromRow));
-  }
+  if (unique.length === 0) return jobs;
+  const rows = await store.db.selectFrom('cancellation_jobs').selectAll().where('order_no', 'in', unique).orderBy('id').execute();
+  for (const row of rows) jobs.set(row.order_no, [...(jobs.get(row.order_no) ?? []), jobFromRow(row)]);
   return jobs;
 }
 
@@ -153,10 +157,14 @@ export function jobsByOrderNos(store: Store, orderNos: Iterable<string>): Map<st
  * Failed jobs the cycle looks at again every time, because the world can settle them without a
  * person: an unrouted payment that routing now covers, a live-twin hold whose twin is gone.
  */
-export function listRevisitableJobs(store: Store): CancellationJob[] {
-  const rows = store.sqlite
-    .prepare("SELECT * FROM cancellation_jobs WHERE state = 'failed' AND (failure_reason = 'unrouted' OR last_error_code = 'LIVE_TWIN') ORDER BY id")
-    .all() as JobRow[];
+export async function listRevisitableJobs(store: Store): Promise<CancellationJob[]> {
+  const rows = await store.db
+    .selectFrom('cancellation_jobs')
+    .selectAll()
+    .where('state', '=', 'failed')
+    .where((eb) => eb.or([eb('failure_reason', '=', 'unrouted'), eb('last_error_code', '=', 'LIVE_TWIN')]))
+    .orderBy('id')
+    .execute();
   return rows.map(jobFromRow);
 }
 

@@ -49,20 +49,18 @@ export interface Bounded<T> {
 export const REMINDER_MESSAGE_MAX_CHARS = 200;
 
 export async function listFailedJobsForReminder(store: Store, limit: number): Promise<Bounded<FailedJobReminder>> {
-  const [counted, rows] = await Promise.all([
-    store.db
-      .selectFrom('cancellation_jobs')
-      .select((eb) => eb.fn.countAll<number | string | bigint>().as('count'))
-      .where('state', '=', 'failed')
-      .executeTakeFirst(),
-    store.db
-      .selectFrom('cancellation_jobs')
-      .select(['id', 'order_no', 'provider', 'provider_ref', 'amount', 'currency', 'failure_reason', 'last_error_code', 'last_error_message'])
-      .where('state', '=', 'failed')
-      .orderBy('id')
-      .limit(limit)
-      .execute(),
-  ]);
+  const counted = await store.db
+    .selectFrom('cancellation_jobs')
+    .select((eb) => eb.fn.countAll<number | string | bigint>().as('count'))
+    .where('state', '=', 'failed')
+    .executeTakeFirst();
+  const rows = await store.db
+    .selectFrom('cancellation_jobs')
+    .select(['id', 'order_no', 'provider', 'provider_ref', 'amount', 'currency', 'failure_reason', 'last_error_code', 'last_error_message'])
+    .where('state', '=', 'failed')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
   return {
     count: Number(counted?.count ?? 0),
     jobs: rows.map((r) => ({
@@ -98,10 +96,13 @@ export async function listJobsWaitingForProvider(
     .where('provider', 'is not', null);
   // `NOT IN ()` is not valid SQL: with nothing configured, every provider is unconfigured.
   if (configured.length > 0) base = base.where('provider', 'not in', [...configured]);
-  const [counted, rows] = await Promise.all([
-    base.select((eb) => eb.fn.countAll<number | string | bigint>().as('count')).executeTakeFirst(),
-    base.select(['id', 'order_no', 'provider', 'provider_ref', 'amount', 'currency', 'created_at']).orderBy('created_at').orderBy('id').limit(limit).execute(),
-  ]);
+  const counted = await base.select((eb) => eb.fn.countAll<number | string | bigint>().as('count')).executeTakeFirst();
+  const rows = await base
+    .select(['id', 'order_no', 'provider', 'provider_ref', 'amount', 'currency', 'created_at'])
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
   return {
     count: Number(counted?.count ?? 0),
     // The query excludes NULL providers; the filter says so to the type system too.

@@ -16,6 +16,6 @@ export async function lastSuccessfulRun(store: Store): Promise<SyncRunRow | null
  * The run's end, once dispatch and confirmation are done too: the commit wrote the commit time,
  * but the cycle (and the lease) lasts until its last provider answer.
  */
-export function finishRun(store: Store, runId: number, finishedAt: string): void {
-  store.sqlite.prepare('UPDATE sync_runs SET finished_at = ? WHERE id = ?').run(finishedAt, runId);
+export async function finishRun(store: Store, runId: number, finishedAt: string): Promise<void> {
+  await store.db.updateTable('sync_runs').set({ finished_at: finishedAt }).where('id', '=', runId).execute();
 }

@@ -29,13 +29,11 @@ export interface StatusReport {
 
 /** `configured`: the providers whose credentials are set (config/types.ts configuredProviders). */
 export async function buildStatusReport(store: Store, configured: readonly ProviderName[], now: Date = new Date()): Promise<StatusReport> {
-  const [tracked, vanished, jobs, openByProvider, last] = await Promise.all([
-    countTrackedByStatus(store),
-    listVanishedAwaiting(store),
-    countJobsByState(store),
-    countOpenJobsByProvider(store),
-    lastSuccessfulRun(store),
-  ]);
+  const tracked = await countTrackedByStatus(store);
+  const vanished = await listVanishedAwaiting(store);
+  const jobs = await countJobsByState(store);
+  const openByProvider = await countOpenJobsByProvider(store);
+  const last = await lastSuccessfulRun(store);
   const waiting: Partial<Record<ProviderName, number>> = {};
   for (const [provider, count] of Object.entries(openByProvider) as Array<[ProviderName, number]>) {
     if (!configured.includes(provider)) waiting[provider] = count;

@@ -5,7 +5,7 @@
  * transaction, so a failed cycle leaves the database exactly as it was.
  */
 import type { AppConfig } from '../config/types.js';
-import type { OrderSnapshot, ProviderName, SnapshotSummary, SpecterOrder, TrackedOrder } from '../domain.js';
+import type { ProviderName, SpecterOrder } from '../domain.js';
 import { crashPoint } from '../crashpoint.js';
 import { diffOrders } from '../diff/diff.js';
 import { compileStatusMap, trackOrder } from '../diff/track.js';
@@ -14,7 +14,6 @@ import { confirmAcceptedJobs, type ConfirmAction } from '../dispatch/confirm.js'
 import { dispatchDueJobs, type DispatchAction } from '../dispatch/dispatcher.js';
 import type { DispatchObserver } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
-import { runWithLimit } from '../outbound/pool.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { paymentKeyOf } from '../routing/payment.js';
 import { compileRoutingRules, routePayment } from '../routing/route.js';
@@ -22,7 +21,7 @@ import type { SpecterClient } from '../specter/client.js';
 import { SpecterError } from '../specter/errors.js';
 import { commitCycle } from '../store/commit.js';
 import type { Store } from '../store/database.js';
-import { countJobsByState, countOpenJobsByProvider, jobsByOrderNos, jobsForPayments, listRevisitableJobs } from '../store/jobs.js';
+import { countJobsByState, countOpenJobsByProvider, listRevisitableJobs } from '../store/jobs.js';
 import type { LeaseHolder } from '../store/lease.js';
 import { finishRun, lastSuccessfulRun } from '../store/runs.js';
 import { loadSnapshotIndex, loadSnapshots } from '../store/snapshots.js';
@@ -31,11 +30,9 @@ import { takeLease } from './lease.js';
 import { planCycle, type PlannedAction } from './plan.js';
 import { actionFields, describeAction, reportCommitted } from './report.js';
 import { trackedGetOrder, verifyByCycleView } from './truth.js';
+import { confirmMissing, jobsInvolved, recordedAsGone } from './view.js';
 
 export { describeAction };
-
-/** getOrder confirmations in flight at once: Specter is shared with other integrations. */
-const CONFIRM_CONCURRENCY = 4;
 
 export interface CycleDeps {
   config: AppConfig;
@@ -184,8 +181,8 @@ async function cycleBody(
     diff,
     gone,
     present,
-    ...jobsInvolved(store, diff, gone),
-    revisitable: listRevisitableJobs(store),
+    ...(await jobsInvolved(store, diff, gone)),
+    revisitable: await listRevisitableJobs(store),
     recordedGone,
     route: routeStored,
     settings: config.sync,
@@ -268,7 +265,7 @@ async function cycleBody(
 
   const awaiting = await awaitingPerson(deps, plan.guardTripped);
   const finishedAt = clock().toISOString();
-  finishRun(store, committed.runId, finishedAt);
+  await finishRun(store, committed.runId, finishedAt);
   logger.event(
     'sync.completed',
     `cycle completed: ${counts.listed} listed, ${counts.cancelled} cancelled, ${counts.vanished} vanished, ${counts.jobsCreated} jobs created`,
@@ -279,66 +276,6 @@ async function cycleBody(
     },
   );
   return { outcome: baseline ? 'baseline' : 'succeeded', dryRun, startedAt, finishedAt, window, counts, actions, awaitingPerson: awaiting };
-}
-
-/**
- * getOrder for each missing order, CONFIRM_CONCURRENCY at a time. The guard acts before the
- * flood: once more orders are confirmed gone than VANISH_GUARD_MAX_PER_RUN allows, no further
- * confirmation starts (the guard trips and flags none), so a listing that suddenly lacks every
- * order costs at most limit + 1 + CONFIRM_CONCURRENCY requests, not one per tracked order. The
- * orders not asked stay tracked and are asked again by the next cycle. A getOrder that fails
- * starts nothing more and fails the cycle once the ones in flight have answered (the kit's pool).
- */
-async function confirmMissing(
-  deps: CycleDeps,
-  missing: readonly SnapshotSummary[],
-  track: (order: SpecterOrder) => TrackedOrder,
-): Promise<{ found: TrackedOrder[]; goneOrderNos: string[] }> {
-  const limit = deps.config.sync.vanishGuardMaxPerRun;
-  const found: TrackedOrder[] = [];
-  const goneOrderNos: string[] = [];
-  await runWithLimit(
-    missing,
-    CONFIRM_CONCURRENCY,
-    async (snapshot) => {
-      const order = await deps.specter.getOrder(snapshot.orderNo);
-      if (order === null) goneOrderNos.push(snapshot.orderNo);
-      else found.push(track(order));
-    },
-    () => goneOrderNos.length > limit,
-  );
-  return { found, goneOrderNos };
-}
-
-/** Orders recorded as vanished before that this cycle's listing still lacks: still gone. */
-function recordedAsGone(snapshots: ReadonlyMap<string, SnapshotSummary>, present: readonly TrackedOrder[]): Set<string> {
-  const listed = new Set(present.map((o) => o.orderNo));
-  const gone = new Set<string>();
-  for (const s of snapshots.values()) {
-    if (s.vanishedAt !== null && s.vanishStatus !== 'reappeared' && s.reentering !== true && !listed.has(s.orderNo)) gone.add(s.orderNo);
-  }
-  return gone;
-}
-
-/** The jobs the plan must know of: those of every payment it may act on, and of re-opened or reappeared orders. */
-function jobsInvolved(
-  store: Store,
-  diff: ReturnType<typeof diffOrders<SnapshotSummary>>,
-  gone: readonly OrderSnapshot[],
-): Pick<Parameters<typeof planCycle>[0], 'jobsByPayment' | 'jobsByOrder'> {
-  const carriers = [
-    ...diff.cancellations.map((c) => c.order),
-    ...gone,
-    ...diff.reopened.flatMap((r) => [{ ...r.after, paymentKey: r.before.paymentKey }, r.after]),
-    ...diff.reappeared.flatMap((r) => [{ ...r.after, paymentKey: r.before.paymentKey }, r.after]),
-  ];
-  return {
-    jobsByPayment: jobsForPayments(store, carriers),
-    jobsByOrder: jobsByOrderNos(
-      store,
-      [...diff.reopened, ...diff.reappeared].map((r) => r.after.orderNo),
-    ),
-  };
 }
 
 /**
@@ -385,7 +322,9 @@ async function sendAndConfirm(
 
 async function awaitingPerson(deps: CycleDeps, guardTripped: boolean): Promise<AwaitingPerson> {
   const { store, providers } = deps;
-  const [vanished, jobStates, openByProvider] = await Promise.all([listVanishedAwaiting(store), countJobsByState(store), countOpenJobsByProvider(store)]);
+  const vanished = await listVanishedAwaiting(store);
+  const jobStates = await countJobsByState(store);
+  const openByProvider = await countOpenJobsByProvider(store);
   let jobsWithoutProvider = 0;
   for (const [provider, count] of Object.entries(openByProvider) as Array<[ProviderName, number]>) {
     if (!providers[provider]) jobsWithoutProvider += count;

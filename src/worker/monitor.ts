@@ -123,7 +123,10 @@ export function createMonitor(deps: MonitorDeps): Monitor {
 
   async function refreshDatabaseGauges(): Promise<void> {
     try {
-      const [trackedByStatus, vanished, jobsByState] = await Promise.all([countTrackedByStatus(store), listVanishedAwaiting(store), countJobsByState(store)]);
+      // One after the other: the queries share one synchronous connection, so Promise.all would only pretend to overlap them.
+      const trackedByStatus = await countTrackedByStatus(store);
+      const vanished = await listVanishedAwaiting(store);
+      const jobsByState = await countJobsByState(store);
       metrics.setDatabaseGauges({ trackedByStatus, vanishedAwaiting: vanished.length, jobsByState });
     } catch (error) {
       logger.event('sync.failed', `the metrics could not be refreshed from the database: ${(error as Error).message}`, {
@@ -184,10 +187,8 @@ export function createMonitor(deps: MonitorDeps): Monitor {
     let reminder: JobsReminder | null;
     try {
       const createdBefore = new Date(clock().getTime() - WAITING_FOR_PROVIDER_REMIND_AFTER_MS).toISOString();
-      const [failed, waiting] = await Promise.all([
-        listFailedJobsForReminder(store, REMINDER_MAX_ORDERS),
-        listJobsWaitingForProvider(store, { configured: registeredProviders(deps.providers), createdBefore, limit: REMINDER_MAX_ORDERS }),
-      ]);
+      const failed = await listFailedJobsForReminder(store, REMINDER_MAX_ORDERS);
+      const waiting = await listJobsWaitingForProvider(store, { configured: registeredProviders(deps.providers), createdBefore, limit: REMINDER_MAX_ORDERS });
       reminder = describeJobsReminder(failed, waiting);
     } catch (error) {
       logger.event('sync.failed', `the jobs awaiting a person could not be read for the reminder: ${(error as Error).message}`, {

@@ -10,7 +10,8 @@ import { acquireLease, makeLeaseHolder, readLease, releaseLease, renewLease } fr
 import { commitCycle, type CycleRecord } from '../../src/store/commit.js';
 import { loadSnapshotIndex, loadSnapshots } from '../../src/store/snapshots.js';
 import { listJobs, type NewCancellationJob } from '../../src/store/jobs.js';
-import { listVanishedAwaiting, requestVanishedCancel, resolveVanished } from '../../src/store/vanished.js';
+import { listVanishedAwaiting, resolveVanished } from '../../src/store/vanished.js';
+import { requestVanishedCancel } from '../../src/store/jobWrites.js';
 
 let dir: string;
 let store: Store;
