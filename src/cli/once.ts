@@ -1,6 +1,7 @@
 /** `specter-sync once [--dry-run] [--json]`: one whole cycle, then exit (docs/interface.md). */
 import { buildCycleDeps } from '../worker/deps.js';
-import { describeAction, needsPerson, runCycle, type CycleReport } from '../worker/cycle.js';
+import { needsPerson, runCycle, type CycleReport } from '../worker/cycle.js';
+import { describeAction } from './describe.js';
 import { EXIT, openContext, type ExitCode } from './context.js';
 import { formatTable, printJson } from '../format.js';
 

@@ -28,11 +28,9 @@ import { loadSnapshotIndex, loadSnapshots } from '../store/snapshots.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
 import { takeLease } from './lease.js';
 import { planCycle, type PlannedAction } from './plan.js';
-import { actionFields, describeAction, reportCommitted } from './report.js';
+import { actionFields, reportCommitted } from './report.js';
 import { trackedGetOrder, verifyByCycleView } from './truth.js';
 import { confirmMissing, jobsInvolved, recordedAsGone } from './view.js';
-
-export { describeAction };
 
 export interface CycleDeps {
   config: AppConfig;
@@ -206,7 +204,10 @@ async function cycleBody(
   }
 
   if (dryRun) {
-    for (const action of actions) logger.event('dryrun.action', `would: ${describeAction(action)}`, actionFields(action));
+    for (const action of actions) {
+      const fields = actionFields(action);
+      logger.event('dryrun.action', `would: ${action.action}${typeof fields.orderNo === 'string' ? ` (order ${fields.orderNo})` : ''}`, fields);
+    }
     const awaiting = await awaitingPerson(deps, plan.guardTripped);
     logger.event('sync.completed', 'dry run completed: nothing was written or sent', { ...counts, dryRun: true });
     return {

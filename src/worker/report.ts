@@ -147,7 +147,8 @@ export function reportCommitted(report: CommittedReport): void {
   }
 }
 
-function voidText(reason: string, orderNo: string | undefined): string {
+/** Why a job was voided, in words (the log line here, `once`'s report in cli/describe.ts). */
+export function voidText(reason: string, orderNo: string | undefined): string {
   const order = orderNo === undefined ? 'its order' : `order ${orderNo}`;
   switch (reason) {
     case 'reopened':
@@ -191,35 +192,4 @@ export function actionFields(action: CycleAction): LogFields {
   if ('reason' in action && action.reason) fields.reason = action.reason;
   if ('jobId' in action && action.jobId !== undefined) fields.jobId = action.jobId;
   return fields;
-}
-
-export function describeAction(action: CycleAction): string {
-  switch (action.action) {
-    case 'cancel_job_created':
-      return action.heldBecause
-        ? `hold the cancellation of order ${action.orderNo} at ${action.provider} (${action.providerRef}) for a person: ${action.heldBecause}`
-        : `cancel order ${action.orderNo} at ${action.provider} (${action.providerRef}), reason ${action.reason}`;
-    case 'vanished_flagged':
-      return `flag vanished order ${action.orderNo} (${action.provider ?? 'no provider'} ${action.providerRef ?? ''}, ${action.amount ?? '?'} ${action.currency ?? ''})${action.note ? `: ${action.note}` : ''}`;
-    case 'reappeared':
-      return `order ${action.orderNo} reappeared`;
-    case 'reopened':
-      return `order ${action.orderNo} is open again${action.cancellationSent ? ': its cancellation already went out, a person must arrange payment again' : ''}`;
-    case 'unrouted':
-      return `order ${action.orderNo}: its payment has no provider (${action.reason}); a person decides`;
-    case 'handled_by_specter':
-      return `order ${action.orderNo} ${action.what}: Specter handles the payment`;
-    case 'job_voided':
-      return `void job ${action.jobId} of order ${action.orderNo}: ${voidText(action.reason, action.orderNo)}`;
-    case 'job_rerouted':
-      return `job ${action.jobId} of order ${action.orderNo}: routed to ${action.provider} (${action.providerRef}) and queued`;
-    case 'hold_released':
-      return `job ${action.jobId} of order ${action.orderNo}: no live order carries its payment any more; queued`;
-    case 'vanish_guard_tripped':
-      return `vanish guard tripped: more than ${action.limit} confirmed gone (${action.vanished} counted before confirmation stopped); none flagged`;
-    case 'dispatch':
-      return `job ${action.jobId} order ${action.orderNo} at ${action.provider}: ${action.result}${action.reason ? ` (${action.reason})` : ''}`;
-    case 'confirm':
-      return `job ${action.jobId} order ${action.orderNo} at ${action.provider}: confirmation ${action.result}${action.reason ? ` (${action.reason})` : ''}`;
-  }
 }
