@@ -1,6 +1,6 @@
 /** The diff's rules (docs/architecture.md), each on plain values: no database, no HTTP, no clock. */
 import { describe, expect, it } from '@jest/globals';
-import { rawPaymentOf } from '../../src/routing/payment.js';
+import { snapshotOf } from '../support/records.js';
 import type { OrderSnapshot, Route, TrackedOrder } from '../../src/domain.js';
 import { diffOrders, type DiffInput } from '../../src/diff/diff.js';
 import { windowFor } from '../../src/diff/window.js';
@@ -28,19 +28,6 @@ function order(orderNo: string, over: Partial<TrackedOrder> = {}): TrackedOrder 
   return base;
 }
 
-function snapshot(o: TrackedOrder, facts: Partial<OrderSnapshot> = {}): OrderSnapshot {
-  return {
-    ...o,
-    rawPayment: rawPaymentOf(o),
-    firstSeenAt: '2026-11-20T09:20:00.000Z',
-    lastSeenAt: '2026-11-20T09:20:00.000Z',
-    cancelledAt: o.status === 'cancelled' ? '2026-11-20T09:20:00.000Z' : null,
-    vanishedAt: null,
-    vanishStatus: null,
-    ...facts,
-  };
-}
-
 function input(snapshots: OrderSnapshot[], listing: TrackedOrder[], baseline = false): DiffInput {
   return { snapshots: new Map(snapshots.map((s) => [s.orderNo, s])), listing, window, baseline };
 }
@@ -58,7 +45,7 @@ describe('baseline', () => {
 
 describe('cancellations', () => {
   it('an open order that turns cancelled is one transition', () => {
-    const before = snapshot(order('1'));
+    const before = snapshotOf(order('1'));
     const after = order('1', { status: 'cancelled', statusId: '5' });
     const diff = diffOrders(input([before], [after]));
     expect(diff.cancellations).toEqual([{ order: after, firstSeenCancelled: false }]);
@@ -66,20 +53,20 @@ describe('cancellations', () => {
   });
 
   it('after the baseline, an order first seen already cancelled is forwarded', () => {
-    const diff = diffOrders(input([snapshot(order('1'))], [order('1'), order('2', { status: 'cancelled', statusId: '5' })]));
+    const diff = diffOrders(input([snapshotOf(order('1'))], [order('1'), order('2', { status: 'cancelled', statusId: '5' })]));
     expect(diff.cancellations.map((c) => [c.order.orderNo, c.firstSeenCancelled])).toEqual([['2', true]]);
   });
 
   it('a cancelled order seen again is not a second transition (cancelled_at is written once)', () => {
     const cancelled = order('1', { status: 'cancelled', statusId: '5' });
-    const diff = diffOrders(input([snapshot(cancelled)], [cancelled]));
+    const diff = diffOrders(input([snapshotOf(cancelled)], [cancelled]));
     expect(diff.cancellations).toEqual([]);
     expect(diff.cancelledFacts).toEqual([]);
     expect(diff.unchanged).toBe(1);
   });
 
   it("cancelled, re-opened and cancelled again is a transition each time it is watched (the payment's one job makes it forwarded once: test/worker/plan.test.ts)", () => {
-    const reopened = snapshot(order('1'), { cancelledAt: '2026-11-21T08:00:00.000Z' });
+    const reopened = snapshotOf(order('1'), { cancelledAt: '2026-11-21T08:00:00.000Z' });
     const diff = diffOrders(input([reopened], [order('1', { status: 'cancelled', statusId: '5' })]));
     expect(diff.cancellations.map((c) => c.order.orderNo)).toEqual(['1']);
     // cancelled_at is a fact written once: it is already there.
@@ -88,7 +75,7 @@ describe('cancellations', () => {
   });
 
   it('a cancelled order seen cancelled again is no transition; one seen open again is re-opened', () => {
-    const cancelled = snapshot(order('1', { status: 'cancelled', statusId: '5' }));
+    const cancelled = snapshotOf(order('1', { status: 'cancelled', statusId: '5' }));
     expect(diffOrders(input([cancelled], [order('1', { status: 'cancelled', statusId: '5' })])).cancellations).toEqual([]);
     const diff = diffOrders(input([cancelled], [order('1')]));
     expect(diff.reopened.map((r) => [r.before.orderNo, r.after.status])).toEqual([['1', 'open']]);
@@ -110,13 +97,13 @@ describe('cancellations', () => {
       paymentKey: 'klarna:k-1',
       contentHash: 'routed',
     };
-    const diff = diffOrders(input([snapshot(unrouted)], [routed]));
+    const diff = diffOrders(input([snapshotOf(unrouted)], [routed]));
     expect(diff.changed).toHaveLength(1);
     expect(diff.cancellations).toEqual([]);
   });
 
   it('a cancelled order paid again under a new reference carries a new payment to cancel', () => {
-    const cancelled = snapshot(order('1', { status: 'cancelled', statusId: '5' }));
+    const cancelled = snapshotOf(order('1', { status: 'cancelled', statusId: '5' }));
     const repaid = order('1', {
       status: 'cancelled',
       statusId: '5',
@@ -129,13 +116,13 @@ describe('cancellations', () => {
   });
 
   it('a delivered order is not a cancellation', () => {
-    const diff = diffOrders(input([snapshot(order('1'))], [order('1', { status: 'delivered', deliveryStatus: 'D' })]));
+    const diff = diffOrders(input([snapshotOf(order('1'))], [order('1', { status: 'delivered', deliveryStatus: 'D' })]));
     expect(diff.cancellations).toEqual([]);
     expect(diff.changed).toHaveLength(1);
   });
 
   it('unchanged orders are counted, not listed as changed', () => {
-    const diff = diffOrders(input([snapshot(order('1')), snapshot(order('2'))], [order('1'), order('2')]));
+    const diff = diffOrders(input([snapshotOf(order('1')), snapshotOf(order('2'))], [order('1'), order('2')]));
     expect(diff.unchanged).toBe(2);
     expect(diff.changed).toEqual([]);
     expect(diff.newOrders).toEqual([]);
@@ -144,47 +131,47 @@ describe('cancellations', () => {
 
 describe('missing orders', () => {
   it('a tracked order absent from the listing is a candidate, not a verdict', () => {
-    const diff = diffOrders(input([snapshot(order('1')), snapshot(order('2'))], [order('1')]));
+    const diff = diffOrders(input([snapshotOf(order('1')), snapshotOf(order('2'))], [order('1')]));
     expect(diff.missing.map((s) => s.orderNo)).toEqual(['2']);
   });
 
   it('an order older than the window leaves tracking quietly and is never missing', () => {
-    const old = snapshot(order('1', { orderDate: '2026-09-26 23:59:59' }));
-    const edge = snapshot(order('2', { orderDate: '2026-09-27 00:00:00' }));
+    const old = snapshotOf(order('1', { orderDate: '2026-09-26 23:59:59' }));
+    const edge = snapshotOf(order('2', { orderDate: '2026-09-27 00:00:00' }));
     const diff = diffOrders(input([old, edge], []));
     expect(diff.leftWindow.map((s) => s.orderNo)).toEqual(['1']);
     expect(diff.missing.map((s) => s.orderNo)).toEqual(['2']);
   });
 
   it('a tracked order found with a date older than the window leaves it; it did not vanish', () => {
-    const tracked = snapshot(order('1'));
+    const tracked = snapshotOf(order('1'));
     const diff = diffOrders(input([tracked], [order('1', { orderDate: '2026-01-02 08:00:00' })]));
     expect(diff.leftWindow.map((s) => s.orderNo)).toEqual(['1']);
     expect(diff.missing).toEqual([]);
   });
 
   it('an order already recorded as vanished is not asked about again', () => {
-    const gone = snapshot(order('1'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'awaiting' });
-    const resolved = snapshot(order('2'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'resolved' });
+    const gone = snapshotOf(order('1'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'awaiting' });
+    const resolved = snapshotOf(order('2'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'resolved' });
     expect(diffOrders(input([gone, resolved], [])).missing).toEqual([]);
   });
 
   it('an order that reappeared and then went missing again is a candidate again', () => {
-    const back = snapshot(order('1'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'reappeared' });
+    const back = snapshotOf(order('1'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'reappeared' });
     expect(diffOrders(input([back], [])).missing.map((s) => s.orderNo)).toEqual(['1']);
   });
 });
 
 describe('reappearance', () => {
   it('a vanished order listed again is reported as reappeared', () => {
-    const gone = snapshot(order('1'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'awaiting' });
+    const gone = snapshotOf(order('1'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'awaiting' });
     const diff = diffOrders(input([gone], [order('1')]));
     expect(diff.reappeared.map((r) => r.after.orderNo)).toEqual(['1']);
     expect(diff.missing).toEqual([]);
   });
 
   it('an order that reappeared before is not reported again', () => {
-    const back = snapshot(order('1'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'reappeared' });
+    const back = snapshotOf(order('1'), { vanishedAt: '2026-11-21T08:00:00.000Z', vanishStatus: 'reappeared' });
     expect(diffOrders(input([back], [order('1')])).reappeared).toEqual([]);
   });
 });
@@ -219,7 +206,7 @@ describe('history stays history', () => {
   });
 
   it('an order re-entering the window is matched with its kept snapshot: its facts stand, nothing it did outside is news', () => {
-    const kept = { ...snapshot(order('1', { orderDate: '2026-10-01 09:00:00' })), reentering: true };
+    const kept = { ...snapshotOf(order('1', { orderDate: '2026-10-01 09:00:00' })), reentering: true };
     const diff = diffOrders(input([kept], [cancelled('1', '2026-10-01 09:00:00')]));
     expect(diff.newOrders).toEqual([]);
     expect(diff.reentered.map((s) => s.orderNo)).toEqual(['1']);
@@ -228,14 +215,14 @@ describe('history stays history', () => {
   });
 
   it('a kept snapshot dated inside the window again but not listed is not asked about', () => {
-    const kept = { ...snapshot(order('1', { orderDate: '2026-10-01 09:00:00' })), reentering: true };
+    const kept = { ...snapshotOf(order('1', { orderDate: '2026-10-01 09:00:00' })), reentering: true };
     expect(diffOrders(input([kept], [])).missing).toEqual([]);
   });
 });
 
 describe('purity', () => {
   it('does not change its inputs', () => {
-    const snapshots = [snapshot(order('1')), snapshot(order('2'))];
+    const snapshots = [snapshotOf(order('1')), snapshotOf(order('2'))];
     const listing = [order('1', { status: 'cancelled', statusId: '5' }), order('3')];
     const frozen = JSON.stringify([snapshots, listing]);
     diffOrders(input(snapshots, listing));

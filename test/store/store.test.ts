@@ -9,7 +9,8 @@ import { openStore, type Store } from '../../src/store/database.js';
 import { acquireLease, makeLeaseHolder, readLease, releaseLease, renewLease } from '../../src/store/lease.js';
 import { commitCycle, type CycleRecord } from '../../src/store/commit.js';
 import { loadSnapshotIndex, loadSnapshots } from '../../src/store/snapshots.js';
-import { listJobs, type NewCancellationJob } from '../../src/store/jobs.js';
+import { listJobs } from '../../src/store/jobs.js';
+import { cycleRecord, klarnaJob } from '../support/records.js';
 import { listVanishedAwaiting, resolveVanished } from '../../src/store/vanished.js';
 import { requestVanishedCancel } from '../../src/store/jobWrites.js';
 
@@ -43,40 +44,8 @@ function order(orderNo: string, over: Partial<TrackedOrder> = {}): TrackedOrder 
   };
 }
 
-function jobOf(orderNo: string, ref: string): NewCancellationJob {
-  return {
-    orderNo,
-    paymentKey: `klarna:${ref}`,
-    provider: 'klarna',
-    providerRef: ref,
-    payTypeIdentifier: 'K',
-    payTypeReference: ref,
-    amount: '100.00',
-    currency: 'SEK',
-    reason: 'cancelled',
-  };
-}
-
 function record(over: Partial<CycleRecord>): CycleRecord {
-  return {
-    holder: 'test',
-    startedAt: '2026-11-26T10:00:00.000Z',
-    at: '2026-11-26T10:00:01.000Z',
-    baseline: false,
-    window: { fromDate: '2026-09-27', toDate: '2026-11-26' },
-    upserts: [],
-    reentered: [],
-    cancelledFacts: [],
-    vanished: [],
-    reappeared: [],
-    leftWindow: [],
-    jobs: [],
-    voids: [],
-    reroutes: [],
-    releases: [],
-    counts: { listed: 0, newOrders: 0, changed: 0, cancelled: 0, missing: 0, guardTripped: false },
-    ...over,
-  };
+  return cycleRecord(over);
 }
 
 describe('opening', () => {
@@ -154,9 +123,9 @@ describe('commitCycle', () => {
 
   it('creates one job per payment, whatever asks twice and however many orders carry it, each payment with its own key', () => {
     commitCycle(store, record({ upserts: [order('1'), order('2'), order('3')] }));
-    const first = commitCycle(store, record({ jobs: [jobOf('1', 'ref-1'), jobOf('2', 'ref-2')] }));
+    const first = commitCycle(store, record({ jobs: [klarnaJob('1', 'ref-1'), klarnaJob('2', 'ref-2')] }));
     // Order 3 carries order 1's payment; a vanish of order 1 asks for the same payment again.
-    const second = commitCycle(store, record({ jobs: [jobOf('3', 'ref-1'), { ...jobOf('1', 'ref-1'), reason: 'vanished' }] }));
+    const second = commitCycle(store, record({ jobs: [klarnaJob('3', 'ref-1'), { ...klarnaJob('1', 'ref-1'), reason: 'vanished' }] }));
     expect(first.createdJobs).toHaveLength(2);
     expect(second.createdJobs).toHaveLength(0);
     const rows = store.sqlite.prepare('SELECT order_no, payment_key, idempotency_key FROM cancellation_jobs ORDER BY id').all() as Array<
@@ -171,11 +140,11 @@ describe('commitCycle', () => {
 
   it('re-arms a voided job of the payment with its original key instead of making a second one', () => {
     commitCycle(store, record({ upserts: [order('1'), order('2')] }));
-    const [created] = commitCycle(store, record({ jobs: [jobOf('1', 'ref-1')] })).createdJobs;
+    const [created] = commitCycle(store, record({ jobs: [klarnaJob('1', 'ref-1')] })).createdJobs;
     const voided = commitCycle(store, record({ voids: [{ jobId: created!.id, reason: 'reopened' }] }));
     expect(voided.voided).toEqual([{ jobId: created!.id, reason: 'reopened' }]);
     expect(store.sqlite.prepare('SELECT state, void_reason FROM cancellation_jobs').get()).toEqual({ state: 'voided', void_reason: 'reopened' });
-    const rearmed = commitCycle(store, record({ jobs: [jobOf('2', 'ref-1')] })).createdJobs;
+    const rearmed = commitCycle(store, record({ jobs: [klarnaJob('2', 'ref-1')] })).createdJobs;
     expect(rearmed).toEqual([expect.objectContaining({ id: created!.id, idempotencyKey: created!.idempotencyKey, rearmed: true, orderNo: '2' })]);
     expect(store.sqlite.prepare('SELECT order_no, state, void_reason, idempotency_key FROM cancellation_jobs').all()).toEqual([
       { order_no: '2', state: 'pending', void_reason: null, idempotency_key: created!.idempotencyKey },
@@ -189,7 +158,7 @@ describe('commitCycle', () => {
     commitCycle(store, record({ upserts: [order('1')] }));
     const before = store.sqlite.prepare('SELECT COUNT(*) AS n FROM sync_runs').get() as { n: number };
     // A job for an order with no snapshot violates the foreign key half-way through the commit.
-    expect(() => commitCycle(store, record({ upserts: [order('3')], jobs: [jobOf('nope', 'x')] }))).toThrow();
+    expect(() => commitCycle(store, record({ upserts: [order('3')], jobs: [klarnaJob('nope', 'x')] }))).toThrow();
     expect(loadSnapshotIndex(store).has('3')).toBe(false);
     expect((store.sqlite.prepare('SELECT COUNT(*) AS n FROM sync_runs').get() as { n: number }).n).toBe(before.n);
   });

@@ -1,8 +1,9 @@
 /** The money-safety rules of one cycle (src/worker/plan.ts), on plain values: no database, no HTTP. */
 import { describe, expect, it } from '@jest/globals';
+import { snapshotOf } from '../support/records.js';
 import type { OrderSnapshot, Route, SnapshotSummary, TrackedOrder } from '../../src/domain.js';
 import { diffOrders, type OrderDiff } from '../../src/diff/diff.js';
-import { paymentKeyOf, rawPaymentOf } from '../../src/routing/payment.js';
+import { paymentKeyOf } from '../../src/routing/payment.js';
 import type { CancellationJob } from '../../src/store/jobs.js';
 import { planCycle, type PlanInput } from '../../src/worker/plan.js';
 
@@ -30,19 +31,6 @@ function order(orderNo: string, over: Partial<TrackedOrder> = {}): TrackedOrder 
   return base;
 }
 const cancelled = (orderNo: string, over: Partial<TrackedOrder> = {}) => order(orderNo, { status: 'cancelled', statusId: '5', ...over });
-
-function snapshot(o: TrackedOrder, facts: Partial<OrderSnapshot> = {}): OrderSnapshot {
-  return {
-    ...o,
-    rawPayment: rawPaymentOf(o),
-    firstSeenAt: '2026-11-20T09:20:00.000Z',
-    lastSeenAt: '2026-11-20T09:20:00.000Z',
-    cancelledAt: o.status === 'cancelled' ? '2026-11-20T09:20:00.000Z' : null,
-    vanishedAt: null,
-    vanishStatus: null,
-    ...facts,
-  };
-}
 
 let nextJobId = 1;
 function job(orderNo: string, over: Partial<CancellationJob> = {}): CancellationJob {
@@ -110,27 +98,27 @@ function plan(s: Scenario) {
 
 describe('a cancellation belongs to a payment', () => {
   it('a watched cancellation makes one job for its payment', () => {
-    const p = plan({ before: [snapshot(order('1'))], listing: [cancelled('1')] });
+    const p = plan({ before: [snapshotOf(order('1'))], listing: [cancelled('1')] });
     expect(p.jobs).toEqual([expect.objectContaining({ orderNo: '1', paymentKey: 'klarna:ref-1', provider: 'klarna', reason: 'cancelled' })]);
     expect(p.jobs[0]?.hold).toBeUndefined();
   });
 
   it('two orders carrying one payment, both cancelled, make one job', () => {
     const shared = { payTypeReference: 'shared', route: klarna('shared') };
-    const p = plan({ before: [snapshot(order('1', shared)), snapshot(order('2', shared))], listing: [cancelled('1', shared), cancelled('2', shared)] });
+    const p = plan({ before: [snapshotOf(order('1', shared)), snapshotOf(order('2', shared))], listing: [cancelled('1', shared), cancelled('2', shared)] });
     expect(p.jobs.map((j) => j.paymentKey)).toEqual(['klarna:shared']);
   });
 
   it('a payment whose job exists (sent, pending or failed) gets no second one; a voided one is asked for again', () => {
     for (const state of ['done', 'pending', 'failed', 'accepted', 'dismissed'] as const) {
-      expect(plan({ before: [snapshot(order('1'))], listing: [cancelled('1')], jobs: [job('1', { state })] }).jobs).toEqual([]);
+      expect(plan({ before: [snapshotOf(order('1'))], listing: [cancelled('1')], jobs: [job('1', { state })] }).jobs).toEqual([]);
     }
-    expect(plan({ before: [snapshot(order('1'))], listing: [cancelled('1')], jobs: [job('1', { state: 'voided' })] }).jobs).toHaveLength(1);
+    expect(plan({ before: [snapshotOf(order('1'))], listing: [cancelled('1')], jobs: [job('1', { state: 'voided' })] }).jobs).toHaveLength(1);
   });
 
   it('a live order carrying the payment holds the job for a person', () => {
     const shared = { payTypeReference: 'shared', route: klarna('shared') };
-    const p = plan({ before: [snapshot(order('1', shared)), snapshot(order('2', shared))], listing: [cancelled('1', shared), order('2', shared)] });
+    const p = plan({ before: [snapshotOf(order('1', shared)), snapshotOf(order('2', shared))], listing: [cancelled('1', shared), order('2', shared)] });
     expect(p.jobs[0]?.hold).toEqual(expect.objectContaining({ reason: 'rejected', code: 'LIVE_TWIN' }));
   });
 });
@@ -142,7 +130,7 @@ describe('every cancelled payment reaches a provider or a person', () => {
       payTypeReference: 'sw-1',
       route: { kind: 'unrouted', reason: 'no routing rule matches payTypeIdentifier "SW"' } as Route,
     };
-    const p = plan({ before: [snapshot(order('1', swish))], listing: [cancelled('1', swish)] });
+    const p = plan({ before: [snapshotOf(order('1', swish))], listing: [cancelled('1', swish)] });
     expect(p.jobs).toEqual([
       expect.objectContaining({ paymentKey: 'unrouted:SW:sw-1', provider: null, hold: expect.objectContaining({ reason: 'unrouted' }) }),
     ]);
@@ -154,7 +142,7 @@ describe('every cancelled payment reaches a provider or a person', () => {
     const specter = { payTypeIdentifier: 'SP', route: { kind: 'handledBySpecter' } as Route };
     const none = { payTypeIdentifier: null, payTypeReference: null, route: { kind: 'unrouted', reason: 'the order has no payment' } as Route };
     const p = plan({
-      before: [snapshot(order('1', elsewhere)), snapshot(order('2', specter)), snapshot(order('3', none))],
+      before: [snapshotOf(order('1', elsewhere)), snapshotOf(order('2', specter)), snapshotOf(order('3', none))],
       listing: [cancelled('1', elsewhere), cancelled('2', specter), cancelled('3', none)],
     });
     expect(p.jobs).toEqual([]);
@@ -175,14 +163,14 @@ describe('every cancelled payment reaches a provider or a person', () => {
 describe('send-time truth: what stopped holding is voided', () => {
   it('a re-opened order voids its pending job and says nothing went out', () => {
     const pending = job('1');
-    const p = plan({ before: [snapshot(cancelled('1'))], listing: [order('1')], jobs: [pending] });
+    const p = plan({ before: [snapshotOf(cancelled('1'))], listing: [order('1')], jobs: [pending] });
     expect(p.voids).toEqual([{ jobId: pending.id, reason: 'reopened' }]);
     expect(p.reopened).toEqual([expect.objectContaining({ sentJob: null, was: 'cancelled' })]);
   });
 
   it('a re-opened order whose cancellation went out is the alert', () => {
     const done = job('1', { state: 'done' });
-    const p = plan({ before: [snapshot(cancelled('1'))], listing: [order('1')], jobs: [done] });
+    const p = plan({ before: [snapshotOf(cancelled('1'))], listing: [order('1')], jobs: [done] });
     expect(p.voids).toEqual([]);
     expect(p.reopened).toEqual([expect.objectContaining({ sentJob: done })]);
   });
@@ -191,14 +179,14 @@ describe('send-time truth: what stopped holding is voided', () => {
     // Cancelled and sent as klarna:ref-1; then routing stopped covering K, so the order's key is unrouted:… now.
     const done = job('1', { state: 'done' });
     const unrouted = { route: { kind: 'unrouted', reason: 'no rule' } as Route };
-    const p = plan({ before: [snapshot(cancelled('1', unrouted))], listing: [order('1', unrouted)], jobs: [done] });
+    const p = plan({ before: [snapshotOf(cancelled('1', unrouted))], listing: [order('1', unrouted)], jobs: [done] });
     expect(p.reopened).toEqual([expect.objectContaining({ sentJob: done })]);
   });
 
   it('a reappeared order voids its vanished job', () => {
     const vanishedJob = job('1', { reason: 'vanished' });
     const p = plan({
-      before: [snapshot(order('1'), { vanishedAt: '2026-11-25T00:00:00.000Z', vanishStatus: 'cancel_requested' })],
+      before: [snapshotOf(order('1'), { vanishedAt: '2026-11-25T00:00:00.000Z', vanishStatus: 'cancel_requested' })],
       listing: [order('1')],
       jobs: [vanishedJob],
     });
@@ -209,13 +197,13 @@ describe('send-time truth: what stopped holding is voided', () => {
     const shared = { payTypeReference: 'shared', route: klarna('shared') };
     const hold = job('1', { providerRef: 'shared', state: 'failed', failureReason: 'rejected', lastErrorCode: 'LIVE_TWIN' });
     const stillLive = plan({
-      before: [snapshot(cancelled('1', shared)), snapshot(order('2', shared))],
+      before: [snapshotOf(cancelled('1', shared)), snapshotOf(order('2', shared))],
       listing: [cancelled('1', shared), order('2', shared)],
       revisitable: [hold],
     });
     expect(stillLive.releases).toEqual([]);
     const twinCancelled = plan({
-      before: [snapshot(cancelled('1', shared)), snapshot(order('2', shared))],
+      before: [snapshotOf(cancelled('1', shared)), snapshotOf(order('2', shared))],
       listing: [cancelled('1', shared), cancelled('2', shared)],
       jobs: [hold],
       revisitable: [hold],
@@ -233,7 +221,7 @@ describe('twins across a routing change', () => {
     // The Klarna rule was removed: both orders are unrouted:K:shared now; the held job is klarna:shared.
     const unrouted = { payTypeReference: 'shared', route: { kind: 'unrouted', reason: 'no rule' } as Route };
     const p = plan({
-      before: [snapshot(cancelled('1', unrouted)), snapshot(order('2', unrouted))],
+      before: [snapshotOf(cancelled('1', unrouted)), snapshotOf(order('2', unrouted))],
       listing: [cancelled('1', unrouted), order('2', unrouted)],
       revisitable: [hold],
     });
@@ -243,7 +231,7 @@ describe('twins across a routing change', () => {
 });
 
 describe('vanished orders', () => {
-  const gone = (o: TrackedOrder) => snapshot(o);
+  const gone = (o: TrackedOrder) => snapshotOf(o);
 
   it('flagged for a person by default, cancelled with VANISHED_ACTION=cancel', () => {
     expect(plan({ gone: [gone(order('1'))] }).vanished).toEqual([expect.objectContaining({ orderNo: '1', status: 'awaiting', announce: 'person_must_act' })]);

@@ -13,6 +13,7 @@ import { type NewCancellationJob } from '../../src/store/jobs.js';
 import { markAccepted, markDone, markFailed, markSending } from '../../src/store/outbox.js';
 import { listFailedJobsForReminder, listJobsWaitingForProvider, REMINDER_MESSAGE_MAX_CHARS } from '../../src/store/reminders.js';
 import { commitCycle, type CycleRecord } from '../../src/store/commit.js';
+import { cycleRecord } from '../support/records.js';
 import { registeredProviders, describeJobsReminder } from '../../src/worker/monitor.js';
 
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
@@ -50,25 +51,7 @@ function order(orderNo: string, provider: ProviderName): TrackedOrder {
 }
 
 function cycle(when: string, over: Partial<CycleRecord>): CycleRecord {
-  return {
-    holder: 'test',
-    startedAt: when,
-    at: when,
-    baseline: false,
-    window: { fromDate: '2026-09-27', toDate: '2026-11-26' },
-    upserts: [],
-    reentered: [],
-    cancelledFacts: [],
-    vanished: [],
-    reappeared: [],
-    leftWindow: [],
-    jobs: [],
-    voids: [],
-    reroutes: [],
-    releases: [],
-    counts: { listed: 1, newOrders: 1, changed: 0, cancelled: 1, missing: 0, guardTripped: false },
-    ...over,
-  };
+  return cycleRecord({ startedAt: when, at: when, counts: { listed: 1, newOrders: 1, changed: 0, cancelled: 1, missing: 0, guardTripped: false }, ...over });
 }
 
 /** One cancelled order and its job, committed as a cycle does it, `msAgo` before NOW; the job's id. */
