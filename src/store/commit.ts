@@ -8,7 +8,7 @@ import type { ProviderName, TrackedOrder, VanishStatus } from '../domain.js';
 import type { OrderWindow } from '../domain.js';
 import type { Store } from './database.js';
 import { type NewCancellationJob } from './jobs.js';
-import { ensureJob, releaseHold, rerouteJob, voidJob, type EnsuredJob } from './jobWrites.js';
+import { ensureJob, releaseHold, rerouteJob, unsettleJob, voidJob, type EnsuredJob } from './jobWrites.js';
 
 export interface VanishRecord {
   orderNo: string;
@@ -51,6 +51,8 @@ export interface CycleRecord {
   voids: readonly JobVoid[];
   reroutes: readonly JobReroute[];
   releases: readonly number[];
+  /** Jobs voided as settled elsewhere that routing no longer settles: back to awaiting a person. */
+  unsettles: readonly number[];
   counts: {
     listed: number;
     newOrders: number;
@@ -69,6 +71,7 @@ export interface CommitResult {
   voided: JobVoid[];
   reroutes: Array<JobReroute & { result: 'rerouted' | 'duplicate' }>;
   released: number[];
+  unsettled: number[];
 }
 
 export function commitCycle(store: Store, record: CycleRecord): CommitResult {
@@ -137,6 +140,7 @@ export function commitCycle(store: Store, record: CycleRecord): CommitResult {
       return result === 'moved' ? [] : [{ ...r, result }];
     });
     const released = record.releases.filter((id) => releaseHold(store, id, at));
+    const unsettled = record.unsettles.filter((id) => unsettleJob(store, id, 'routing no longer settles this payment elsewhere: it awaits a person', at));
     const createdJobs = record.jobs.flatMap((job) => {
       const ensured = ensureJob(store, job, at);
       return ensured ? [ensured] : [];
@@ -159,7 +163,7 @@ export function commitCycle(store: Store, record: CycleRecord): CommitResult {
       fromDate: record.window.fromDate,
       toDate: record.window.toDate,
     });
-    return { runId: Number(run.lastInsertRowid), createdJobs, voided, reroutes, released };
+    return { runId: Number(run.lastInsertRowid), createdJobs, voided, reroutes, released, unsettled };
   });
   // IMMEDIATE: take the write lock at BEGIN, so a reader holding a snapshot cannot make the
   // commit fail half-way with SQLITE_BUSY_SNAPSHOT.

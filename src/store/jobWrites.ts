@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JobState, ProviderName } from '../domain.js';
 import type { Store } from './database.js';
-import type { NewCancellationJob } from './jobs.js';
+import { SETTLED_BY_ROUTING, type NewCancellationJob } from './jobs.js';
 
 export interface EnsuredJob extends NewCancellationJob {
   id: number;
@@ -104,6 +104,22 @@ export function rerouteJob(store: Store, id: number, route: { provider: Provider
     )
     .run(route.provider, route.providerRef, route.paymentKey, now, now, id);
   return result.changes === 1 ? 'rerouted' : 'moved';
+}
+
+/**
+ * A job voided only because routing said the payment is settled elsewhere (or by Specter), when
+ * routing no longer says so: it awaits a person again as an unrouted payment (a routing rule that
+ * covers it then gives it its provider, as for any unrouted job).
+ */
+export function unsettleJob(store: Store, id: number, message: string, now: string): boolean {
+  const result = store.sqlite
+    .prepare(
+      `UPDATE cancellation_jobs SET state = 'failed', failure_reason = 'unrouted', last_error_code = 'UNROUTED',
+         last_error_message = ?, void_reason = NULL, updated_at = ?, completed_at = ?
+       WHERE id = ? AND state = 'voided' AND void_reason IN (${SETTLED_BY_ROUTING.map(() => '?').join(', ')})`,
+    )
+    .run(message, now, now, id, ...SETTLED_BY_ROUTING);
+  return result.changes === 1;
 }
 
 /** A live-twin hold whose twins are all cancelled or gone: the payment's cause holds now; queue it. */

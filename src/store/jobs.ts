@@ -153,6 +153,9 @@ export async function jobsByOrderNos(store: Store, orderNos: Iterable<string>): 
   return jobs;
 }
 
+/** Void reasons that only routing decided: if routing stops saying so, the payment needs someone again. */
+export const SETTLED_BY_ROUTING = ['settled_elsewhere', 'handled_by_specter'] as const;
+
 /**
  * Failed jobs the cycle looks at again every time, because the world can settle them without a
  * person: an unrouted payment that routing now covers, a live-twin hold whose twin is gone.
@@ -161,8 +164,13 @@ export async function listRevisitableJobs(store: Store): Promise<CancellationJob
   const rows = await store.db
     .selectFrom('cancellation_jobs')
     .selectAll()
-    .where('state', '=', 'failed')
-    .where((eb) => eb.or([eb('failure_reason', '=', 'unrouted'), eb('last_error_code', '=', 'LIVE_TWIN')]))
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('state', '=', 'failed'), eb.or([eb('failure_reason', '=', 'unrouted'), eb('last_error_code', '=', 'LIVE_TWIN')])]),
+        // Voided because routing said Specter or the merchant settles it: routing can change back.
+        eb.and([eb('state', '=', 'voided'), eb('void_reason', 'in', [...SETTLED_BY_ROUTING])]),
+      ]),
+    )
     .orderBy('id')
     .execute();
   return rows.map(jobFromRow);

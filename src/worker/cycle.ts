@@ -245,6 +245,7 @@ async function cycleBody(
     voids: plan.voids,
     reroutes: plan.reroutes,
     releases: plan.releases,
+    unsettles: plan.unsettles,
     counts: { ...counts, guardTripped: plan.guardTripped },
   });
   crashPoint('cycle.after_commit');

@@ -81,9 +81,10 @@ export interface CyclePlan {
   voids: JobVoid[];
   reroutes: JobReroute[];
   releases: number[];
+  unsettles: number[];
   reopened: ReopenNotice[];
   /** Payments with no route that a new job now holds for a person: logged as order.unrouted. */
-  unrouted: Array<{ orderNo: string; reason: string }>;
+  unrouted: Array<{ orderNo: string; reason: string; jobId?: number }>;
   guardTripped: boolean;
   actions: PlannedAction[];
 }
@@ -95,7 +96,18 @@ const STOPPABLE: ReadonlySet<CancellationJob['state']> = new Set(['pending', 'se
 
 export function planCycle(input: PlanInput): CyclePlan {
   const { diff, gone, present, jobsByPayment, settings } = input;
-  const plan: CyclePlan = { jobs: [], vanished: [], voids: [], reroutes: [], releases: [], reopened: [], unrouted: [], guardTripped: false, actions: [] };
+  const plan: CyclePlan = {
+    jobs: [],
+    vanished: [],
+    voids: [],
+    reroutes: [],
+    releases: [],
+    unsettles: [],
+    reopened: [],
+    unrouted: [],
+    guardTripped: false,
+    actions: [],
+  };
   const planned = new Set<string>();
   const liveOrders = new OrdersByPayment(present.filter((o) => o.status !== 'cancelled'));
   const listedOrders = new OrdersByPayment(present);
@@ -310,6 +322,19 @@ function revisit(
   const voidedNow = new Set(plan.voids.map((v) => v.jobId));
   for (const job of input.revisitable) {
     if (voidedNow.has(job.id)) continue;
+    const origin = ctx.presentByNo.get(job.orderNo);
+    const gone = origin === undefined && (ctx.goneNos.has(job.orderNo) || input.recordedGone.has(job.orderNo));
+    const causeHolds = job.reason === 'cancelled' ? (origin === undefined ? gone : origin.status === 'cancelled') : gone;
+    if (job.state === 'voided') {
+      // Voided only because routing said someone else settles it; routing says otherwise now.
+      const route = input.route(job);
+      if (causeHolds && (route.kind === 'unrouted' || route.kind === 'provider')) {
+        plan.unsettles.push(job.id);
+        plan.unrouted.push({ orderNo: job.orderNo, reason: 'routing no longer settles this payment elsewhere', jobId: job.id });
+        plan.actions.push({ action: 'unrouted', orderNo: job.orderNo, reason: 'routing no longer settles this payment elsewhere' });
+      }
+      continue;
+    }
     if (job.failureReason === 'unrouted') {
       // A vanished order's payment is a person's decision unless VANISHED_ACTION=cancel: routing
       // that now covers it gives the person somewhere to send it (`jobs retry` routes and sends),
@@ -329,13 +354,6 @@ function revisit(
       continue;
     }
     // A live-twin hold: released when its own order still asks for it and no live order carries it.
-    const origin = ctx.presentByNo.get(job.orderNo);
-    const causeHolds =
-      job.reason === 'cancelled'
-        ? origin === undefined
-          ? ctx.goneNos.has(job.orderNo) || input.recordedGone.has(job.orderNo)
-          : origin.status === 'cancelled'
-        : origin === undefined && (ctx.goneNos.has(job.orderNo) || input.recordedGone.has(job.orderNo));
     const live = ctx.liveOrders.carrying(job, job.orderNo);
     if (causeHolds && live.length === 0) {
       plan.releases.push(job.id);

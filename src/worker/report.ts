@@ -83,9 +83,10 @@ export function reportCommitted(report: CommittedReport): void {
     }
   }
 
-  for (const { orderNo, reason } of plan.unrouted) {
+  for (const { orderNo, reason, jobId } of plan.unrouted) {
+    if (jobId !== undefined && !committed.unsettled.includes(jobId)) continue;
     const order = ordersByNo.get(orderNo);
-    const job = committed.createdJobs.find((j) => j.orderNo === orderNo && j.provider === null);
+    const job = jobId !== undefined ? { id: jobId } : committed.createdJobs.find((j) => j.orderNo === orderNo && j.provider === null);
     logger.event(
       'order.unrouted',
       `order ${orderNo} ${order && gone.some((g) => g.orderNo === orderNo) ? 'vanished' : 'was cancelled'}, and its payment has no provider to cancel at (${reason}); it awaits a person: ` +

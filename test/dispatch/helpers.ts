@@ -122,6 +122,7 @@ export function seedJob(store: Store, options: SeedOptions = {}): { id: number; 
     voids: [],
     reroutes: [],
     releases: [],
+    unsettles: [],
     counts: { listed: 1, newOrders: 0, changed: 1, cancelled: 1, missing: 0, guardTripped: false },
   });
   const job = createdJobs[0];

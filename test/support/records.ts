@@ -40,6 +40,7 @@ export function cycleRecord(over: Partial<CycleRecord> = {}): CycleRecord {
     voids: [],
     reroutes: [],
     releases: [],
+    unsettles: [],
     counts: { listed: 0, newOrders: 0, changed: 0, cancelled: 0, missing: 0, guardTripped: false },
     ...over,
   };

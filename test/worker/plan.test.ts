@@ -150,6 +150,31 @@ describe('every cancelled payment reaches a provider or a person', () => {
     expect(p.actions).toEqual([{ action: 'handled_by_specter', orderNo: '2', what: 'cancelled' }]);
   });
 
+  it('a job voided as settled elsewhere awaits a person again once routing stops saying so (while its order is still cancelled)', () => {
+    const swish = { payTypeIdentifier: 'SW', payTypeReference: 'sw-1', route: { kind: 'unrouted', reason: 'no rule' } as Route };
+    const settled = job('1', {
+      provider: null,
+      providerRef: null,
+      paymentKey: 'unrouted:SW:sw-1',
+      payTypeIdentifier: 'SW',
+      payTypeReference: 'sw-1',
+      state: 'voided',
+      voidReason: 'settled_elsewhere',
+    });
+    const still = plan({
+      before: [snapshotOf(cancelled('1', swish))],
+      listing: [cancelled('1', swish)],
+      revisitable: [settled],
+      routes: () => ({ kind: 'elsewhere' }),
+    });
+    expect(still.unsettles).toEqual([]);
+    const back = plan({ before: [snapshotOf(cancelled('1', swish))], listing: [cancelled('1', swish)], revisitable: [settled] });
+    expect(back.unsettles).toEqual([settled.id]);
+    expect(back.unrouted).toEqual([expect.objectContaining({ orderNo: '1', jobId: settled.id })]);
+    const reopened = plan({ before: [snapshotOf(order('1', swish))], listing: [order('1', swish)], revisitable: [settled] });
+    expect(reopened.unsettles).toEqual([]);
+  });
+
   it('an unrouted job that routing now covers is re-routed; one now settled elsewhere is voided', () => {
     const unrouted = job('1', { provider: null, providerRef: null, paymentKey: 'unrouted:K:ref-1', state: 'failed', failureReason: 'unrouted' });
     const routed = plan({ revisitable: [unrouted], routes: (p) => klarna(p.payTypeReference ?? '') });
