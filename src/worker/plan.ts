@@ -16,7 +16,8 @@ import type { OrderSnapshot, ProviderName, Route, SnapshotSummary, TrackedOrder 
 import type { OrderDiff } from '../diff/diff.js';
 import type { JobReroute, JobVoid, VanishRecord } from '../store/commit.js';
 import type { CancellationJob, NewCancellationJob } from '../store/jobs.js';
-import { OrdersByPayment, paymentKeyOf } from '../routing/payment.js';
+import { OrdersByPayment } from '../routing/payment.js';
+import { revisit } from './revisit.js';
 
 /** One thing the cycle decided (or, in a dry run, would do), for `once` output and the demo. */
 export type PlannedAction =
@@ -302,62 +303,4 @@ function planVanished(
     currency: snapshot.currency,
     note,
   });
-}
-
-/**
- * Failed jobs the world can settle without a person: an unrouted payment routing covers now gets
- * its provider (or is voided when routing says Specter or the merchant settles it); a live-twin
- * hold whose twins are all cancelled or gone is queued, its cause now holding in full.
- */
-function revisit(
-  input: PlanInput,
-  plan: CyclePlan,
-  ctx: {
-    presentByNo: ReadonlyMap<string, TrackedOrder>;
-    goneNos: ReadonlySet<string>;
-    liveOrders: OrdersByPayment<TrackedOrder>;
-    covered: (key: string) => boolean;
-  },
-): void {
-  const voidedNow = new Set(plan.voids.map((v) => v.jobId));
-  for (const job of input.revisitable) {
-    if (voidedNow.has(job.id)) continue;
-    const origin = ctx.presentByNo.get(job.orderNo);
-    const gone = origin === undefined && (ctx.goneNos.has(job.orderNo) || input.recordedGone.has(job.orderNo));
-    const causeHolds = job.reason === 'cancelled' ? (origin === undefined ? gone : origin.status === 'cancelled') : gone;
-    if (job.state === 'voided') {
-      // Voided only because routing said someone else settles it; routing says otherwise now.
-      const route = input.route(job);
-      if (causeHolds && (route.kind === 'unrouted' || route.kind === 'provider')) {
-        plan.unsettles.push(job.id);
-        plan.unrouted.push({ orderNo: job.orderNo, reason: 'routing no longer settles this payment elsewhere', jobId: job.id });
-        plan.actions.push({ action: 'unrouted', orderNo: job.orderNo, reason: 'routing no longer settles this payment elsewhere' });
-      }
-      continue;
-    }
-    if (job.failureReason === 'unrouted') {
-      // A vanished order's payment is a person's decision unless VANISHED_ACTION=cancel: routing
-      // that now covers it gives the person somewhere to send it (`jobs retry` routes and sends),
-      // never an automatic send.
-      if (job.reason === 'vanished' && input.settings.vanishedAction === 'flag') continue;
-      const route = input.route(job);
-      if (route.kind === 'provider') {
-        const paymentKey = paymentKeyOf({ orderNo: job.orderNo, route, payTypeIdentifier: job.payTypeIdentifier, payTypeReference: job.payTypeReference });
-        if (paymentKey === null) continue;
-        plan.reroutes.push({ jobId: job.id, provider: route.provider, providerRef: route.providerRef, paymentKey });
-        plan.actions.push({ action: 'job_rerouted', jobId: job.id, orderNo: job.orderNo, provider: route.provider, providerRef: route.providerRef });
-      } else if (route.kind === 'handledBySpecter' || route.kind === 'elsewhere') {
-        const reason = route.kind === 'handledBySpecter' ? 'handled_by_specter' : 'settled_elsewhere';
-        plan.voids.push({ jobId: job.id, reason });
-        plan.actions.push({ action: 'job_voided', jobId: job.id, orderNo: job.orderNo, provider: job.provider, providerRef: job.providerRef, reason });
-      }
-      continue;
-    }
-    // A live-twin hold: released when its own order still asks for it and no live order carries it.
-    const live = ctx.liveOrders.carrying(job, job.orderNo);
-    if (causeHolds && live.length === 0) {
-      plan.releases.push(job.id);
-      plan.actions.push({ action: 'hold_released', jobId: job.id, orderNo: job.orderNo });
-    }
-  }
 }
