@@ -1,6 +1,6 @@
 /** `specter-sync jobs list|retry|dismiss`: the cancellation outbox. */
 import { JOB_STATES, type JobState } from '../domain.js';
-import { compileRoutingRules, routePayment } from '../routing/route.js';
+import { compileRoutingRules, routeStoredPayment } from '../routing/route.js';
 import { paymentKeyOf } from '../routing/payment.js';
 import { getJob, isSendable, listJobs } from '../store/jobs.js';
 import { dismissFailedJob, requeueFailedJob } from '../store/outbox.js';
@@ -139,16 +139,7 @@ export async function jobsDismissCommand(jobIdText: string, options: { note?: st
 async function routeUnroutedJob(ctx: CommandContext, jobId: number, now: string): Promise<boolean> {
   const job = await getJob(ctx.store, jobId);
   if (job === null || job.state !== 'failed' || job.failureReason !== 'unrouted') return false;
-  const route = routePayment(
-    {
-      payTypeIdentifier: job.payTypeIdentifier,
-      payTypeReference: job.payTypeReference,
-      payTypeIdentifierPaySystemUser: null,
-      currency: null,
-      totalIncVat: null,
-    },
-    compileRoutingRules(ctx.config.routing),
-  );
+  const route = routeStoredPayment(job, compileRoutingRules(ctx.config.routing));
   if (route.kind !== 'provider') return false;
   const paymentKey = paymentKeyOf({ orderNo: job.orderNo, route, payTypeIdentifier: job.payTypeIdentifier, payTypeReference: job.payTypeReference });
   if (paymentKey === null) return false;

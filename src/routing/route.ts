@@ -52,3 +52,22 @@ export function routePayment(payment: SpecterPayment | null, rules: readonly Com
     reason: `no routing rule matches payTypeIdentifier "${identifier}"${reference ? ` / reference "${reference}"` : ''}`,
   };
 }
+
+/**
+ * Routes a payment kept in the database (a snapshot's or a job's identifier and reference) by the
+ * rules in force now: routing may have changed since the cycle that stored it. Both null: the
+ * order carried no payment at all.
+ */
+export function routeStoredPayment(payment: { payTypeIdentifier: string | null; payTypeReference: string | null }, rules: readonly CompiledRule[]): Route {
+  if (payment.payTypeIdentifier === null && payment.payTypeReference === null) return routePayment(null, rules);
+  return routePayment(
+    {
+      payTypeIdentifier: payment.payTypeIdentifier,
+      payTypeReference: payment.payTypeReference,
+      payTypeIdentifierPaySystemUser: null,
+      currency: null,
+      totalIncVat: null,
+    },
+    rules,
+  );
+}

@@ -16,7 +16,7 @@ import type { DispatchObserver } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { paymentKeyOf } from '../routing/payment.js';
-import { compileRoutingRules, routePayment } from '../routing/route.js';
+import { compileRoutingRules, routeStoredPayment } from '../routing/route.js';
 import type { SpecterClient } from '../specter/client.js';
 import { SpecterError } from '../specter/errors.js';
 import { commitCycle } from '../store/commit.js';
@@ -161,13 +161,7 @@ async function cycleBody(
   const diff = confirmed.found.length > 0 ? diffOrders({ snapshots, listing: present, window, baseline, coverage }) : firstDiff;
   // Routed by the rules in force now, not those of the cycle that last saw them: a person may have
   // changed routing since (a method now settled elsewhere, or now covered by a provider).
-  const routeStored = (payment: { payTypeIdentifier: string | null; payTypeReference: string | null }) =>
-    routePayment(
-      payment.payTypeIdentifier === null && payment.payTypeReference === null
-        ? null
-        : { ...payment, payTypeIdentifierPaySystemUser: null, currency: null, totalIncVat: null },
-      rules,
-    );
+  const routeStored = (payment: { payTypeIdentifier: string | null; payTypeReference: string | null }) => routeStoredPayment(payment, rules);
   const gone = loadSnapshots(store, confirmed.goneOrderNos).map((snapshot) => {
     const route = routeStored(snapshot);
     return { ...snapshot, route, paymentKey: paymentKeyOf({ ...snapshot, route }) };

@@ -179,7 +179,7 @@ export function planCycle(input: PlanInput): CyclePlan {
     for (const snapshot of gone) planVanished(snapshot, plan, { covered, addJob, listedOrders, settings });
   }
 
-  revisit(input, plan, { presentByNo, goneNos, liveOrders, covered });
+  revisit(input, plan, { presentByNo, goneNos, liveOrders });
   return plan;
 }
 

@@ -7,6 +7,7 @@ import type { AppConfig } from '../config/types.js';
 import type { OrderSnapshot, TrackedOrder } from '../domain.js';
 import type { OrderDiff } from '../diff/diff.js';
 import type { Logger, LogFields } from '../observability/logger.js';
+import { paymentKeyOf } from '../routing/payment.js';
 import type { CommitResult } from '../store/commit.js';
 import type { CycleAction } from './cycle.js';
 import type { CyclePlan, PlannedAction } from './plan.js';
@@ -42,7 +43,14 @@ export function reportCommitted(report: CommittedReport): void {
 
   for (const action of actions) {
     if (action.action !== 'cancel_job_created') continue;
-    const job = createdByKey.get(`${action.provider}:${action.providerRef}`);
+    const job = createdByKey.get(
+      paymentKeyOf({
+        orderNo: action.orderNo,
+        route: { kind: 'provider', provider: action.provider, providerRef: action.providerRef },
+        payTypeIdentifier: null,
+        payTypeReference: null,
+      }) ?? '',
+    );
     if (job) action.jobId = job.id;
   }
 

@@ -8,9 +8,9 @@ import { paymentKeyOf, type OrdersByPayment } from '../routing/payment.js';
 import type { CyclePlan, PlanInput } from './plan.js';
 
 /**
- * Failed jobs the world can settle without a person: an unrouted payment routing covers now gets
- * its provider (or is voided when routing says Specter or the merchant settles it); a live-twin
- * hold whose twins are all cancelled or gone is queued, its cause now holding in full.
+ * An unrouted payment routing covers now gets its provider (or is voided when routing says Specter
+ * or the merchant settles it); a live-twin hold is queued once its cause holds in full; a job voided
+ * as settled elsewhere awaits a person again when routing no longer says so.
  */
 export function revisit(
   input: PlanInput,
@@ -19,7 +19,6 @@ export function revisit(
     presentByNo: ReadonlyMap<string, TrackedOrder>;
     goneNos: ReadonlySet<string>;
     liveOrders: OrdersByPayment<TrackedOrder>;
-    covered: (key: string) => boolean;
   },
 ): void {
   const voidedNow = new Set(plan.voids.map((v) => v.jobId));
