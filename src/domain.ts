@@ -89,6 +89,14 @@ export type JobState = (typeof JOB_STATES)[number];
 export const FAILURE_REASONS = ['captured', 'not_found', 'auth', 'rejected', 'exhausted', 'unrouted'] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
+/**
+ * What a payment's provider says about the money (docs/providers.md, "Reading a payment's state"):
+ * still `reserved`, `captured`, `cancelled`, `expired` (the authorisation lapsed), `not_found`, or
+ * `unknown` — the read failed or got an answer nobody documented, never taken as an answer.
+ */
+export const PAYMENT_STATES = ['reserved', 'captured', 'cancelled', 'expired', 'not_found', 'unknown'] as const;
+export type PaymentState = (typeof PAYMENT_STATES)[number];
+
 /** What became of a vanished order (see migrations/0001_initial.sql). */
 export type VanishStatus = 'awaiting' | 'reappeared' | 'resolved' | 'cancel_requested' | 'handled_by_specter' | 'settled_elsewhere' | 'unrouted';
 

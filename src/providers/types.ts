@@ -4,7 +4,7 @@
  * anything the provider or the network did (a thrown error is a bug, and the dispatcher treats
  * it as transient so nothing is lost).
  */
-import type { ProviderName } from '../domain.js';
+import type { PaymentState, ProviderName } from '../domain.js';
 
 /** Why a cancellation can never succeed by retrying; a person must act. */
 export type PermanentReason = 'captured' | 'not_found' | 'auth' | 'rejected';
@@ -43,6 +43,28 @@ export type ConfirmOutcome =
   | { kind: 'transient'; code: string; message: string; retryAfterMs?: number }
   | { kind: 'permanent'; reason: PermanentReason; code: string; message: string };
 
+export interface PaymentReadRequest {
+  orderNo: string;
+  /** The provider's own id of the order (prefix already stripped by routing). */
+  providerRef: string;
+}
+
+/**
+ * What the provider says about the money of one order. Exactly one state per documented answer;
+ * anything else (an error, a timeout, a 401, a malformed body, an undocumented status) is
+ * `unknown` with the reason in `detail` — never "nothing reserved".
+ */
+export interface PaymentRead {
+  state: PaymentState;
+  /** `reserved` only: what is still reserved, major units ("1249.00"); null where the provider does not tell. */
+  reservedAmount: string | null;
+  currency: string | null;
+  /** `reserved` only: when the reservation lapses (ISO 8601, UTC), where the provider tells it. */
+  expiresAt: string | null;
+  /** What the provider said ("status AUTHORIZED"), or for `unknown` why the read failed. Secret-free. */
+  detail: string;
+}
+
 export interface ProviderClient {
   readonly name: ProviderName;
   /** Requests in flight at once, so the provider's rate limit holds. */
@@ -50,4 +72,6 @@ export interface ProviderClient {
   cancel(request: CancelRequest, signal?: AbortSignal): Promise<CancelOutcome>;
   /** Present only for providers that accept asynchronously. */
   confirm?(request: ConfirmRequest, signal?: AbortSignal): Promise<ConfirmOutcome>;
+  /** The payment's state as the provider has it now (one read; never throws for what the provider did). */
+  readPayment(request: PaymentReadRequest, signal?: AbortSignal): Promise<PaymentRead>;
 }

@@ -346,6 +346,7 @@ describe('providers', () => {
     const broken: ProviderClient = {
       name: 'klarna',
       maxConcurrency: 1,
+      readPayment: () => Promise.reject(new Error('unused')),
       // Synchronous throw of a TypeError: the kind p-retry would refuse to retry if it saw it.
       cancel: () => {
         throw new TypeError("Cannot read properties of undefined (reading 'status')");

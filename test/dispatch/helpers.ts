@@ -9,7 +9,15 @@ import os from 'node:os';
 import path from 'node:path';
 import type { DispatchSettings } from '../../src/config/types.js';
 import type { ProviderName, TrackedOrder } from '../../src/domain.js';
-import type { CancelOutcome, CancelRequest, ConfirmOutcome, ConfirmRequest, ProviderClient } from '../../src/providers/types.js';
+import type {
+  CancelOutcome,
+  CancelRequest,
+  ConfirmOutcome,
+  ConfirmRequest,
+  PaymentRead,
+  PaymentReadRequest,
+  ProviderClient,
+} from '../../src/providers/types.js';
 import { openStore, type Store } from '../../src/store/database.js';
 import { getJob, type CancellationJob } from '../../src/store/jobs.js';
 import { commitCycle } from '../../src/store/commit.js';
@@ -159,6 +167,7 @@ export type ConfirmScript = (request: ConfirmRequest, call: number) => ConfirmOu
 
 export interface FakeClient extends ProviderClient {
   cancelCalls: CancelRequest[];
+  readCalls: PaymentReadRequest[];
   confirmCalls: ConfirmRequest[];
 }
 
@@ -169,9 +178,10 @@ export interface FakeClient extends ProviderClient {
 export function fakeClient(
   name: ProviderName,
   cancel: CancelScript | CancelOutcome[],
-  options: { confirm?: ConfirmScript | ConfirmOutcome[]; maxConcurrency?: number } = {},
+  options: { confirm?: ConfirmScript | ConfirmOutcome[]; maxConcurrency?: number; read?: PaymentRead } = {},
 ): FakeClient {
   const cancelCalls: CancelRequest[] = [];
+  const readCalls: PaymentReadRequest[] = [];
   const confirmCalls: ConfirmRequest[] = [];
   const play = <R, O>(script: ((request: R, call: number) => O | Promise<O>) | O[], request: R, call: number): O | Promise<O> => {
     if (typeof script === 'function') return script(request, call);
@@ -184,6 +194,12 @@ export function fakeClient(
     maxConcurrency: options.maxConcurrency ?? 4,
     cancelCalls,
     confirmCalls,
+    readCalls,
+    // Unscripted, a read is what a failed one is: unknown, so the job is sent as before.
+    readPayment: async (request) => {
+      readCalls.push(request);
+      return options.read ?? { state: 'unknown', reservedAmount: null, currency: null, expiresAt: null, detail: 'fake client: no read scripted' };
+    },
     cancel: async (request) => {
       cancelCalls.push(request);
       return play(cancel, request, cancelCalls.length - 1);

@@ -264,7 +264,12 @@ describe('the jobs.reminder line', () => {
   });
 
   it('registeredProviders reads the registry createProviderRegistry made', () => {
-    const client = { name: 'walley' as const, maxConcurrency: 1, cancel: () => Promise.reject(new Error('unused')) };
+    const client = {
+      name: 'walley' as const,
+      maxConcurrency: 1,
+      cancel: () => Promise.reject(new Error('unused')),
+      readPayment: () => Promise.reject(new Error('unused')),
+    };
     expect(registeredProviders({})).toEqual([]);
     expect(registeredProviders({ walley: client })).toEqual(['walley']);
   });

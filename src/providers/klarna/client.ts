@@ -13,8 +13,9 @@ import type { AxiosResponse } from 'axios';
 import type { KlarnaSettings } from '../../config/types.js';
 import { createRedactor } from '../../outbound/redact.js';
 import { createProviderHttp, describeAnswer, parseJsonBody, redactOutcome, requestDeadline, transportFailure, withRetryAfter } from '../http.js';
-import type { CancelOutcome, CancelRequest, ProviderClient } from '../types.js';
-import { parseKlarnaError, parseKlarnaOrder, type KlarnaError } from './wire.js';
+import type { CancelOutcome, CancelRequest, PaymentRead, PaymentReadRequest, ProviderClient } from '../types.js';
+import { unknownFromTransport, unknownRead } from '../paymentRead.js';
+import { klarnaPaymentRead, parseKlarnaError, parseKlarnaOrder, type KlarnaError } from './wire.js';
 
 /**
  * Requests in flight at once. Klarna allows 50 requests/s per merchant on the playground and 200/s
@@ -128,7 +129,29 @@ export function createKlarnaClient(settings: KlarnaSettings, options: { timeoutM
     return captured(`order status ${order.status}, nothing captured; no proof it is cancelled`);
   }
 
-  return { name: 'klarna', maxConcurrency: KLARNA_MAX_CONCURRENCY, cancel };
+  /**
+   * The payment's state: GET the order, signed like every other call (HTTP Basic). Klarna asks
+   * integrators to read orders only when needed, so the worker calls this only for a person's
+   * decision (docs/providers.md, "Reading a payment's state"), never on every poll.
+   */
+  async function readPayment(request: PaymentReadRequest, signal?: AbortSignal): Promise<PaymentRead> {
+    const ref = request.providerRef.trim();
+    if (ref === '') return unknownRead('empty Klarna order id');
+    let response: AxiosResponse<unknown>;
+    try {
+      response = await http.get(`/ordermanagement/v1/orders/${encodeURIComponent(ref)}`, {
+        headers: { Authorization: basic, Accept: 'application/json' },
+        signal: requestDeadline(options.timeoutMs, signal),
+      });
+    } catch (error) {
+      return unknownFromTransport(error, redactor);
+    }
+    const { status, data } = response;
+    const error = status === 200 ? null : parseKlarnaError(parseJsonBody(data));
+    return klarnaPaymentRead(status, data, error ? errorMessage(status, data, error) : null, redactor);
+  }
+
+  return { name: 'klarna', maxConcurrency: KLARNA_MAX_CONCURRENCY, cancel, readPayment };
 }
 
 function errorMessage(status: number, data: unknown, error: KlarnaError | null): string {

@@ -11,7 +11,9 @@ import { z } from 'zod';
 import type { QliroSettings } from '../../config/types.js';
 import { createRedactor } from '../../outbound/redact.js';
 import { createProviderHttp, describeAnswer, parseJsonBody, requestDeadline, transportFailure, withRetryAfter } from '../http.js';
-import type { CancelOutcome, CancelRequest, ConfirmOutcome, ConfirmRequest, ProviderClient } from '../types.js';
+import type { CancelOutcome, CancelRequest, ConfirmOutcome, ConfirmRequest, PaymentRead, PaymentReadRequest, ProviderClient } from '../types.js';
+import { unknownFromTransport, unknownRead } from '../paymentRead.js';
+import { qliroPaymentRead } from './payment.js';
 import { qliroAuthorization } from './signature.js';
 
 const QLIRO_CANCEL_PATH = '/checkout/adminapi/v2/cancelOrder';
@@ -134,7 +136,23 @@ export function createQliroClient(settings: QliroSettings, options: { timeoutMs:
     return classifyTransactionAnswer(response, clean);
   }
 
-  return { name: 'qliro', maxConcurrency: QLIRO_MAX_CONCURRENCY, cancel, confirm };
+  /** The payment's state from the order read, signed over the empty string like every GET. */
+  async function readPayment(request: PaymentReadRequest, signal?: AbortSignal): Promise<PaymentRead> {
+    const orderId = qliroOrderId(request.providerRef);
+    if (orderId === null) return unknownRead(`Qliro OrderId must be an integer; got ${JSON.stringify(request.providerRef.slice(0, 40))}`);
+    let response: AxiosResponse<unknown>;
+    try {
+      response = await http.get(`/checkout/adminapi/v2/orders/${orderId}`, {
+        headers: { Accept: 'application/json', Authorization: qliroAuthorization('', settings.merchantApiSecret) },
+        signal: requestDeadline(options.timeoutMs, signal),
+      });
+    } catch (error) {
+      return unknownFromTransport(error, clean);
+    }
+    return qliroPaymentRead(response.status, response.data, clean);
+  }
+
+  return { name: 'qliro', maxConcurrency: QLIRO_MAX_CONCURRENCY, cancel, confirm, readPayment };
 }
 
 /** Qliro's OrderId is an integer; normalized to its digits without leading zeros, or null. */

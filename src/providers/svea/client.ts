@@ -18,9 +18,10 @@ import type { AxiosResponse } from 'axios';
 import type { SveaSettings } from '../../config/types.js';
 import { createRedactor } from '../../outbound/redact.js';
 import { createProviderHttp, describeAnswer, parseJsonBody, redactOutcome, requestDeadline, transportFailure, withRetryAfter } from '../http.js';
-import type { CancelOutcome, CancelRequest, ProviderClient } from '../types.js';
+import type { CancelOutcome, CancelRequest, PaymentRead, PaymentReadRequest, ProviderClient } from '../types.js';
+import { unknownFromTransport, unknownRead } from '../paymentRead.js';
 import { sveaAuthorization, sveaTimestamp } from './signature.js';
-import { parseSveaOrder } from './wire.js';
+import { parseSveaOrder, sveaPaymentRead } from './wire.js';
 
 /**
  * Requests in flight at once. Svea documents no rate limit for the Payment Admin API; each cancel
@@ -95,7 +96,23 @@ export function createSveaClient(settings: SveaSettings, options: { timeoutMs: n
     return scrub(classifyError(patched, 'cancel'));
   }
 
-  return { name: 'svea', maxConcurrency: SVEA_MAX_CONCURRENCY, cancel };
+  /** The payment's state from the same signed GET the cancel reads first. */
+  async function readPayment(request: PaymentReadRequest, signal?: AbortSignal): Promise<PaymentRead> {
+    const ref = request.providerRef.trim();
+    if (ref === '') return unknownRead('empty Svea order id');
+    let read: AxiosResponse<unknown>;
+    try {
+      read = await http.get(`/api/v1/orders/${encodeURIComponent(ref)}`, {
+        headers: { ...authHeaders(EMPTY_BODY), Accept: 'application/json' },
+        signal: requestDeadline(options.timeoutMs, signal),
+      });
+    } catch (error) {
+      return unknownFromTransport(error, redactor);
+    }
+    return sveaPaymentRead(read.status, read.data, sveaMessage(read), redactor);
+  }
+
+  return { name: 'svea', maxConcurrency: SVEA_MAX_CONCURRENCY, cancel, readPayment };
 }
 
 /** A non-success answer of either request. */

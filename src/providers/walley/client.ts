@@ -22,7 +22,18 @@ import { z } from 'zod';
 import type { WalleySettings } from '../../config/types.js';
 import { redact } from '../../outbound/redact.js';
 import { createProviderHttp, describeAnswer, parseJsonBody, requestDeadline, transportFailure, withRetryAfter } from '../http.js';
-import type { CancelOutcome, CancelRequest, ConfirmOutcome, ConfirmRequest, PermanentReason, ProviderClient } from '../types.js';
+import type {
+  CancelOutcome,
+  CancelRequest,
+  ConfirmOutcome,
+  ConfirmRequest,
+  PaymentRead,
+  PaymentReadRequest,
+  PermanentReason,
+  ProviderClient,
+} from '../types.js';
+import { unknownRead } from '../paymentRead.js';
+import { walleyPaymentRead } from './payment.js';
 import { createWalleyTokenSource } from './token.js';
 
 /**
@@ -54,7 +65,10 @@ const errorSchema = z
 const ALREADY_CANCELLED_CODES = new Set(['orderalreadycancelled', 'alreadycancelled', 'orderiscancelled']);
 const CAPTURED_CODES = new Set(['orderactivated', 'orderpartactivated', 'orderisactivated', 'alreadyactivated', 'ordercaptured']);
 
-export function createWalleyClient(settings: WalleySettings, options: { timeoutMs: number; now?: () => number }): ProviderClient {
+/** A 404 to the payment read is asked again once after this long: Walley's reads may lag a change. */
+const WALLEY_NOT_FOUND_RECHECK_MS = 1_000;
+
+export function createWalleyClient(settings: WalleySettings, options: { timeoutMs: number; now?: () => number; notFoundRecheckMs?: number }): ProviderClient {
   const http = createProviderHttp(settings.baseUrl, options.timeoutMs);
   // Tokens are secrets too: the ones this client holds are redacted along with the client secret
   // (a token Walley echoes that is not among them is caught by the redactor's Bearer shape).
@@ -216,5 +230,21 @@ export function createWalleyClient(settings: WalleySettings, options: { timeoutM
     return withRetryAfter({ kind: 'transient', code: `HTTP_${status}`, message: clean(describeAnswer(status, data)) }, headers);
   }
 
-  return { name: 'walley', maxConcurrency: WALLEY_MAX_CONCURRENCY, cancel, confirm };
+  /**
+   * The payment's state from the order read. Walley documents that a read right after a change may
+   * answer 404 while it lags, so a 404 is asked once more after a moment before it is believed.
+   * The amount is eventually consistent too: a read right after a change may show the old one.
+   */
+  async function readPayment(request: PaymentReadRequest, signal?: AbortSignal): Promise<PaymentRead> {
+    if (request.providerRef.trim() === '') return unknownRead('empty Walley order id');
+    let read = await readOrder(request.providerRef, signal);
+    if (read.ok && read.response.status === 404) {
+      await new Promise((resolve) => setTimeout(resolve, options.notFoundRecheckMs ?? WALLEY_NOT_FOUND_RECHECK_MS));
+      read = await readOrder(request.providerRef, signal);
+    }
+    if (!read.ok) return unknownRead(`the Walley order read failed: ${read.failure.message}`, clean);
+    return walleyPaymentRead(read.response.status, read.response.data, clean);
+  }
+
+  return { name: 'walley', maxConcurrency: WALLEY_MAX_CONCURRENCY, cancel, confirm, readPayment };
 }
