@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { delay, http, HttpResponse } from 'msw';
+import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { createKlarnaClient } from '../../src/providers/klarna/client.js';
 import { createQliroClient } from '../../src/providers/qliro/client.js';
@@ -37,7 +37,8 @@ function orderAnswers(url: string, answer: Answer): void {
     http.get(url, async ({ request }) => {
       seen.push(request.clone());
       if (answer === 'hang') {
-        await delay(TIMEOUT_MS * 3);
+        // An unref'd wait: the client gives up long before, and Jest must not wait for it.
+        await new Promise((resolve) => setTimeout(resolve, TIMEOUT_MS * 3).unref());
         return respond({ status: 200, body: {} });
       }
       return respond(answer);

@@ -13,8 +13,11 @@
  * Control surface (KlarnaSandbox):
  *   url, port, requests, faults           — from the loopback server (FaultPlan: 409/429/503 via
  *                                            {kind:'status'}, resets, hangs, slow bodies, delays)
- *   setOrder(id, state, {orderAmount?})   — 'authorized' | 'captured' | 'cancelled'
- *   removeOrder(id) / orderState(id)      — orderState: the state, or 'not_found'
+ *   setOrder(id, state, {orderAmount?, expiresAt?}) — 'authorized' | 'captured' | 'cancelled';
+ *                                            an authorization lapses at expiresAt (default 28 days
+ *                                            after it was set, Klarna's default): from then on the
+ *                                            order reads EXPIRED (advanceClock gets there)
+ *   removeOrder(id) / orderState(id)      — orderState: the state ('expired' once lapsed), or 'not_found'
  *   cancelsApplied(id)                    — cancels that actually changed the order (tests assert ≤ 1)
  *   cancelRequests(id)                    — cancel requests that reached the handler for this order
  *   setLatency(ms)                        — every answer waits this long first
@@ -42,9 +45,9 @@ export interface KlarnaSandboxOptions {
 }
 
 export interface KlarnaSandbox extends LoopbackServer {
-  setOrder(id: string, state: KlarnaOrderState, options?: { orderAmount?: number }): void;
+  setOrder(id: string, state: KlarnaOrderState, options?: { orderAmount?: number; expiresAt?: Date }): void;
   removeOrder(id: string): void;
-  orderState(id: string): KlarnaOrderState | 'not_found';
+  orderState(id: string): KlarnaOrderState | 'expired' | 'not_found';
   cancelsApplied(id: string): number;
   cancelRequests(id: string): number;
   setCancelledOrderAnswer(mode: 'cancel_not_allowed' | 'no_content'): void;
@@ -54,9 +57,15 @@ export interface KlarnaSandbox extends LoopbackServer {
 interface SandboxOrder {
   state: KlarnaOrderState;
   orderAmount: number;
+  /** When the authorization lapses (sandbox clock, ms). */
+  expiresAtMs: number;
 }
 
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/** Klarna's default authorization lifetime (extendable up to 180 days). */
+const AUTHORIZATION_LIFETIME_MS = 28 * 24 * 60 * 60 * 1000;
+/** order_amount (minor units) when setOrder names none: the e2e orders' default 1249.00. */
+const DEFAULT_AMOUNT_MINOR = 124900;
 const ORDER_PATH = /^\/ordermanagement\/v1\/orders\/([^/]+)$/;
 const CANCEL_PATH = /^\/ordermanagement\/v1\/orders\/([^/]+)\/cancel$/;
 
@@ -73,17 +82,22 @@ export async function startKlarnaSandbox(options: KlarnaSandboxOptions): Promise
   function findOrder(id: string): SandboxOrder | undefined {
     let order = orders.get(id);
     if (!order && options.unknownOrders === 'authorized') {
-      order = { state: 'authorized', orderAmount: 10000 };
+      order = { state: 'authorized', orderAmount: DEFAULT_AMOUNT_MINOR, expiresAtMs: now() + AUTHORIZATION_LIFETIME_MS };
       orders.set(id, order);
     }
     return order;
+  }
+
+  /** The state as of the sandbox clock: an authorization past its expiry has lapsed. */
+  function stateOf(order: SandboxOrder): KlarnaOrderState | 'expired' {
+    return order.state === 'authorized' && now() >= order.expiresAtMs ? 'expired' : order.state;
   }
 
   function cancel(id: string): SandboxResponse {
     attempted.set(id, (attempted.get(id) ?? 0) + 1);
     const order = findOrder(id);
     if (!order) return klarnaError(404, 'NO_SUCH_ORDER', `No such order: ${id}`);
-    if (order.state === 'captured') {
+    if (order.state === 'captured' || stateOf(order) === 'expired') {
       return klarnaError(403, 'CANCEL_NOT_ALLOWED', 'Order has previous captures. Cancel not possible.');
     }
     if (order.state === 'cancelled') {
@@ -99,16 +113,18 @@ export async function startKlarnaSandbox(options: KlarnaSandboxOptions): Promise
   function read(id: string): SandboxResponse {
     const order = findOrder(id);
     if (!order) return klarnaError(404, 'NO_SUCH_ORDER', `No such order: ${id}`);
-    const status = { authorized: 'AUTHORIZED', captured: 'CAPTURED', cancelled: 'CANCELLED' }[order.state];
-    const captured = order.state === 'captured' ? order.orderAmount : 0;
+    const state = stateOf(order);
+    const status = { authorized: 'AUTHORIZED', captured: 'CAPTURED', cancelled: 'CANCELLED', expired: 'EXPIRED' }[state];
+    const captured = state === 'captured' ? order.orderAmount : 0;
     return json(200, {
       order_id: id,
       status,
       order_amount: order.orderAmount,
       captured_amount: captured,
       refunded_amount: 0,
-      remaining_authorized_amount: order.state === 'authorized' ? order.orderAmount : 0,
+      remaining_authorized_amount: state === 'authorized' ? order.orderAmount : 0,
       purchase_currency: 'SEK',
+      expires_at: new Date(order.expiresAtMs).toISOString(),
     });
   }
 
@@ -138,13 +154,19 @@ export async function startKlarnaSandbox(options: KlarnaSandboxOptions): Promise
   return {
     ...server,
     setOrder(id, state, orderOptions) {
-      orders.set(id, { state, orderAmount: orderOptions?.orderAmount ?? orders.get(id)?.orderAmount ?? 10000 });
+      const previous = orders.get(id);
+      orders.set(id, {
+        state,
+        orderAmount: orderOptions?.orderAmount ?? previous?.orderAmount ?? DEFAULT_AMOUNT_MINOR,
+        expiresAtMs: orderOptions?.expiresAt?.getTime() ?? previous?.expiresAtMs ?? now() + AUTHORIZATION_LIFETIME_MS,
+      });
     },
     removeOrder(id) {
       orders.delete(id);
     },
     orderState(id) {
-      return orders.get(id)?.state ?? 'not_found';
+      const order = orders.get(id);
+      return order ? stateOf(order) : 'not_found';
     },
     cancelsApplied: (id) => applied.get(id) ?? 0,
     cancelRequests: (id) => attempted.get(id) ?? 0,

@@ -20,6 +20,13 @@
  *                           an authorized order on first sight)
  * Business errors answer 400 (Qliro's real statuses are unverified; the client maps by ErrorCode).
  *
+ * The order read (`GET /orders/{id}`) lists the order's payment transactions the way the payment
+ * read expects them: a successful Preauthorization of the order's amount (setOrder's `amount`,
+ * default 1249.00 SEK), a successful Capture for a (partly) captured order, and our own Reversal
+ * transactions with their current status — a reversal still Created/InProcess leaves the money
+ * reserved until it settles. An order set `cancelled` without a cancel of ours (someone cancelled
+ * it in Qliro's portal) shows a successful Reversal of its own. Qliro exposes no expiry.
+ *
  * Control: `faults` (FaultPlan: 409/429/503, resets, hangs, slow bodies), `requests` (everything
  * received), `setLatency(ms)` (every answer waits this long; 50 ms for the benchmark),
  * `cancelRequests()` (each cancel with its RequestId and the answer given), `transactions()`,
@@ -55,7 +62,7 @@ export interface QliroSandbox {
   requests: RecordedRequest[];
   faults: FaultPlan;
   close(): Promise<void>;
-  setOrder(orderId: string | number, state: QliroSandboxOrderState): void;
+  setOrder(orderId: string | number, state: QliroSandboxOrderState, options?: { amount?: number }): void;
   orderState(orderId: string | number): QliroSandboxOrderState | 'notFound';
   cancelRequests(): QliroCancelRecord[];
   transactions(): QliroSandboxTransaction[];
@@ -80,9 +87,12 @@ export interface QliroSandboxOptions {
 }
 
 const BASE = '/checkout/adminapi/v2';
+/** An order's preauthorised amount when setOrder names none (the e2e orders' default). */
+const DEFAULT_AMOUNT = 1249;
 
 export async function startQliroSandbox(options: QliroSandboxOptions): Promise<QliroSandbox> {
   const orders = new Map<string, QliroSandboxOrderState>();
+  const amounts = new Map<string, number>();
   const transactions = new Map<number, QliroSandboxTransaction>();
   const cancels: QliroCancelRecord[] = [];
   let settleAfterReads = options.settleAfterReads ?? 1;
@@ -183,13 +193,24 @@ export async function startQliroSandbox(options: QliroSandboxOptions): Promise<Q
   }
 
   function readOrder(orderId: string): SandboxResponse {
-    const state = orders.get(orderId);
+    let state = orders.get(orderId);
+    if (state === undefined && options.autoAuthorize) {
+      state = 'authorized';
+      orders.set(orderId, state);
+    }
     if (state === undefined) return error(404, 'ORDER_NOT_FOUND', 'Order not found');
-    const txs = [...transactions.values()].filter((t) => t.orderId === orderId);
-    return json(200, {
-      OrderId: Number(orderId),
-      PaymentTransactions: txs.map((t) => ({ PaymentTransactionId: t.paymentTransactionId, Type: t.type, Status: t.status })),
-    });
+    const amount = amounts.get(orderId) ?? DEFAULT_AMOUNT;
+    const ours = [...transactions.values()].filter((t) => t.orderId === orderId);
+    const listed: Array<{ PaymentTransactionId: number; Type: string; Status: string; Amount: number; Currency: string }> = [];
+    const add = (id: number, type: string, status: string, value: number): void =>
+      void listed.push({ PaymentTransactionId: id, Type: type, Status: status, Amount: value, Currency: 'SEK' });
+    if (state !== 'noPaymentTransaction') add(800_000 + listed.length, 'Preauthorization', 'Success', amount);
+    if (state === 'captured') add(810_000, 'Capture', 'Success', amount);
+    if (state === 'partlyCaptured') add(810_000, 'Capture', 'Success', Math.round(amount * 50) / 100);
+    for (const t of ours) add(t.paymentTransactionId, t.type, t.status, amount);
+    // Cancelled in the portal: Qliro's own reversal, already settled.
+    if (state === 'cancelled' && ours.length === 0) add(820_000, 'Reversal', 'Success', amount);
+    return json(200, { OrderId: Number(orderId), Currency: 'SEK', PaymentTransactions: listed });
   }
 
   const server = await startLoopbackServer(handle, options.port ?? 0, { latencyMs: options.latencyMs });
@@ -199,7 +220,10 @@ export async function startQliroSandbox(options: QliroSandboxOptions): Promise<Q
     requests: server.requests,
     faults: server.faults,
     close: () => server.close(),
-    setOrder: (orderId, state) => void orders.set(key(orderId), state),
+    setOrder: (orderId, state, orderOptions) => {
+      orders.set(key(orderId), state);
+      if (orderOptions?.amount !== undefined) amounts.set(key(orderId), orderOptions.amount);
+    },
     orderState: (orderId) => orders.get(key(orderId)) ?? 'notFound',
     cancelRequests: () => cancels.map((c) => ({ ...c })),
     transactions: () => [...transactions.values()].map((t) => ({ ...t })),

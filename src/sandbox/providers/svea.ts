@@ -14,8 +14,9 @@
  * Control surface (SveaSandbox):
  *   url, port, requests, faults        — from the loopback server (FaultPlan: 429/503 via
  *                                         {kind:'status'}, resets, hangs, slow bodies, delays)
- *   setOrder(id, state)                — 'authorized' (Open, CanCancelOrder) | 'captured'
- *                                         (Delivered, one delivery) | 'cancelled' (Cancelled)
+ *   setOrder(id, state, {amount?})     — 'authorized' (Open, CanCancelOrder) | 'captured'
+ *                                         (Delivered, one delivery) | 'cancelled' (Cancelled);
+ *                                         amount: OrderAmount in minor units (default 124900)
  *   removeOrder(id) / orderState(id)   — orderState: the state, or 'not_found'
  *   cancelsApplied(id)                 — PATCHes that actually cancelled the order (tests assert ≤ 1)
  *   cancelRequests(id)                 — PATCHes that reached the handler for this order
@@ -41,7 +42,7 @@ export interface SveaSandboxOptions {
 }
 
 export interface SveaSandbox extends LoopbackServer {
-  setOrder(id: string, state: SveaOrderState): void;
+  setOrder(id: string, state: SveaOrderState, options?: { amount?: number }): void;
   removeOrder(id: string): void;
   orderState(id: string): SveaOrderState | 'not_found';
   cancelsApplied(id: string): number;
@@ -50,10 +51,13 @@ export interface SveaSandbox extends LoopbackServer {
 }
 
 const ORDER_PATH = /^\/api\/v1\/orders\/([^/]+)$/;
+/** OrderAmount (minor units) when setOrder names none: the e2e orders' default 1249.00. */
+const DEFAULT_AMOUNT_MINOR = 124900;
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
 
 export async function startSveaSandbox(options: SveaSandboxOptions): Promise<SveaSandbox> {
   const orders = new Map<string, SveaOrderState>();
+  const amounts = new Map<string, number>();
   const applied = new Map<string, number>();
   const attempted = new Map<string, number>();
   const maxSkewMs = options.maxClockSkewMs ?? 5 * 60 * 1000;
@@ -97,6 +101,7 @@ export async function startSveaSandbox(options: SveaSandboxOptions): Promise<Sve
     const state = findOrder(id);
     if (state === undefined) return sveaError(404, `Order ${id} not found`);
     const numericId = Number(id);
+    const amount = amounts.get(id) ?? DEFAULT_AMOUNT_MINOR;
     return {
       status: 200,
       headers: { 'content-type': 'application/json; charset=utf-8' },
@@ -107,9 +112,9 @@ export async function startSveaSandbox(options: SveaSandboxOptions): Promise<Sve
         OrderStatus: { authorized: 'Open', captured: 'Delivered', cancelled: 'Cancelled' }[state],
         IsCompany: false,
         IsCancelled: state === 'cancelled',
-        CancelledAmount: state === 'cancelled' ? 10000 : 0,
-        OrderAmount: 10000,
-        Deliveries: state === 'captured' ? [{ Id: 1, DeliveryAmount: 10000, CreditedAmount: 0, Actions: [] }] : [],
+        CancelledAmount: state === 'cancelled' ? amount : 0,
+        OrderAmount: amount,
+        Deliveries: state === 'captured' ? [{ Id: 1, DeliveryAmount: amount, CreditedAmount: 0, Actions: [] }] : [],
         OrderRows: [],
         Actions: state === 'authorized' ? ['CanDeliverOrder', 'CanDeliverPartially', 'CanCancelOrder', 'CanCancelOrderRow', 'CanCancelAmount'] : [],
       }),
@@ -149,8 +154,9 @@ export async function startSveaSandbox(options: SveaSandboxOptions): Promise<Sve
   const server = await startLoopbackServer(handle, options.port ?? 0, { latencyMs: options.latencyMs });
   return {
     ...server,
-    setOrder(id, state) {
+    setOrder(id, state, orderOptions) {
       orders.set(id, state);
+      if (orderOptions?.amount !== undefined) amounts.set(id, orderOptions.amount);
     },
     removeOrder(id) {
       orders.delete(id);

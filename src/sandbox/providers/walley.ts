@@ -26,6 +26,11 @@
  * `resetAfterEffect` fault on the first cancel (the 202 is lost), that plays the story of a
  * worker that hears only 409s for its own key while Walley has in fact cancelled.
  *
+ * The order read carries `totalAmount` (major units; setOrder's `amount`, default 1249.00),
+ * `currency` and `expiresAt` (default 90 days after the order was set, Walley's "about 90"; null
+ * with `expiresAt: null`). An authorized order whose expiresAt has passed on the sandbox clock
+ * (`advanceClock(ms)`) reads Expired.
+ *
  * Control: `faults`, `requests`, `setLatency(ms)`, `cancelRequests()`, `expireTokens()`,
  * `tokensIssued()`, `setCancelLag({ reads, ms, notFound })`, `setKeyInProgress(ms)`.
  */
@@ -48,7 +53,9 @@ export interface WalleySandbox {
   requests: RecordedRequest[];
   faults: FaultPlan;
   close(): Promise<void>;
-  setOrder(orderId: string, state: WalleySandboxOrderState): void;
+  setOrder(orderId: string, state: WalleySandboxOrderState, options?: { amount?: number; expiresAt?: Date | null }): void;
+  /** Moves the sandbox clock that decides expiry. */
+  advanceClock(ms: number): void;
   orderState(orderId: string): WalleySandboxOrderState | 'cancelling' | 'notFound';
   cancelRequests(): WalleyCancelRecord[];
   /** Every token issued so far stops working (the next API call gets 401). */
@@ -86,7 +93,13 @@ interface PendingCancel {
 interface OrderRecord {
   state: WalleySandboxOrderState;
   pending: PendingCancel | null;
+  amount: number;
+  /** Sandbox clock, ms; null: Walley tells no expiry for this order. */
+  expiresAtMs: number | null;
 }
+
+const AUTHORIZATION_LIFETIME_MS = 90 * 24 * 60 * 60 * 1000;
+const DEFAULT_AMOUNT = 1249;
 
 const WALLEY_STATUS: Record<WalleySandboxOrderState, string> = {
   authorized: 'NotActivated',
@@ -106,6 +119,19 @@ export async function startWalleySandbox(options: WalleySandboxOptions): Promise
   const ttlSeconds = options.tokenTtlSeconds ?? 3599;
   let lag = { reads: options.cancelLagReads ?? 1, ms: options.cancelLagMs ?? 0, notFound: options.notFoundDuringLag ?? false };
   const withCodes = options.errorCodes ?? true;
+  let clockOffsetMs = 0;
+  const now = (): number => Date.now() + clockOffsetMs;
+  const newRecord = (state: WalleySandboxOrderState, amount = DEFAULT_AMOUNT, expiresAtMs: number | null = now() + AUTHORIZATION_LIFETIME_MS): OrderRecord => ({
+    state,
+    pending: null,
+    amount,
+    expiresAtMs,
+  });
+
+  /** The authorization lapsed on the sandbox clock: the order is Expired from then on. */
+  function lapse(record: OrderRecord): void {
+    if (record.state === 'authorized' && record.pending === null && record.expiresAtMs !== null && now() >= record.expiresAtMs) record.state = 'expired';
+  }
 
   function lagOver(pending: PendingCancel): boolean {
     return pending.reads >= lag.reads && Date.now() - pending.startedAt >= lag.ms;
@@ -123,9 +149,10 @@ export async function startWalleySandbox(options: WalleySandboxOptions): Promise
   function order(orderId: string): OrderRecord | undefined {
     let record = orders.get(orderId);
     if (!record && options.autoAuthorize) {
-      record = { state: 'authorized', pending: null };
+      record = newRecord('authorized');
       orders.set(orderId, record);
     }
+    if (record) lapse(record);
     return record ? settle(record) : undefined;
   }
 
@@ -233,11 +260,14 @@ export async function startWalleySandbox(options: WalleySandboxOptions): Promise
     if (record.pending) record.pending.reads += 1;
     if (lagging && lag.notFound) return refusal(404, 'ORDER_NOT_FOUND', 'Order not found');
     if (!lagging) settle(record);
+    lapse(record);
     return json(200, {
       data: {
         orderId,
         status: WALLEY_STATUS[record.state],
+        totalAmount: record.amount,
         currency: 'SEK',
+        expiresAt: record.expiresAtMs === null ? null : new Date(record.expiresAtMs).toISOString(),
       },
     });
   }
@@ -262,11 +292,18 @@ export async function startWalleySandbox(options: WalleySandboxOptions): Promise
     requests: server.requests,
     faults: server.faults,
     close: () => server.close(),
-    setOrder: (orderId, state) => void orders.set(orderId, { state, pending: null }),
+    setOrder: (orderId, state, orderOptions) => {
+      const expiresAt = orderOptions?.expiresAt;
+      orders.set(orderId, newRecord(state, orderOptions?.amount, expiresAt === undefined ? undefined : expiresAt === null ? null : expiresAt.getTime()));
+    },
     orderState: (orderId) => {
       const record = orders.get(orderId);
       if (!record) return 'notFound';
+      lapse(record);
       return record.pending ? 'cancelling' : record.state;
+    },
+    advanceClock: (ms) => {
+      clockOffsetMs += ms;
     },
     cancelRequests: () => cancels.map((c) => ({ ...c })),
     expireTokens: () => {
