@@ -21,6 +21,11 @@ export async function statusCommand(options: { json?: boolean }): Promise<ExitCo
       formatTable(['jobs', ...JOB_STATES], [['', ...JOB_STATES.map((state) => j[state])]]),
       '',
       `Vanished orders awaiting a person: ${report.vanishedAwaitingPerson}${report.vanishedAwaitingPerson ? ' (specter-sync vanished list)' : ''}`,
+      ...report.vanishedOrders.map(
+        (v) =>
+          `  ${v.orderNo} ${v.provider ?? 'no provider'} ${v.providerRef ?? ''}: ${v.paymentState ?? 'not asked'}` +
+          `${v.reservedAmount ? ` ${v.reservedAmount} ${v.currency ?? ''}`.trimEnd() : ''}${v.expiresAt ? `, expires ${v.expiresAt}` : ''}`,
+      ),
       `Failed jobs awaiting a person: ${j.failed}${j.failed ? ' (specter-sync jobs list --state failed; then jobs retry or jobs dismiss)' : ''}`,
       `Providers configured: ${report.providersConfigured.join(', ') || 'none'}`,
     ];

@@ -19,17 +19,21 @@ export async function vanishedListCommand(options: { json?: boolean }): Promise<
     }
     ctx.out.write(
       `${formatTable(
-        ['order', 'order date', 'provider', 'provider ref', 'amount', 'vanished at', 'note'],
+        ['order', 'order date', 'provider', 'provider ref', 'amount', 'payment', 'still reserved', 'expires', 'vanished at', 'note'],
         vanished.map((v) => [
           v.orderNo,
           v.orderDate,
           v.provider,
           v.providerRef,
           v.amount ? `${v.amount} ${v.currency ?? ''}`.trim() : null,
+          v.paymentState ?? 'not asked',
+          v.reservedAmount ? `${v.reservedAmount} ${v.currency ?? ''}`.trim() : null,
+          v.expiresAt,
           v.vanishedAt,
           v.note,
         ]),
-      )}\n\nFor each: cancel the reservation with \`specter-sync vanished cancel ORDER_NO\`, or, if it needs no action, \`specter-sync vanished resolve ORDER_NO --note "why"\`.\n`,
+      )}\n\nSoonest expiry first. For each: cancel the reservation with \`specter-sync vanished cancel ORDER_NO\`, or, if it needs no action ` +
+        `(a captured payment refunded, say), \`specter-sync vanished resolve ORDER_NO --note "why"\`.\n`,
     );
     return EXIT.ok;
   } finally {

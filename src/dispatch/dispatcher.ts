@@ -24,7 +24,7 @@ import { askClient, CANCEL_KINDS } from './clientBug.js';
 import { actionBase, failJob, jobFields, type JobRef } from './jobReport.js';
 import { runPerProvider } from './perProvider.js';
 import { addMs, iso } from './time.js';
-import { settleUnsent, waitForProvider, type SendVerdict } from './unsent.js';
+import { settleByPayment, settleUnsent, waitForProvider, type PaymentCheck, type SendVerdict } from './unsent.js';
 
 /**
  * The longest wait spent inside a cycle before another attempt. Longer waits go back to the
@@ -66,6 +66,12 @@ export interface DispatchDeps {
    * unanswerable question sends nothing now. Absent: every due job is sent (unit tests only).
    */
   verify?: (job: SendableJob) => Promise<SendVerdict>;
+  /**
+   * The provider asked about the money before a `vanished` job's first request (worker/payments.ts):
+   * such a cancellation is sent on a person's behalf, and one already cancelled, expired or
+   * captured is not sent. Not asked for a job left `sending` (its request may be out: repeat it).
+   */
+  paymentCheck?: PaymentCheck;
 }
 
 export type DispatchResult = 'succeeded' | 'already_cancelled' | 'accepted' | 'retry_scheduled' | 'failed' | 'voided' | 'not_verified' | 'waiting_for_provider';
@@ -153,6 +159,10 @@ async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): 
   if (ctx.deps.verify) {
     const verdict = await ctx.deps.verify(job);
     if (verdict.kind !== 'send') return settleUnsent(ctx, job, attempt, verdict);
+  }
+  if (ctx.deps.paymentCheck && job.reason === 'vanished' && job.state === 'pending') {
+    const settled = await settleByPayment(ctx, job, attempt, await ctx.deps.paymentCheck(job));
+    if (settled !== null) return settled;
   }
 
   // Bounded patience across restarts too: a job that keeps taking the process down while in

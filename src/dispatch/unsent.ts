@@ -3,6 +3,7 @@
  * (voided, held for a person, or not verified now) and those whose provider is not configured.
  */
 import type { Logger } from '../observability/logger.js';
+import type { PaymentRead } from '../providers/types.js';
 import type { Store } from '../store/database.js';
 import { type SendableJob } from '../store/jobs.js';
 import { markRetry } from '../store/outbox.js';
@@ -22,6 +23,45 @@ export type SendVerdict =
   | { kind: 'hold'; code: 'LIVE_TWIN'; message: string }
   /** Specter could not be asked: nothing is sent now, the job waits for the next try. */
   | { kind: 'unknown'; detail: string };
+
+/**
+ * Read before a vanished order's cancellation is sent on a person's behalf (worker/payments.ts):
+ * what the provider says about the money now, or null when it could not be asked.
+ */
+export type PaymentCheck = (job: SendableJob) => Promise<PaymentRead | null>;
+
+/**
+ * What the read means for the job: already cancelled or expired → never sent (voided, saying
+ * why); captured → failed at once with reason `captured` (a refund is a person's decision);
+ * anything else, `unknown` included → sent as before (a cancel is idempotent and safe).
+ */
+export async function settleByPayment(ctx: UnsentContext, job: SendableJob, attempt: number, read: PaymentRead | null): Promise<UnsentAction | null> {
+  if (read === null) return null;
+  const { store, logger } = ctx.deps;
+  if (read.state === 'cancelled' || read.state === 'expired') {
+    if (!ctx.mayWrite()) return null;
+    const reason = `payment_${read.state}`;
+    if (voidJob(store, job.id, reason, iso(ctx.now()))) {
+      logger.event(
+        'cancel.voided',
+        `not sent: ${job.provider} says the payment of order ${job.orderNo} is already ${read.state} (${read.detail}); nothing is left to release, the job is voided`,
+        { ...jobFields(job), reason, detail: read.detail, paymentState: read.state },
+      );
+    }
+    return { ...actionBase(job), result: 'voided', reason };
+  }
+  if (read.state === 'captured') {
+    if (!ctx.mayWrite()) return null;
+    return failJob(ctx.deps, job, {
+      at: ctx.now(),
+      attempt,
+      reason: 'captured',
+      code: 'PAYMENT_CAPTURED',
+      detail: `not sent: ${job.provider} says the payment is captured (${read.detail}); cancelling cannot release it`,
+    });
+  }
+  return null;
+}
 
 /** What of the dispatcher's context these need. */
 export interface UnsentContext {

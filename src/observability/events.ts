@@ -73,6 +73,12 @@ export const EVENT_CATALOGUE = [
   { event: 'vanished.reminder', level: 'warn', alert: true, when: 'The daily list of vanished orders that still await a person.' },
   { event: 'vanished.resolved', level: 'info', alert: false, when: 'A person marked a vanished order as dealt with.' },
   {
+    event: 'vanished.auto_resolved',
+    level: 'info',
+    alert: false,
+    when: 'A vanished order needs nobody: its provider says the payment is already cancelled or expired (`reason`), so it is resolved automatically.',
+  },
+  {
     event: 'vanished.cancel_requested',
     level: 'info',
     alert: false,

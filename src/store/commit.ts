@@ -14,8 +14,11 @@ export interface VanishRecord {
   orderNo: string;
   status: VanishStatus;
   note: string | null;
-  /** What `order.vanished` tells (not stored): a person must act, or VANISHED_ACTION=cancel queued it. */
-  announce?: 'person_must_act' | 'cancel_queued';
+  /**
+   * What is told (not stored): a person must act, VANISHED_ACTION=cancel queued it (both
+   * `order.vanished`), or its provider says the money is already released (`vanished.auto_resolved`).
+   */
+  announce?: 'person_must_act' | 'cancel_queued' | 'auto_resolved';
 }
 
 export interface JobVoid {
@@ -94,7 +97,7 @@ export function commitCycle(store: Store, record: CycleRecord): CommitResult {
   const markCancelled = sqlite.prepare('UPDATE order_snapshots SET cancelled_at = COALESCE(cancelled_at, ?) WHERE order_no = ?');
   const markVanished = sqlite.prepare(`
     UPDATE order_snapshots SET vanished_at = COALESCE(vanished_at, @at), vanish_status = @status,
-      vanish_note = @note, vanish_resolved_at = NULL
+      vanish_note = @note, vanish_resolved_at = CASE WHEN @status = 'resolved' THEN @at ELSE NULL END
     WHERE order_no = @orderNo`);
   const markReappeared = sqlite.prepare(`
     UPDATE order_snapshots SET vanish_status = 'reappeared', vanish_resolved_at = ? WHERE order_no = ?`);

@@ -1,6 +1,6 @@
 /** Kysely's view of the tables in migrations/ (keep the two in step). */
 import type { Generated, Selectable } from 'kysely';
-import type { CancellationReason, FailureReason, JobState, OrderStatus, ProviderName, RouteKind, VanishStatus } from '../domain.js';
+import type { CancellationReason, FailureReason, JobState, OrderStatus, PaymentState, ProviderName, RouteKind, VanishStatus } from '../domain.js';
 
 export interface OrderSnapshotsTable {
   order_no: string;
@@ -91,11 +91,25 @@ export interface WorkerLeaseTable {
   start_ticks: number | null;
 }
 
+/** 0005: what a vanished order's provider last said about its payment. */
+export interface PaymentReadsTable {
+  order_no: string;
+  provider: ProviderName;
+  provider_ref: string;
+  state: PaymentState;
+  reserved_amount: string | null;
+  currency: string | null;
+  expires_at: string | null;
+  detail: string;
+  read_at: string;
+}
+
 export interface Database {
   order_snapshots: OrderSnapshotsTable;
   cancellation_jobs: CancellationJobsTable;
   sync_runs: SyncRunsTable;
   worker_lease: WorkerLeaseTable;
+  payment_reads: PaymentReadsTable;
 }
 
 export type SnapshotRow = Selectable<OrderSnapshotsTable>;

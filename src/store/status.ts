@@ -3,7 +3,7 @@ import type { JobState, OrderStatus, ProviderName } from '../domain.js';
 import type { Store } from './database.js';
 import { countJobsByState, countOpenJobsByProvider } from './jobs.js';
 import { lastSuccessfulRun } from './runs.js';
-import { listVanishedAwaiting } from './vanished.js';
+import { listVanishedAwaiting, type VanishedOrder } from './vanished.js';
 
 export async function countTrackedByStatus(store: Store): Promise<Record<OrderStatus, number>> {
   const rows = await store.db
@@ -17,9 +17,14 @@ export async function countTrackedByStatus(store: Store): Promise<Record<OrderSt
   return counts;
 }
 
+/** `status` lists at most this many vanished orders (`vanished list` has them all). */
+const STATUS_VANISHED_LISTED = 20;
+
 export interface StatusReport {
   trackedOrders: Record<OrderStatus, number>;
   vanishedAwaitingPerson: number;
+  /** The first of them, soonest expiry first, with what their provider said about the money. */
+  vanishedOrders: Array<Pick<VanishedOrder, 'orderNo' | 'provider' | 'providerRef' | 'currency' | 'paymentState' | 'reservedAmount' | 'expiresAt'>>;
   jobs: Record<JobState, number>;
   /** Open jobs whose provider is configured off: they wait, pending, until it is configured. */
   jobsWaitingForProvider: Partial<Record<ProviderName, number>>;
@@ -41,6 +46,15 @@ export async function buildStatusReport(store: Store, configured: readonly Provi
   return {
     trackedOrders: tracked,
     vanishedAwaitingPerson: vanished.length,
+    vanishedOrders: vanished.slice(0, STATUS_VANISHED_LISTED).map((v) => ({
+      orderNo: v.orderNo,
+      provider: v.provider,
+      providerRef: v.providerRef,
+      currency: v.currency,
+      paymentState: v.paymentState,
+      reservedAmount: v.reservedAmount,
+      expiresAt: v.expiresAt,
+    })),
     jobs,
     jobsWaitingForProvider: waiting,
     providersConfigured: [...configured],

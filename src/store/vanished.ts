@@ -1,5 +1,6 @@
 /** Vanished orders awaiting a person, and what a person does about them. */
-import type { ProviderName } from '../domain.js';
+import { sql } from 'kysely';
+import type { PaymentState, ProviderName } from '../domain.js';
 import type { Store } from './database.js';
 
 export interface VanishedOrder {
@@ -14,26 +15,51 @@ export interface VanishedOrder {
   vanishedAt: string;
   /** Why it waits for a person rather than being cancelled (e.g. a live twin shares its reference). */
   note: string | null;
+  /**
+   * What the provider last said about the money (docs/interface.md, "The payment's state, where a
+   * person is asked"); null while it was never asked (its provider is not configured, say).
+   */
+  paymentState: PaymentState | null;
+  /** Still reserved, major units ("1249.00"), where the provider tells it. */
+  reservedAmount: string | null;
+  /** When the reservation lapses (ISO 8601, UTC), where the provider tells it. */
+  expiresAt: string | null;
+  /** When the provider was last asked, and what it said (or why the read failed). */
+  paymentReadAt: string | null;
+  paymentDetail: string | null;
 }
 
+/**
+ * Soonest expiry first (the reservation a person can still release before it lapses is the one to
+ * look at now), then those whose provider tells no expiry, oldest vanished first.
+ */
 export async function listVanishedAwaiting(store: Store): Promise<VanishedOrder[]> {
   const rows = await store.db
-    .selectFrom('order_snapshots')
+    .selectFrom('order_snapshots as s')
+    .leftJoin('payment_reads as r', 'r.order_no', 's.order_no')
     .select([
-      'order_no',
-      'order_date',
-      'provider',
-      'provider_ref',
-      'amount',
-      'currency',
-      'pay_type_identifier',
-      'pay_type_reference',
-      'vanished_at',
-      'vanish_note',
+      's.order_no',
+      's.order_date',
+      's.provider',
+      's.provider_ref',
+      's.amount',
+      's.currency',
+      's.pay_type_identifier',
+      's.pay_type_reference',
+      's.vanished_at',
+      's.vanish_note',
+      'r.state',
+      'r.reserved_amount',
+      'r.expires_at',
+      'r.read_at',
+      'r.detail',
     ])
-    .where('vanish_status', '=', 'awaiting')
-    .orderBy('vanished_at')
-    .orderBy('order_no')
+    .where('s.vanish_status', '=', 'awaiting')
+    // CASE rather than NULLS LAST: the same text on SQLite and PostgreSQL.
+    .orderBy(sql`CASE WHEN r.expires_at IS NULL THEN 1 ELSE 0 END`)
+    .orderBy('r.expires_at')
+    .orderBy('s.vanished_at')
+    .orderBy('s.order_no')
     .execute();
   return rows.map((r) => ({
     orderNo: r.order_no,
@@ -46,6 +72,12 @@ export async function listVanishedAwaiting(store: Store): Promise<VanishedOrder[
     payTypeReference: r.pay_type_reference,
     vanishedAt: r.vanished_at ?? '',
     note: r.vanish_note,
+    paymentState: r.state,
+    // Only a reserved payment has anything still reserved or an expiry to tell.
+    reservedAmount: r.state === 'reserved' ? r.reserved_amount : null,
+    expiresAt: r.state === 'reserved' ? r.expires_at : null,
+    paymentReadAt: r.read_at,
+    paymentDetail: r.detail,
   }));
 }
 

@@ -28,6 +28,8 @@ import { loadSnapshotIndex, loadSnapshots } from '../store/snapshots.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
 import { takeLease } from './lease.js';
 import { planCycle, type PlannedAction } from './plan.js';
+import { recordPaymentReads } from '../store/paymentReads.js';
+import { applyPaymentReads, asksFor, cachedPaymentCheck, readPayments, rereadAwaiting, type PaymentCheck } from './payments.js';
 import { actionFields, reportCommitted } from './report.js';
 import { trackedGetOrder, verifyByCycleView } from './truth.js';
 import { confirmMissing, jobsInvolved, recordedAsGone } from './view.js';
@@ -179,6 +181,10 @@ async function cycleBody(
     route: routeStored,
     settings: config.sync,
   });
+  // 3b. The money of each order the guard let through as gone, asked of its provider before the
+  //     commit (I/O never sits inside it), so the commit records a released payment as resolved.
+  const reads = dryRun ? new Map() : await readPayments(deps.providers, asksFor(plan, gone), clock, { signal: deps.signal });
+  applyPaymentReads(plan, reads);
   const actions: CycleAction[] = [...plan.actions];
   const counts: CycleCounts = {
     listed: listing.length,
@@ -244,11 +250,15 @@ async function cycleBody(
   });
   crashPoint('cycle.after_commit');
   counts.jobsCreated = committed.createdJobs.length;
+  await recordPaymentReads(store, [...reads.values()]);
   // Logged after the commit, so an alert never announces something the database does not hold.
-  reportCommitted({ logger, config, diff, gone, plan, committed, actions });
+  reportCommitted({ logger, config, diff, gone, plan, committed, actions, reads });
   if (baseline) {
     logger.event('sync.baseline', `baseline recorded: ${listing.length} orders tracked, nothing forwarded`, { listed: listing.length });
   }
+
+  // Orders still awaiting a person whose last read is a reminder period old: asked again.
+  for (const [orderNo, read] of await rereadAwaiting(deps, clock, reads, holdsLease)) reads.set(orderNo, read);
 
   // 5. Send what is due, each job checked against this cycle's view first; confirm accepted ones.
   if (dispatch) {
@@ -256,7 +266,7 @@ async function cycleBody(
       { present, gone: new Set([...confirmed.goneOrderNos, ...recordedGone]) },
       trackedGetOrder((orderNo) => specter.getOrder(orderNo), track),
     );
-    actions.push(...(await sendAndConfirm(deps, clock, verify, holdsLease)));
+    actions.push(...(await sendAndConfirm(deps, clock, verify, holdsLease, cachedPaymentCheck(deps, reads, clock))));
   }
 
   const awaiting = await awaitingPerson(deps, plan.guardTripped);
@@ -283,6 +293,7 @@ async function sendAndConfirm(
   clock: () => Date,
   verify: ReturnType<typeof verifyByCycleView>,
   holdsLease: () => boolean,
+  paymentCheck: PaymentCheck,
 ): Promise<CycleAction[]> {
   const { store, config, logger } = deps;
   const actions: CycleAction[] = [];
@@ -298,7 +309,7 @@ async function sendAndConfirm(
     canSend: holdsLease,
   };
   try {
-    const report = await dispatchDueJobs({ ...dispatchDeps, verify });
+    const report = await dispatchDueJobs({ ...dispatchDeps, verify, paymentCheck });
     for (const a of report.actions) actions.push({ action: 'dispatch', ...a });
   } catch (error) {
     logger.event('sync.failed', `dispatch could not complete; jobs stay queued: ${(error as Error).message}`, { phase: 'dispatch', willRetry: true, error });

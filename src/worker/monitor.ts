@@ -14,7 +14,8 @@ import { decideStale, formatSeconds, STALE_PERIODS, type HealthState } from './s
 /** The stale check runs every period, but at least this often and at most this often. */
 const STALE_CHECK_MIN_MS = 1_000;
 const STALE_CHECK_MAX_MS = 60_000;
-const REMINDER_INTERVAL_MS = 24 * 60 * 60 * 1000;
+/** Also how often a vanished order still awaiting is asked about again (worker/payments.ts). */
+export const REMINDER_INTERVAL_MS = 24 * 60 * 60 * 1000;
 /** A reminder lists at most this many orders (a guard against a line of megabytes); the count is always complete. */
 const REMINDER_MAX_ORDERS = 200;
 /** A job waiting for an unconfigured provider is reminded of once it has waited this long. */
@@ -157,13 +158,18 @@ export function createMonitor(deps: MonitorDeps): Monitor {
       amount: o.amount,
       currency: o.currency,
       vanishedAt: o.vanishedAt,
+      // What the provider last said (the cycle asks again once a reminder period has passed).
+      paymentState: o.paymentState,
+      reservedAmount: o.reservedAmount,
+      expiresAt: o.expiresAt,
     }));
     const summary = listed
       .slice(0, 10)
       .map(
         (o) =>
           `${o.orderNo} (${o.provider ?? 'no provider'} ${o.providerRef ?? '?'}, ${o.amount ?? '?'} ${o.currency ?? ''}`.trimEnd() +
-          `, vanished ${o.vanishedAt})`,
+          `, vanished ${o.vanishedAt}, payment ${o.paymentState ?? 'not asked'}` +
+          `${o.reservedAmount ? ` ${o.reservedAmount}` : ''}${o.expiresAt ? ` until ${o.expiresAt}` : ''})`,
       )
       .join('; ');
     logger.event(

@@ -9,6 +9,7 @@ import type { OrderDiff } from '../diff/diff.js';
 import type { Logger, LogFields } from '../observability/logger.js';
 import { paymentKeyOf } from '../routing/payment.js';
 import type { CommitResult } from '../store/commit.js';
+import type { StoredPaymentRead } from '../store/paymentReads.js';
 import type { CycleAction } from './cycle.js';
 import type { CyclePlan, PlannedAction } from './plan.js';
 
@@ -31,10 +32,12 @@ export interface CommittedReport {
   committed: CommitResult;
   /** The cycle's actions: job ids are filled in from what the commit created. */
   actions: CycleAction[];
+  /** What the providers said about the vanished orders' money (worker/payments.ts). */
+  reads: ReadonlyMap<string, StoredPaymentRead>;
 }
 
 export function reportCommitted(report: CommittedReport): void {
-  const { logger, config, diff, gone, plan, committed, actions } = report;
+  const { logger, config, diff, gone, plan, committed, actions, reads } = report;
   const createdByKey = new Map(committed.createdJobs.map((j) => [j.paymentKey, j]));
   const ordersByNo = new Map<string, Pick<TrackedOrder, 'orderNo' | 'route' | 'amount' | 'currency'>>([
     ...diff.cancellations.map((c) => [c.order.orderNo, c.order] as const),
@@ -133,7 +136,7 @@ export function reportCommitted(report: CommittedReport): void {
       { count: gone.length, limit: config.sync.vanishGuardMaxPerRun, orderNos: gone.slice(0, 50).map((s) => s.orderNo) },
     );
   } else {
-    reportVanished(logger, gone, plan);
+    reportVanished(logger, gone, plan, reads);
   }
 
   for (const notice of plan.reopened) {
@@ -173,23 +176,79 @@ export function voidText(reason: string, orderNo: string | undefined): string {
   }
 }
 
-function reportVanished(logger: Logger, gone: readonly OrderSnapshot[], plan: CyclePlan): void {
+function reportVanished(logger: Logger, gone: readonly OrderSnapshot[], plan: CyclePlan, reads: ReadonlyMap<string, StoredPaymentRead>): void {
   const snapshotsByNo = new Map(gone.map((s) => [s.orderNo, s]));
   for (const v of plan.vanished) {
     const snapshot = snapshotsByNo.get(v.orderNo);
     if (!snapshot || snapshot.route.kind !== 'provider' || v.announce === undefined) continue;
+    const read = reads.get(v.orderNo);
+    if (v.announce === 'auto_resolved' && read) {
+      reportAutoResolved(logger, read, 'deleted', { ...orderFields(snapshot), orderDate: snapshot.orderDate });
+      continue;
+    }
     const { provider, providerRef } = snapshot.route;
     const amount = snapshot.amount ? `${snapshot.amount} ${snapshot.currency ?? ''}`.trim() : 'unknown amount';
     const todo =
       v.announce === 'cancel_queued'
-        ? `the cancellation at ${provider} was queued (VANISHED_ACTION=cancel)`
-        : `a person must check it and cancel the reservation at ${provider} (specter-sync vanished cancel ${v.orderNo}) or mark it dealt with (specter-sync vanished resolve ${v.orderNo})`;
+        ? read?.state === 'captured'
+          ? `the cancellation is not sent (it cannot release captured money); whether to refund is the decision to make, at ${provider}`
+          : `the cancellation at ${provider} was queued (VANISHED_ACTION=cancel)`
+        : read?.state === 'captured'
+          ? `cancelling cannot give the money back; whether to refund the customer is the decision to make (at ${provider}), then mark it dealt with (specter-sync vanished resolve ${v.orderNo})`
+          : `a person must check it and cancel the reservation at ${provider} (specter-sync vanished cancel ${v.orderNo}) or mark it dealt with (specter-sync vanished resolve ${v.orderNo})`;
     logger.event(
       'order.vanished',
-      `order ${v.orderNo} was deleted from Specter; its ${provider} payment ${providerRef} (${amount}) may still be reserved: ${todo}${v.note && v.announce === 'person_must_act' ? `. Note: ${v.note}` : ''}`,
-      { ...orderFields(snapshot), orderDate: snapshot.orderDate, action: v.announce, note: v.note },
+      `order ${v.orderNo} was deleted from Specter; ${moneyText(provider, providerRef, amount, read)}: ${todo}${v.note && v.announce === 'person_must_act' ? `. Note: ${v.note}` : ''}`,
+      { ...orderFields(snapshot), orderDate: snapshot.orderDate, action: v.announce, note: v.note, ...paymentFields(read) },
     );
   }
+}
+
+/** What the provider said about the money, in words (or what is not known, when it was not asked). */
+function moneyText(provider: string, providerRef: string, amount: string, read: StoredPaymentRead | undefined): string {
+  const payment = `its ${provider} payment ${providerRef} (${amount})`;
+  switch (read?.state) {
+    case undefined:
+      return `${payment} may still be reserved (${provider} was not asked: it is not configured)`;
+    case 'reserved': {
+      const still = read.reservedAmount ? `${read.reservedAmount} ${read.currency ?? ''}`.trim() : 'an amount it does not tell';
+      const until = read.expiresAt ? `until ${read.expiresAt}, when it lapses` : `${provider} tells no expiry`;
+      return `${payment} is still reserved at ${provider}: ${still}, ${until}`;
+    }
+    case 'captured':
+      return `${payment} is captured at ${provider}: the money was taken (${read.detail})`;
+    case 'not_found':
+      return `${provider} does not know ${payment} (${read.detail}); check the reference in the ${provider} portal`;
+    case 'unknown':
+      return `${provider} could not be asked about ${payment} (${read.detail}); it may still be reserved`;
+    case 'cancelled':
+    case 'expired':
+      return `${payment} is ${read.state} at ${provider}`;
+  }
+}
+
+/** The payment's fields on a line about a vanished order (docs/interface.md), when its provider was asked. */
+export function paymentFields(read: StoredPaymentRead | undefined): LogFields {
+  if (read === undefined) return {};
+  return {
+    paymentState: read.state,
+    ...(read.reservedAmount !== null && read.state === 'reserved' ? { reservedAmount: read.reservedAmount } : {}),
+    ...(read.expiresAt !== null && read.state === 'reserved' ? { expiresAt: read.expiresAt } : {}),
+    paymentDetail: read.detail,
+  };
+}
+
+/**
+ * `vanished.auto_resolved`: the provider says the money is already released, so the order needs
+ * nobody. `when`: it was just found deleted, or it had awaited a person since it was.
+ */
+export function reportAutoResolved(logger: Logger, read: StoredPaymentRead, when: 'deleted' | 'since', fields: LogFields = {}): void {
+  const how = read.state === 'expired' ? 'the reservation expired (lapsed on its own)' : 'the payment is already cancelled there';
+  logger.event(
+    'vanished.auto_resolved',
+    `order ${read.orderNo}${when === 'deleted' ? ' was deleted from Specter and' : ' (deleted from Specter earlier)'} needs nobody: ${read.provider} says ${how}; it is resolved automatically (${read.detail})`,
+    { orderNo: read.orderNo, provider: read.provider, providerRef: read.providerRef, ...fields, reason: read.state, ...paymentFields(read) },
+  );
 }
 
 /** An action as flat log fields: orderNo/provider/providerRef where it has them. */

@@ -15,6 +15,7 @@ import { createSpecterClient } from '../specter/client.js';
 import type { Store } from '../store/database.js';
 import { makeLeaseHolder } from '../store/lease.js';
 import { takeLease } from './lease.js';
+import { cachedPaymentCheck } from './payments.js';
 import { trackedGetOrder, verifyByGetOrder } from './truth.js';
 
 export interface SendNowDeps {
@@ -56,6 +57,9 @@ export async function sendJobNow(deps: SendNowDeps, job: { id: number; provider:
       now: deps.now,
       onlyJobIds: new Set([job.id]),
       canSend: () => lease.check(),
+      // A vanished order's cancellation is sent on a person's behalf: the provider is asked first,
+      // and a payment already cancelled, expired or captured is not sent.
+      paymentCheck: cachedPaymentCheck({ store, providers }, new Map(), deps.now ?? (() => new Date())),
       // Send-time truth outside a cycle: Specter is asked (getOrder) whether the job's order still
       // calls for it — a retry days later must not cancel an order re-opened meanwhile.
       verify: verifyByGetOrder(
@@ -82,10 +86,15 @@ export function reportSentNow(out: NodeJS.WritableStream, label: string, action:
     out.write(`${label}: queued\n`);
     return 0;
   }
+  const released = action.reason === 'payment_cancelled' || action.reason === 'payment_expired';
   const text: Partial<Record<DispatchAction['result'], string>> = {
-    voided: `not sent and voided: the order no longer calls for it (${action.reason ?? ''})`,
+    voided: released
+      ? `not sent: ${action.provider} says the payment is already ${action.reason === 'payment_expired' ? 'expired' : 'cancelled'}, nothing is left to release (job voided)`
+      : `not sent and voided: the order no longer calls for it (${action.reason ?? ''})`,
     not_verified: 'not sent now: Specter could not be asked whether the order still calls for it; it stays queued for the next run',
   };
-  out.write(`${label}: ${text[action.result] ?? `${action.result}${action.reason ? ` (${action.reason})` : ''}`}\n`);
+  const captured =
+    action.result === 'failed' && action.reason === 'captured' ? `; ${action.provider} says it is captured: whether to refund is the decision to make` : '';
+  out.write(`${label}: ${text[action.result] ?? `${action.result}${action.reason ? ` (${action.reason})` : ''}`}${captured}\n`);
   return action.result === 'failed' || action.result === 'not_verified' ? 1 : 0;
 }
