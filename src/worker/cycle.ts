@@ -28,8 +28,8 @@ import { loadSnapshotIndex, loadSnapshots } from '../store/snapshots.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
 import { takeLease } from './lease.js';
 import { planCycle, type PlannedAction } from './plan.js';
-import { recordPaymentReads } from '../store/paymentReads.js';
-import { applyPaymentReads, asksFor, cachedPaymentCheck, readPayments, rereadAwaiting, type PaymentCheck } from './payments.js';
+import { recordPaymentReads, type StoredPaymentRead } from '../store/paymentReads.js';
+import { applyPaymentReads, asksFor, cachedPaymentCheck, readPayments, rereadAwaiting, type PaymentCheck, type PaymentReads } from './payments.js';
 import { actionFields, reportCommitted } from './report.js';
 import { trackedGetOrder, verifyByCycleView } from './truth.js';
 import { confirmMissing, jobsInvolved, recordedAsGone } from './view.js';
@@ -183,7 +183,9 @@ async function cycleBody(
   });
   // 3b. The money of each order the guard let through as gone, asked of its provider before the
   //     commit (I/O never sits inside it), so the commit records a released payment as resolved.
-  const reads = dryRun ? new Map() : await readPayments(deps.providers, asksFor(plan, gone), clock, { signal: deps.signal });
+  const reads: PaymentReads = dryRun
+    ? new Map<string, StoredPaymentRead>()
+    : await readPayments(deps.providers, asksFor(plan, gone), clock, { signal: deps.signal });
   applyPaymentReads(plan, reads);
   const actions: CycleAction[] = [...plan.actions];
   const counts: CycleCounts = {
