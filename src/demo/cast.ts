@@ -61,8 +61,10 @@ export interface Cast {
   qliroCancel: CastOrder;
   klarnaCancel: CastOrder;
   walleyCancel: CastOrder;
-  /** Deleted with the trash icon in step 3. */
+  /** Deleted with the trash icon in step 3: its Klarna reservation is still there. */
   deleted: CastOrder;
+  /** Deleted in step 3 too, after someone cancelled its Qliro payment in Qliro's portal. */
+  deletedCancelledInPortal: CastOrder;
   /** Delivered, captured at Klarna, then cancelled in Specter in step 4. */
   captured: CastOrder;
   /** Left out of one listing in step 5. */
@@ -135,12 +137,15 @@ function chooseCast(orders: readonly SandboxOrder[], config: AppConfig): Cast | 
   const qliroCancel = pick('qliro', 'open');
   const klarnaCancel = pick('klarna', 'open');
   const walleyCancel = pick('walley', 'open');
-  const deleted = pick('qliro', 'open');
+  // Klarna: it tells when a reservation lapses, so the person sees "until when".
+  const deleted = pick('klarna', 'open');
+  const deletedCancelledInPortal = pick('qliro', 'open');
   const listingGap = pick('walley', 'open');
   // The oldest open Qliro order: cancelled long ago, before specter-sync was installed.
   const cancelledBeforeBaseline = pick('qliro', 'open', 'oldest');
   // Delivered: a shop captures the payment when it ships, so this one needs a refund.
   const captured = pick('klarna', 'delivered');
-  if (!qliroCancel || !klarnaCancel || !walleyCancel || !deleted || !listingGap || !cancelledBeforeBaseline || !captured) return null;
-  return { qliroCancel, klarnaCancel, walleyCancel, deleted, listingGap, cancelledBeforeBaseline, captured };
+  if (!qliroCancel || !klarnaCancel || !walleyCancel || !deleted || !deletedCancelledInPortal || !listingGap || !cancelledBeforeBaseline || !captured)
+    return null;
+  return { qliroCancel, klarnaCancel, walleyCancel, deleted, deletedCancelledInPortal, listingGap, cancelledBeforeBaseline, captured };
 }

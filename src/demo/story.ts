@@ -9,6 +9,8 @@ import { buildStatusReport } from '../store/status.js';
 import { formatTable } from '../format.js';
 import { getJob, listJobs } from '../store/jobs.js';
 import { countTrackedByStatus } from '../store/status.js';
+import { formatStockholm } from '../sandbox/specter/seed.js';
+import { lastPaymentRead } from '../store/paymentReads.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
 import { needsPerson, type CycleAction } from '../worker/cycle.js';
 import type { Cast, CastOrder, OrderMix } from './cast.js';
@@ -123,34 +125,74 @@ async function cancellationsStep(n: Narrator, stage: DemoStage, cast: Cast): Pro
   for (const o of orders) n.quote(`${PROVIDER_TITLE[o.provider]} ${o.providerRef}: ${stateAtProvider(stage, o)}`);
 }
 
-/** Step 3: an order deleted in Specter leaves no trace; the worker notices and flags it for a person. */
+/** Klarna's default: an authorisation lapses 28 days after it was made. */
+const KLARNA_AUTHORIZATION_DAYS = 28;
+
+/** "2026-12-30 09:00:00 UTC": for people, and in the form the demo's own test blanks out as a date. */
+function utcText(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+}
+
+/**
+ * Step 3: two orders deleted in Specter leave no trace; the worker notices, asks each payment's
+ * provider about the money, and flags only the one whose money is still reserved.
+ */
 async function deletedOrderStep(n: Narrator, stage: DemoStage, cast: Cast): Promise<void> {
-  n.step('A deleted order: flagged for a person');
+  n.step('Deleted orders: the provider is asked, a person only where money is still reserved');
   const order = cast.deleted;
-  ensure(stage.world.specter.delete(order.orderNo), `order ${order.orderNo} was not in the sandbox to delete`);
-  n.say('In Specter, a person deletes this order with the trash icon:');
+  const portal = cast.deletedCancelledInPortal;
+  // The reservations as the providers hold them: the order's amount, authorised when it was placed.
+  // Specter's dates are Stockholm local time: the UTC instant that formats back to it (CET or CEST).
+  const asUtc = Date.parse(`${order.orderDate.replace(' ', 'T')}Z`);
+  const placedMs = [asUtc - 3_600_000, asUtc - 7_200_000].find((ms) => formatStockholm(ms) === order.orderDate) ?? asUtc;
+  const minorUnits = order.amount === null ? undefined : Math.round(Number(order.amount) * 100);
+  stage.world.klarna.setOrder(order.providerRef, 'authorized', {
+    ...(minorUnits === undefined ? {} : { orderAmount: minorUnits }),
+    expiresAt: new Date(placedMs + KLARNA_AUTHORIZATION_DAYS * 86_400_000),
+  });
+  stage.world.qliro.setOrder(portal.providerRef, 'cancelled', portal.amount === null ? undefined : { amount: Number(portal.amount) });
+  for (const o of [order, portal]) ensure(stage.world.specter.delete(o.orderNo), `order ${o.orderNo} was not in the sandbox to delete`);
+  n.say('In Specter, a person deletes two orders with the trash icon:');
   n.quote(orderLabel(order));
-  n.say("Specter's API keeps no trace of a deletion: no status change, no event; the order is simply not there.");
+  n.quote(orderLabel(portal));
+  n.say(`(Earlier, someone had already cancelled the second one's payment in the Qliro portal.)`);
+  n.say("Specter's API keeps no trace of a deletion: no status change, no event; the orders are simply not there.");
 
   const report = await stage.cycle();
-  const flagged = report.actions.find((a) => a.action === 'vanished_flagged' && a.orderNo === order.orderNo);
-  ensure(flagged !== undefined && report.counts.vanished === 1, `run ${stage.runs} did not flag order ${order.orderNo} as vanished`);
-  n.say(`${runLabel(stage)}: order ${order.orderNo} is missing from the listing. Missing is only a question, so the worker`);
-  n.say(`asks Specter for that order (getOrder): not found. It is gone, and its payment may still be reserved.`);
+  const flagged = (orderNo: string) => report.actions.some((a) => a.action === 'vanished_flagged' && a.orderNo === orderNo);
+  ensure(flagged(order.orderNo) && flagged(portal.orderNo) && report.counts.vanished === 2, `run ${stage.runs} did not find both deleted orders gone`);
+  n.say(`${runLabel(stage)}: both are missing from the listing. Missing is only a question, so the worker asks Specter`);
+  n.say(`for each (getOrder): not found. They are gone. Only the provider knows what happened to the money, so`);
+  n.say('the worker asks it (one order read each, the way each provider documents it):');
 
-  const vanished = (await listVanishedAwaiting(stage.store)).find((v) => v.orderNo === order.orderNo);
+  const portalRead = await lastPaymentRead(stage.store, portal.orderNo);
+  ensure(portalRead?.state === 'cancelled', `Qliro was expected to say the payment of order ${portal.orderNo} is cancelled`);
+  const awaiting = await listVanishedAwaiting(stage.store);
+  ensure(!awaiting.some((v) => v.orderNo === portal.orderNo), `order ${portal.orderNo} was not resolved automatically`);
+  n.quote(`Qliro ${portal.providerRef}: already cancelled. Nothing is reserved, nothing to do: order ${portal.orderNo} is resolved`);
+  n.quote('by itself (vanished.auto_resolved), and nobody is asked.');
+
+  const vanished = awaiting.find((v) => v.orderNo === order.orderNo);
   ensure(vanished !== undefined && vanished.provider !== null, `order ${order.orderNo} is not awaiting a person`);
+  ensure(
+    vanished.paymentState === 'reserved' && vanished.expiresAt !== null,
+    `Klarna was expected to say order ${order.orderNo} is still reserved, with an expiry`,
+  );
   const provider = PROVIDER_TITLE[vanished.provider];
+  const until = utcText(vanished.expiresAt);
+  n.quote(`${provider} ${vanished.providerRef ?? ''}: still reserved, ${money(vanished.reservedAmount, vanished.currency)} until ${until}.`);
   n.say('The message a person acts on:');
   n.quote(
     [
       '',
       `Order ${vanished.orderNo} (placed ${vanished.orderDate}) was deleted from Specter;`,
-      `its payment may still be reserved at ${provider}.`,
+      `${provider} says its payment is still reserved: ${money(vanished.reservedAmount, vanished.currency)}, until ${until}.`,
       `  Provider:            ${vanished.provider}`,
       `  Provider reference:  ${vanished.providerRef ?? '-'}`,
       `  Amount:              ${money(vanished.amount, vanished.currency)}`,
-      `Check it, then either cancel the reservation at ${provider}:`,
+      `  Still reserved:      ${money(vanished.reservedAmount, vanished.currency)}`,
+      `  Reserved until:      ${until} (then it lapses on its own)`,
+      `Release the customer's money now by cancelling the reservation at ${provider}:`,
       `  specter-sync vanished cancel ${vanished.orderNo}`,
       `or, if it has been dealt with, mark it so:`,
       `  specter-sync vanished resolve ${vanished.orderNo} --note "cancelled in the ${provider} portal"`,
@@ -158,7 +200,7 @@ async function deletedOrderStep(n: Narrator, stage: DemoStage, cast: Cast): Prom
     ].join('\n'),
   );
   n.say(`Nothing was sent to ${provider} (VANISHED_ACTION=flag, the default). The worker logged the same as an`);
-  n.say('order.vanished alert, and `specter-sync vanished list` shows it until a person acts.');
+  n.say('order.vanished alert, and `specter-sync vanished list` shows it, soonest expiry first, until a person acts.');
 }
 
 /** Step 4: a captured payment cannot be cancelled; it needs a refund, which is a person's decision. */

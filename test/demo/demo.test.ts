@@ -125,16 +125,36 @@ describe('specter-sync demo', () => {
     expect(out).toMatch(new RegExp(`Walley ${cast.walleyCancel.providerRef}: cancelled`));
   });
 
-  it('flags the deleted order with everything a person needs to act', () => {
+  it('flags the deleted order with everything a person needs to act, what is still reserved and until when', () => {
     const out = runs[0]!.stdout;
     const { orderNo, provider, providerRef, amount, currency } = cast.deleted;
-    expect(out).toMatch(/3\. A deleted order/);
+    expect(out).toMatch(/3\. Deleted orders: the provider is asked/);
     expect(out).toContain(`Order ${orderNo} (placed`);
     expect(out).toMatch(new RegExp(`Provider:\\s+${provider}\\n`));
     expect(out).toMatch(new RegExp(`Provider reference:\\s+${providerRef}\\n`));
     expect(out).toMatch(new RegExp(`Amount:\\s+${amount} ${currency}\\n`));
+    // What the provider (Klarna) says: still reserved, the amount, until when.
+    expect(out).toContain(`Klarna says its payment is still reserved: ${amount} ${currency}, until `);
+    expect(out).toMatch(new RegExp(`Still reserved:\\s+${amount} ${currency}\\n`));
+    expect(out).toMatch(/Reserved until:\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(then it lapses on its own\)\n/);
     expect(out).toContain(`specter-sync vanished cancel ${orderNo}`);
     expect(out).toContain(`specter-sync vanished resolve ${orderNo}`);
+  });
+
+  it('resolves a second deleted order, cancelled in the portal already, without a person', () => {
+    const out = runs[0]!.stdout;
+    const { orderNo, providerRef } = cast.deletedCancelledInPortal;
+    expect(out).toContain(`Qliro ${providerRef}: already cancelled. Nothing is reserved, nothing to do: order ${orderNo} is resolved`);
+    expect(out).not.toContain(`specter-sync vanished cancel ${orderNo}`);
+    expect(out).toContain('Vanished orders awaiting a person: 1');
+    const log = readFileSync(path.join(keptDir(out)!, 'worker.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event: string; orderNo?: string; reason?: string; paymentState?: string; expiresAt?: string });
+    expect(log.filter((l) => l.event === 'vanished.auto_resolved')).toEqual([expect.objectContaining({ orderNo, reason: 'cancelled' })]);
+    expect(log.filter((l) => l.event === 'order.vanished')).toEqual([
+      expect.objectContaining({ orderNo: cast.deleted.orderNo, paymentState: 'reserved', expiresAt: expect.any(String) }),
+    ]);
   });
 
   it('tells the captured order failing for good with reason captured', () => {
