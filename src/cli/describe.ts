@@ -8,8 +8,15 @@ export function describeAction(action: CycleAction): string {
       return action.heldBecause
         ? `hold the cancellation of order ${action.orderNo} at ${action.provider} (${action.providerRef}) for a person: ${action.heldBecause}`
         : `cancel order ${action.orderNo} at ${action.provider} (${action.providerRef}), reason ${action.reason}`;
-    case 'vanished_flagged':
-      return `flag vanished order ${action.orderNo} (${action.provider ?? 'no provider'} ${action.providerRef ?? ''}, ${action.amount ?? '?'} ${action.currency ?? ''})${action.note ? `: ${action.note}` : ''}`;
+    case 'vanished_flagged': {
+      const order = `vanished order ${action.orderNo} (${action.provider ?? 'no provider'} ${action.providerRef ?? ''}, ${action.amount ?? '?'} ${action.currency ?? ''})`;
+      const p = action.payment;
+      if (p?.autoResolved) return `${order}: resolved automatically, its payment is ${p.state} at the provider`;
+      const money = p
+        ? `; payment ${p.state}${p.reservedAmount ? ` ${p.reservedAmount} ${action.currency ?? ''}`.trimEnd() : ''}${p.expiresAt ? ` until ${p.expiresAt}` : ''}`
+        : '';
+      return `flag ${order}${money}${action.note ? `: ${action.note}` : ''}`;
+    }
     case 'reappeared':
       return `order ${action.orderNo} reappeared`;
     case 'reopened':

@@ -83,6 +83,11 @@ export function autoResolveNote(read: StoredPaymentRead): string {
  */
 export function applyPaymentReads(plan: CyclePlan, reads: PaymentReads): void {
   const dropped = new Set<string>();
+  for (const action of plan.actions) {
+    const read = action.action === 'vanished_flagged' ? reads.get(action.orderNo) : undefined;
+    if (action.action !== 'vanished_flagged' || read === undefined) continue;
+    action.payment = { state: read.state, reservedAmount: read.reservedAmount, expiresAt: read.expiresAt, autoResolved: releasedByProvider(read) };
+  }
   for (const record of plan.vanished) {
     const read = reads.get(record.orderNo);
     if (read === undefined || !releasedByProvider(read)) continue;

@@ -12,7 +12,7 @@
  * voided, and an order open again after its payment's cancellation went out is an alert.
  */
 import type { SyncSettings } from '../config/types.js';
-import type { OrderSnapshot, ProviderName, Route, SnapshotSummary, TrackedOrder } from '../domain.js';
+import type { OrderSnapshot, PaymentState, ProviderName, Route, SnapshotSummary, TrackedOrder } from '../domain.js';
 import type { OrderDiff } from '../diff/diff.js';
 import type { JobReroute, JobVoid, VanishRecord } from '../store/commit.js';
 import type { CancellationJob, NewCancellationJob } from '../store/jobs.js';
@@ -38,6 +38,8 @@ export type PlannedAction =
       amount: string | null;
       currency: string | null;
       note: string | null;
+      /** What its provider said about the money (worker/payments.ts), when it was asked. */
+      payment?: { state: PaymentState; reservedAmount: string | null; expiresAt: string | null; autoResolved: boolean };
     }
   | { action: 'reappeared'; orderNo: string }
   | { action: 'reopened'; orderNo: string; cancellationSent: boolean }

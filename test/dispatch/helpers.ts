@@ -77,6 +77,8 @@ export interface SeedOptions {
   amount?: string | null;
   currency?: string | null;
   at?: string;
+  /** Default `cancelled`; `vanished` as a person's `vanished cancel` (or VANISHED_ACTION=cancel) makes it. */
+  reason?: 'cancelled' | 'vanished';
 }
 
 /** An order cancelled in Specter and its job, committed in one cycle exactly as the worker does. */
@@ -124,7 +126,7 @@ export function seedJob(store: Store, options: SeedOptions = {}): { id: number; 
         payTypeReference: providerRef,
         amount,
         currency,
-        reason: 'cancelled',
+        reason: options.reason ?? 'cancelled',
       },
     ],
     voids: [],
