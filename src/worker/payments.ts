@@ -66,12 +66,12 @@ export async function readPayments(
 }
 
 /** Cancelled or expired: the money is released, the vanished order needs nobody. */
-export function releasedByProvider(read: Pick<PaymentRead, 'state'> | undefined): read is Pick<PaymentRead, 'state'> & { state: 'cancelled' | 'expired' } {
+function releasedByProvider(read: Pick<PaymentRead, 'state'> | undefined): read is Pick<PaymentRead, 'state'> & { state: 'cancelled' | 'expired' } {
   return read?.state === 'cancelled' || read?.state === 'expired';
 }
 
 /** The note kept on an order resolved because its provider says the money is released. */
-export function autoResolveNote(read: StoredPaymentRead): string {
+function autoResolveNote(read: StoredPaymentRead): string {
   return `resolved automatically: ${read.provider} says the payment is ${read.state} (${read.detail})`;
 }
 

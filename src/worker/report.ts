@@ -228,7 +228,7 @@ function moneyText(provider: string, providerRef: string, amount: string, read: 
 }
 
 /** The payment's fields on a line about a vanished order (docs/interface.md), when its provider was asked. */
-export function paymentFields(read: StoredPaymentRead | undefined): LogFields {
+function paymentFields(read: StoredPaymentRead | undefined): LogFields {
   if (read === undefined) return {};
   return {
     paymentState: read.state,
