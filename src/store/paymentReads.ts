@@ -67,21 +67,6 @@ export async function listAwaitingDueForRead(
   );
 }
 
-/**
- * The provider says the money is already released (cancelled or expired): the vanished order needs
- * nobody. Only an order still awaiting is changed; false when it had moved on (a person resolved
- * or cancelled it meanwhile).
- */
-export async function autoResolveVanished(store: Store, orderNo: string, note: string, at: string): Promise<boolean> {
-  const result = await store.db
-    .updateTable('order_snapshots')
-    .set({ vanish_status: 'resolved', vanish_resolved_at: at, vanish_note: note })
-    .where('order_no', '=', orderNo)
-    .where('vanish_status', '=', 'awaiting')
-    .executeTakeFirst();
-  return result.numUpdatedRows === 1n;
-}
-
 /** The last read of one order's payment, if any. */
 export async function lastPaymentRead(store: Store, orderNo: string): Promise<StoredPaymentRead | null> {
   const r = await store.db.selectFrom('payment_reads').selectAll().where('order_no', '=', orderNo).executeTakeFirst();

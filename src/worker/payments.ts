@@ -18,7 +18,8 @@ import type { Logger } from '../observability/logger.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { PaymentRead } from '../providers/types.js';
 import type { Store } from '../store/database.js';
-import { autoResolveVanished, listAwaitingDueForRead, recordPaymentReads, type StoredPaymentRead } from '../store/paymentReads.js';
+import { listAwaitingDueForRead, recordPaymentReads, type StoredPaymentRead } from '../store/paymentReads.js';
+import { resolveVanished } from '../store/vanished.js';
 import { REMINDER_INTERVAL_MS } from './monitor.js';
 import type { CyclePlan } from './plan.js';
 import { reportAutoResolved } from './report.js';
@@ -138,7 +139,8 @@ export async function rereadAwaiting(
   await recordPaymentReads(store, [...reads.values()]);
   for (const read of reads.values()) {
     if (!releasedByProvider(read)) continue;
-    if (await autoResolveVanished(store, read.orderNo, autoResolveNote(read), clock().toISOString())) reportAutoResolved(logger, read, 'since');
+    // Only an order still awaiting changes: a person may have resolved or cancelled it meanwhile.
+    if ((await resolveVanished(store, read.orderNo, autoResolveNote(read), clock().toISOString())) === 'resolved') reportAutoResolved(logger, read, 'since');
   }
   return reads;
 }

@@ -4,13 +4,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { TrackedOrder } from '../../src/domain.js';
 import { openStore, type Store } from '../../src/store/database.js';
 import { acquireLease, makeLeaseHolder, readLease, releaseLease, renewLease } from '../../src/store/lease.js';
 import { commitCycle, type CycleRecord } from '../../src/store/commit.js';
 import { loadSnapshotIndex, loadSnapshots } from '../../src/store/snapshots.js';
 import { listJobs } from '../../src/store/jobs.js';
-import { cycleRecord, klarnaJob } from '../support/records.js';
+import { cycleRecord, klarnaJob, trackedOrder as order } from '../support/records.js';
 import { listVanishedAwaiting, resolveVanished } from '../../src/store/vanished.js';
 import { requestVanishedCancel } from '../../src/store/jobWrites.js';
 
@@ -25,24 +24,6 @@ afterEach(async () => {
   await store.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function order(orderNo: string, over: Partial<TrackedOrder> = {}): TrackedOrder {
-  return {
-    orderNo,
-    orderDate: '2026-11-20 10:15:00',
-    status: 'open',
-    statusId: '2',
-    deliveryStatus: 'N',
-    payTypeIdentifier: 'K',
-    payTypeReference: `ref-${orderNo}`,
-    route: { kind: 'provider', provider: 'klarna', providerRef: `ref-${orderNo}` },
-    paymentKey: `klarna:ref-${orderNo}`,
-    amount: '100.00',
-    currency: 'SEK',
-    contentHash: `h-${orderNo}-${over.status ?? 'open'}`,
-    ...over,
-  };
-}
 
 function record(over: Partial<CycleRecord>): CycleRecord {
   return cycleRecord(over);

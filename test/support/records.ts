@@ -8,6 +8,25 @@ import { rawPaymentOf } from '../../src/routing/payment.js';
 import type { CycleRecord } from '../../src/store/commit.js';
 import type { NewCancellationJob } from '../../src/store/jobs.js';
 
+/** An open order paid with Klarna under `ref-<orderNo>`, tracked as the cycle tracks it. */
+export function trackedOrder(orderNo: string, over: Partial<TrackedOrder> = {}): TrackedOrder {
+  return {
+    orderNo,
+    orderDate: '2026-11-20 10:15:00',
+    status: 'open',
+    statusId: '2',
+    deliveryStatus: 'N',
+    payTypeIdentifier: 'K',
+    payTypeReference: `ref-${orderNo}`,
+    route: { kind: 'provider', provider: 'klarna', providerRef: `ref-${orderNo}` },
+    paymentKey: `klarna:ref-${orderNo}`,
+    amount: '100.00',
+    currency: 'SEK',
+    contentHash: `h-${orderNo}-${over.status ?? 'open'}`,
+    ...over,
+  };
+}
+
 /** `o` as the store keeps it: seen once, facts as `o`'s status implies unless `facts` says otherwise. */
 export function snapshotOf(o: TrackedOrder, facts: Partial<OrderSnapshot> = {}): OrderSnapshot {
   return {

@@ -9,17 +9,40 @@ import { dispatchDueJobs } from '../../src/dispatch/dispatcher.js';
 import type { PaymentRead, ProviderClient } from '../../src/providers/types.js';
 import { commitCycle } from '../../src/store/commit.js';
 import { getJob } from '../../src/store/jobs.js';
-import { autoResolveVanished, listAwaitingDueForRead, recordPaymentReads, type StoredPaymentRead } from '../../src/store/paymentReads.js';
-import { listVanishedAwaiting } from '../../src/store/vanished.js';
-import type { CyclePlan } from '../../src/worker/plan.js';
+import { listAwaitingDueForRead, recordPaymentReads, type StoredPaymentRead } from '../../src/store/paymentReads.js';
+import { listVanishedAwaiting, resolveVanished } from '../../src/store/vanished.js';
+import { planCycle, type CyclePlan, type PlanInput } from '../../src/worker/plan.js';
 import { applyPaymentReads, cachedPaymentCheck, readPayments } from '../../src/worker/payments.js';
 import { fakeClient, SETTINGS, seedJob, useDispatchFixture, type DispatchFixture } from '../dispatch/helpers.js';
-import { cycleRecord, snapshotOf } from '../support/records.js';
+import { cycleRecord, snapshotOf, trackedOrder } from '../support/records.js';
 
 let fx!: DispatchFixture;
 useDispatchFixture((fixture) => (fx = fixture));
 
 const AT = '2026-01-01T00:00:00.000Z';
+/** A cycle that saw nothing: its plan is empty (the test fills in what it needs). */
+const PLAN_NOTHING: PlanInput = {
+  diff: {
+    newOrders: [],
+    changed: [],
+    unchanged: 0,
+    cancellations: [],
+    cancelledFacts: [],
+    missing: [],
+    reappeared: [],
+    reopened: [],
+    leftWindow: [],
+    reentered: [],
+  },
+  gone: [],
+  present: [],
+  jobsByPayment: new Map(),
+  jobsByOrder: new Map(),
+  revisitable: [],
+  recordedGone: new Set(),
+  route: () => ({ kind: 'elsewhere' }),
+  settings: { vanishedAction: 'flag', vanishGuardMaxPerRun: 10 },
+};
 const read = (state: PaymentRead['state'], over: Partial<PaymentRead> = {}): PaymentRead => ({
   state,
   reservedAmount: state === 'reserved' ? '1249.00' : null,
@@ -38,19 +61,7 @@ const stored = (orderNo: string, state: PaymentRead['state'], over: Partial<Stor
 });
 
 function emptyPlan(over: Partial<CyclePlan> = {}): CyclePlan {
-  return {
-    jobs: [],
-    vanished: [],
-    voids: [],
-    reroutes: [],
-    releases: [],
-    unsettles: [],
-    reopened: [],
-    unrouted: [],
-    guardTripped: false,
-    actions: [],
-    ...over,
-  };
+  return { ...planCycle(PLAN_NOTHING), ...over };
 }
 
 describe('applyPaymentReads (pure)', () => {
@@ -199,22 +210,7 @@ describe('before a vanished order’s cancellation is sent', () => {
 
 describe('the store’s payment reads', () => {
   function vanish(orderNos: string[]): void {
-    const snapshots = orderNos.map((orderNo) =>
-      snapshotOf({
-        orderNo,
-        orderDate: '2026-01-01 10:00:00',
-        status: 'open',
-        statusId: '2',
-        deliveryStatus: null,
-        payTypeIdentifier: 'K',
-        payTypeReference: `ref-${orderNo}`,
-        route: { kind: 'provider', provider: 'klarna', providerRef: `ref-${orderNo}` },
-        paymentKey: `klarna:ref-${orderNo}`,
-        amount: '1249.00',
-        currency: 'SEK',
-        contentHash: `h-${orderNo}`,
-      }),
-    );
+    const snapshots = orderNos.map((orderNo) => snapshotOf(trackedOrder(orderNo)));
     commitCycle(fx.db.store, cycleRecord({ upserts: snapshots }));
     commitCycle(fx.db.store, cycleRecord({ vanished: orderNos.map((orderNo) => ({ orderNo, status: 'awaiting' as const, note: null })) }));
   }
@@ -237,7 +233,7 @@ describe('the store’s payment reads', () => {
     ]);
   });
 
-  it('due again: never read, or read before the cut-off; auto-resolve only changes an order still awaiting', async () => {
+  it('due again: never read, or read before the cut-off; resolving changes only an order still awaiting', async () => {
     vanish(['21', '22', '23']);
     await recordPaymentReads(fx.db.store, [
       stored('21', 'reserved', { readAt: '2026-01-01T00:00:00.000Z' }),
@@ -245,8 +241,8 @@ describe('the store’s payment reads', () => {
     ]);
     const due = await listAwaitingDueForRead(fx.db.store, { readBefore: '2026-01-02T00:00:00.000Z', limit: 10 });
     expect(due.map((d) => d.orderNo).sort()).toEqual(['21', '23']);
-    expect(await autoResolveVanished(fx.db.store, '21', 'resolved automatically', AT)).toBe(true);
-    expect(await autoResolveVanished(fx.db.store, '21', 'again', AT)).toBe(false);
+    expect(await resolveVanished(fx.db.store, '21', 'resolved automatically', AT)).toBe('resolved');
+    expect(await resolveVanished(fx.db.store, '21', 'again', AT)).toBe('not_awaiting');
     expect((await listVanishedAwaiting(fx.db.store)).map((v) => v.orderNo)).toEqual(['22', '23']);
   });
 });
