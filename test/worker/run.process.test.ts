@@ -213,8 +213,13 @@ describe('specter-sync run', () => {
         amount: victim.payment?.totalIncVat,
         currency: victim.payment?.currency,
         vanishedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        // What Klarna said when the cycle asked: still reserved, how much, until when.
+        paymentState: 'reserved',
+        reservedAmount: expect.stringMatching(/^\d+\.\d\d$/),
+        expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
       },
     ]);
+    expect(reminder.message).toMatch(/payment reserved \d+\.\d\d until \d{4}-/);
     // HTTP_PORT=0: no server.
     expect(count(again.lines, 'http.listening')).toBe(0);
     await again.waitForLine((l) => l.event === 'sync.completed');
