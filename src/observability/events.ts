@@ -40,7 +40,7 @@ export const EVENT_CATALOGUE = [
     event: 'order.vanished',
     level: 'warn',
     alert: true,
-    when: "An order is confirmed gone from Specter; carries the order, provider, reference, amount, what its provider says of the money (`paymentState`, `reservedAmount`, `expiresAt`) and what a person must do.",
+    when: 'An order is confirmed gone from Specter; carries the order, provider, reference, amount, what its provider says of the money (`paymentState`, `reservedAmount`, `expiresAt`) and what a person must do.',
   },
   { event: 'order.reappeared', level: 'warn', alert: false, when: 'An order recorded as vanished is back in Specter.' },
   {
