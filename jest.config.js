@@ -8,6 +8,9 @@ export default {
   moduleNameMapper: {
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
+  // One throwaway PostgreSQL server per run (test/support/postgres.ts).
+  globalSetup: '<rootDir>/test/support/postgres-setup.ts',
+  globalTeardown: '<rootDir>/test/support/postgres-teardown.ts',
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   cacheDirectory: '<rootDir>/node_modules/.cache/jest',
   maxWorkers: 2,

@@ -6,7 +6,7 @@ import { loadConfig } from '../config/load.js';
 import { type ConfigError } from '../config/errors.js';
 import type { AppConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { openStore, type Store } from '../store/database.js';
+import { openStore, storeTarget, type Store } from '../store/database.js';
 
 /** Exit codes (docs/interface.md, "Exit codes"): a contract with operators' scripts. */
 export const EXIT = {
@@ -53,7 +53,7 @@ export async function openContext(options: OutputOptions & { env?: NodeJS.Proces
   const logger = loggerFor(config, options);
   let store: Store;
   try {
-    store = await openStore(config.sync.dbPath);
+    store = await openStore(storeTarget(config.sync));
   } catch (error) {
     await logger.close();
     throw error;

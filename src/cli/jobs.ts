@@ -143,7 +143,7 @@ async function routeUnroutedJob(ctx: CommandContext, jobId: number, now: string)
   if (route.kind !== 'provider') return false;
   const paymentKey = paymentKeyOf({ orderNo: job.orderNo, route, payTypeIdentifier: job.payTypeIdentifier, payTypeReference: job.payTypeReference });
   if (paymentKey === null) return false;
-  const result = rerouteJob(ctx.store, jobId, { provider: route.provider, providerRef: route.providerRef, paymentKey }, now);
+  const result = await ctx.store.write((tx) => rerouteJob(tx, jobId, { provider: route.provider, providerRef: route.providerRef, paymentKey }, now));
   if (result === 'moved') return false;
   ctx.logger.event(
     'job.rerouted',

@@ -1,19 +1,19 @@
 /** `specter-sync migrate`: apply pending database migrations (also done on every start). */
 import { loadConfig } from '../config/load.js';
-import { migrateToLatest } from '../store/migrate.js';
-import { openStore } from '../store/database.js';
+import { openStore, storeTarget } from '../store/database.js';
 import { EXIT, loggerFor, type ExitCode } from './context.js';
 
 export async function migrateCommand(): Promise<ExitCode> {
   const config = loadConfig({ env: process.env });
   const logger = loggerFor(config, {});
   try {
-    const store = await openStore(config.sync.dbPath, { migrate: false });
+    const store = await openStore(storeTarget(config.sync), { migrate: false });
     try {
-      const { applied } = await migrateToLatest(store.db, store.sqlite);
+      const { applied } = await store.migrate();
       logger.event('db.migrated', applied.length ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'the database is up to date', {
         applied,
-        dbPath: store.path,
+        engine: store.engine,
+        database: store.location,
       });
     } finally {
       await store.close();

@@ -69,7 +69,7 @@ export async function vanishedCancelCommand(orderNo: string): Promise<ExitCode> 
   assertOrderNo(orderNo);
   const ctx = await openContext();
   try {
-    const result = requestVanishedCancel(ctx.store, orderNo, new Date().toISOString());
+    const result = await requestVanishedCancel(ctx.store, orderNo, new Date().toISOString());
     switch (result.kind) {
       case 'not_found':
         process.stderr.write(`specter-sync: no tracked order ${orderNo}\n`);

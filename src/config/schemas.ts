@@ -47,6 +47,17 @@ export function httpUrl(trailingSlash: boolean) {
   );
 }
 
+/**
+ * A PostgreSQL connection URL, kept exactly as written: the whole value is a secret, and the
+ * logger redacts it by its exact text. Problems are worded without echoing any part of it.
+ */
+export const postgresUrl = z
+  .string()
+  .refine((raw) => URL.canParse(raw), { error: 'is not a URL (expected postgres://user:password@host:port/database)', abort: true })
+  .refine((raw) => ['postgres:', 'postgresql:'].includes(new URL(raw).protocol), { error: 'must start with postgres:// or postgresql://', abort: true })
+  .refine((raw) => new URL(raw).hostname !== '', { error: 'names no host (expected postgres://user:password@host:port/database)', abort: true })
+  .refine((raw) => new URL(raw).pathname.replace(/^\//, '') !== '', { error: 'names no database (expected postgres://user:password@host:port/database)' });
+
 export const cronExpression = z.string().refine((raw) => isValidCron(raw), 'is not a valid cron expression (e.g. "*/5 * * * *")');
 
 // ---------------------------------------------------------------------------------------------

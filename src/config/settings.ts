@@ -5,7 +5,7 @@
  * the rules across settings live in config/load.ts.
  */
 import { z } from 'zod';
-import { cronExpression, httpUrl, integerIn, nonEmpty, oneOf, positiveInteger, routingRule, statusIds } from './schemas.js';
+import { cronExpression, httpUrl, integerIn, nonEmpty, oneOf, positiveInteger, postgresUrl, routingRule, statusIds } from './schemas.js';
 import { fileSetting, setting, switchGroup } from './table.js';
 
 // Walley's OAuth2 scopes are fixed per environment (the same values in Walley's own WooCommerce
@@ -65,6 +65,12 @@ export const SETTINGS = {
       default: './data/specter-sync.db',
       schema: nonEmpty,
       description: 'SQLite database file (relative paths are relative to the working directory).',
+    }),
+    databaseUrl: setting('SYNC_DATABASE_URL', {
+      secret: true,
+      schema: postgresUrl,
+      description:
+        'postgres://user:password@host:port/database (also postgresql://): use PostgreSQL instead of the SQLite file, for several replicas on one database. Secret: the whole value is redacted. Unset: SQLite at SYNC_DB_PATH.',
     }),
     schedule: setting('SYNC_SCHEDULE', {
       default: '*/5 * * * *',

@@ -18,6 +18,7 @@ import { sleep, type Sleep } from '../outbound/sleep.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { CancelOutcome, CancelRequest, ProviderClient } from '../providers/types.js';
 import type { Store } from '../store/database.js';
+import { LeaseLostError } from '../store/fence.js';
 import { listDueJobs, type SendableJob } from '../store/jobs.js';
 import { markAccepted, markDone, markRetry, markSending } from '../store/outbox.js';
 import { askClient, CANCEL_KINDS } from './clientBug.js';
@@ -55,9 +56,10 @@ export interface DispatchDeps {
    * Asked right before every markSending (and before taking over a job without a request: the
    * exhausted and provider-off paths): false means the lease was lost, so the job is left exactly
    * as it is and nothing more is started. Answers already received are still recorded. The lease
-   * helper (worker/lease.ts) wires it to `lease.check()`.
+   * helper (worker/lease.ts) wires it to `lease.check()`. markSending itself is checked against the
+   * lease's fencing token in its transaction (store/fence.ts): a lease lost in between is caught there.
    */
-  canSend?: () => boolean;
+  canSend?: () => Promise<boolean>;
   /** Dispatch only these jobs (`vanished cancel`, `jobs retry` send their own job, nothing else). */
   onlyJobIds?: ReadonlySet<number>;
   /**
@@ -110,7 +112,9 @@ interface Context {
   random: () => number;
   stopping: () => boolean;
   /** canSend, remembered once it said no: nothing more is started after that. */
-  mayWrite: () => boolean;
+  mayWrite: () => Promise<boolean>;
+  /** A fenced write found the lease gone: nothing more is started. */
+  loseLease: () => void;
 }
 
 export async function dispatchDueJobs(deps: DispatchDeps): Promise<DispatchReport> {
@@ -122,9 +126,12 @@ export async function dispatchDueJobs(deps: DispatchDeps): Promise<DispatchRepor
     sleep: deps.sleep ?? sleep,
     random: deps.random ?? Math.random,
     stopping: () => leaseGone || deps.signal?.aborted === true,
-    mayWrite: () => {
-      if (!leaseGone && deps.canSend && !deps.canSend()) leaseGone = true;
+    mayWrite: async () => {
+      if (!leaseGone && deps.canSend && !(await deps.canSend())) leaseGone = true;
       return !leaseGone;
+    },
+    loseLease: () => {
+      leaseGone = true;
     },
   };
   const actions: DispatchAction[] = [];
@@ -168,7 +175,7 @@ async function sendJob(ctx: Context, client: ProviderClient, job: SendableJob): 
   // Bounded patience across restarts too: a job that keeps taking the process down while in
   // flight (or whose settings were lowered) is not sent an (n+1)th time; a person looks at it.
   if (attempt >= settings.maxAttempts) {
-    if (!ctx.mayWrite()) return null;
+    if (!(await ctx.mayWrite())) return null;
     const code = job.state === 'sending' ? 'IN_FLIGHT_AT_STOP' : 'ATTEMPTS_EXHAUSTED';
     const detail =
       job.state === 'sending'
@@ -221,8 +228,18 @@ async function attemptJob(ctx: Context, client: ProviderClient, job: SendableJob
     attempt: async (number) => {
       // The lease, right before the request: after a lost lease (a slow answer outlasted it and
       // another process took over) a request from us would be a second sender of this job.
-      if (!ctx.mayWrite()) return { kind: 'final', value: { kind: 'lease_gone' } };
-      if (!(await markSending(store, job.id, iso(ctx.now())))) return { kind: 'final', value: { kind: 'moved' } };
+      if (!(await ctx.mayWrite())) return { kind: 'final', value: { kind: 'lease_gone' } };
+      let marked: boolean;
+      try {
+        marked = await markSending(store, job.id, iso(ctx.now()));
+      } catch (error) {
+        // The fencing token moved on between the renewal and this transaction (we were paused past
+        // the TTL): another holder owns the job now; no request from us.
+        if (!(error instanceof LeaseLostError)) throw error;
+        ctx.loseLease();
+        return { kind: 'final', value: { kind: 'lease_gone' } };
+      }
+      if (!marked) return { kind: 'final', value: { kind: 'moved' } };
       attempt = number;
       logger.event('cancel.sent', `cancellation of order ${job.orderNo} sent to ${job.provider} (attempt ${attempt})`, fields());
       const answer = await askProvider(client, request);

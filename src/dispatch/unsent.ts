@@ -39,9 +39,9 @@ export async function settleByPayment(ctx: UnsentContext, job: SendableJob, atte
   if (read === null) return null;
   const { store, logger } = ctx.deps;
   if (read.state === 'cancelled' || read.state === 'expired') {
-    if (!ctx.mayWrite()) return null;
+    if (!(await ctx.mayWrite())) return null;
     const reason = `payment_${read.state}`;
-    if (voidJob(store, job.id, reason, iso(ctx.now()))) {
+    if (await store.write((tx) => voidJob(tx, job.id, reason, iso(ctx.now())))) {
       logger.event(
         'cancel.voided',
         `not sent: ${job.provider} says the payment of order ${job.orderNo} is already ${read.state} (${read.detail}); nothing is left to release, the job is voided`,
@@ -51,7 +51,7 @@ export async function settleByPayment(ctx: UnsentContext, job: SendableJob, atte
     return { ...actionBase(job), result: 'voided', reason };
   }
   if (read.state === 'captured') {
-    if (!ctx.mayWrite()) return null;
+    if (!(await ctx.mayWrite())) return null;
     return failJob(ctx.deps, job, {
       at: ctx.now(),
       attempt,
@@ -68,7 +68,7 @@ export interface UnsentContext {
   deps: { store: Store; logger: Logger };
   now: () => Date;
   /** canSend (the lease), remembered once it said no. */
-  mayWrite: () => boolean;
+  mayWrite: () => Promise<boolean>;
 }
 
 type UnsentAction = JobRef & { result: 'voided' | 'failed' | 'not_verified' | 'waiting_for_provider'; reason: string };
@@ -82,7 +82,7 @@ export async function waitForProvider(ctx: UnsentContext, job: SendableJob): Pro
   const { store, logger } = ctx.deps;
   const fields = { ...jobFields(job), attempt: job.attempts };
   // Without the lease this row may be the new holder's request in flight: leave it to them.
-  if (job.state === 'sending' && ctx.mayWrite()) {
+  if (job.state === 'sending' && (await ctx.mayWrite())) {
     const at = iso(ctx.now());
     logger.event('job.recovered', `job ${job.id} was left in flight by a stopped process; its provider is not configured now, so it waits`, fields);
     await markRetry(store, job.id, {
@@ -110,7 +110,7 @@ export async function settleUnsent(
   const { store, logger } = ctx.deps;
   switch (verdict.kind) {
     case 'void': {
-      if (voidJob(store, job.id, verdict.reason, iso(ctx.now()))) {
+      if (await store.write((tx) => voidJob(tx, job.id, verdict.reason, iso(ctx.now())))) {
         logger.event('cancel.voided', `not sent: ${verdict.detail}; the cancellation of order ${job.orderNo} at ${job.provider} is voided`, {
           ...jobFields(job),
           reason: verdict.reason,

@@ -1,12 +1,14 @@
 /**
  * The cycle's one transaction: snapshots, facts, jobs (created, re-armed, voided, re-routed,
- * released) and the run record. It runs synchronously inside one better-sqlite3 transaction:
- * nothing else (an HTTP handler, a timer) can interleave between its statements, and a crash at
- * any point leaves the database exactly as it was before the cycle.
+ * released) and the run record, in one store.write() (SQLite BEGIN IMMEDIATE, or one PostgreSQL
+ * transaction; checked against the lease's fencing token first when the cycle passes a fenced
+ * store). A crash at any point leaves the database exactly as it was before the cycle.
  */
 import type { ProviderName, TrackedOrder, VanishStatus } from '../domain.js';
 import type { OrderWindow } from '../domain.js';
+import type { Insertable, Kysely } from 'kysely';
 import type { Store } from './database.js';
+import type { Database, OrderSnapshotsTable } from './schema.js';
 import { type NewCancellationJob } from './jobs.js';
 import { ensureJob, releaseHold, rerouteJob, unsettleJob, voidJob, type EnsuredJob } from './jobWrites.js';
 
@@ -77,98 +79,141 @@ export interface CommitResult {
   unsettled: number[];
 }
 
-export function commitCycle(store: Store, record: CycleRecord): CommitResult {
-  const { sqlite } = store;
-  const upsert = sqlite.prepare(`
-    INSERT INTO order_snapshots (order_no, order_date, status, status_id, delivery_status,
-      pay_type_identifier, pay_type_reference, route_kind, provider, provider_ref, route_note,
-      payment_key, amount, currency, content_hash, first_seen_at, last_seen_at)
-    VALUES (@orderNo, @orderDate, @status, @statusId, @deliveryStatus, @payTypeIdentifier,
-      @payTypeReference, @routeKind, @provider, @providerRef, @routeNote, @paymentKey, @amount,
-      @currency, @contentHash, @at, @at)
-    ON CONFLICT (order_no) DO UPDATE SET
-      order_date = excluded.order_date, status = excluded.status, status_id = excluded.status_id,
-      delivery_status = excluded.delivery_status, pay_type_identifier = excluded.pay_type_identifier,
-      pay_type_reference = excluded.pay_type_reference, route_kind = excluded.route_kind,
-      provider = excluded.provider, provider_ref = excluded.provider_ref, route_note = excluded.route_note,
-      payment_key = excluded.payment_key, amount = excluded.amount, currency = excluded.currency,
-      content_hash = excluded.content_hash, last_seen_at = excluded.last_seen_at, left_window_at = NULL`);
-  const markReentered = sqlite.prepare('UPDATE order_snapshots SET left_window_at = NULL WHERE order_no = ?');
-  const markCancelled = sqlite.prepare('UPDATE order_snapshots SET cancelled_at = COALESCE(cancelled_at, ?) WHERE order_no = ?');
-  const markVanished = sqlite.prepare(`
-    UPDATE order_snapshots SET vanished_at = COALESCE(vanished_at, @at), vanish_status = @status,
-      vanish_note = @note, vanish_resolved_at = CASE WHEN @status = 'resolved' THEN @at ELSE NULL END
-    WHERE order_no = @orderNo`);
-  const markReappeared = sqlite.prepare(`
-    UPDATE order_snapshots SET vanish_status = 'reappeared', vanish_resolved_at = ? WHERE order_no = ?`);
-  const markLeftWindow = sqlite.prepare('UPDATE order_snapshots SET left_window_at = ? WHERE order_no = ?');
-  const insertRun = sqlite.prepare(`
-    INSERT INTO sync_runs (started_at, finished_at, outcome, holder, listed, new_orders, changed,
-      cancelled, missing, vanished, reappeared, left_window, jobs_created, guard_tripped, from_date, to_date)
-    VALUES (@startedAt, @at, @outcome, @holder, @listed, @newOrders, @changed, @cancelled, @missing,
-      @vanished, @reappeared, @leftWindow, @jobsCreated, @guardTripped, @fromDate, @toDate)`);
+/** Rows per statement: 17 parameters a row stays far below SQLite's 32,766 and PostgreSQL's 65,535. */
+const BATCH = 500;
 
-  const transaction = sqlite.transaction((): CommitResult => {
+function* chunks<T>(items: readonly T[]): Generator<T[]> {
+  for (let i = 0; i < items.length; i += BATCH) yield items.slice(i, i + BATCH);
+}
+
+function snapshotRow(order: TrackedOrder, at: string): Insertable<OrderSnapshotsTable> {
+  return {
+    order_no: order.orderNo,
+    order_date: order.orderDate,
+    status: order.status,
+    status_id: order.statusId,
+    delivery_status: order.deliveryStatus,
+    pay_type_identifier: order.payTypeIdentifier,
+    pay_type_reference: order.payTypeReference,
+    route_kind: order.route.kind,
+    provider: order.route.kind === 'provider' ? order.route.provider : null,
+    provider_ref: order.route.kind === 'provider' ? order.route.providerRef : null,
+    route_note: order.route.kind === 'unrouted' ? order.route.reason : null,
+    payment_key: order.paymentKey,
+    amount: order.amount,
+    currency: order.currency,
+    content_hash: order.contentHash,
+    first_seen_at: at,
+    last_seen_at: at,
+  };
+}
+
+/** Columns a listed order overwrites; first_seen_at and the facts (cancelled_at, vanished_at, …) stay. */
+const OVERWRITTEN = [
+  'order_date',
+  'status',
+  'status_id',
+  'delivery_status',
+  'pay_type_identifier',
+  'pay_type_reference',
+  'route_kind',
+  'provider',
+  'provider_ref',
+  'route_note',
+  'payment_key',
+  'amount',
+  'currency',
+  'content_hash',
+  'last_seen_at',
+] as const;
+
+async function writeSnapshots(tx: Kysely<Database>, record: CycleRecord): Promise<void> {
+  const at = record.at;
+  for (const batch of chunks(record.upserts)) {
+    await tx
+      .insertInto('order_snapshots')
+      .values(batch.map((order) => snapshotRow(order, at)))
+      .onConflict((oc) =>
+        oc.column('order_no').doUpdateSet((eb) => ({
+          ...Object.fromEntries(OVERWRITTEN.map((column) => [column, eb.ref(`excluded.${column}`)])),
+          left_window_at: null,
+        })),
+      )
+      .execute();
+  }
+  const snapshots = () => tx.updateTable('order_snapshots');
+  for (const batch of chunks(record.reentered)) await snapshots().set({ left_window_at: null }).where('order_no', 'in', batch).execute();
+  for (const batch of chunks(record.cancelledFacts)) {
+    // A fact is written once: the first cycle that saw the cancellation keeps its time.
+    await snapshots()
+      .set((eb) => ({ cancelled_at: eb.fn.coalesce('cancelled_at', eb.val(at)) }))
+      .where('order_no', 'in', batch)
+      .execute();
+  }
+  for (const v of record.vanished) {
+    await snapshots()
+      .set((eb) => ({
+        vanished_at: eb.fn.coalesce('vanished_at', eb.val(at)),
+        vanish_status: v.status,
+        vanish_note: v.note,
+        vanish_resolved_at: v.status === 'resolved' ? at : null,
+      }))
+      .where('order_no', '=', v.orderNo)
+      .execute();
+  }
+  for (const batch of chunks(record.reappeared))
+    await snapshots().set({ vanish_status: 'reappeared', vanish_resolved_at: at }).where('order_no', 'in', batch).execute();
+  for (const batch of chunks(record.leftWindow)) await snapshots().set({ left_window_at: at }).where('order_no', 'in', batch).execute();
+}
+
+/** Filters, one awaited write at a time (the writes share one transaction's connection). */
+async function each<T>(items: readonly T[], keep: (item: T) => Promise<boolean>): Promise<T[]> {
+  const kept: T[] = [];
+  for (const item of items) if (await keep(item)) kept.push(item);
+  return kept;
+}
+
+export function commitCycle(store: Store, record: CycleRecord): Promise<CommitResult> {
+  return store.write(async (tx): Promise<CommitResult> => {
     const at = record.at;
-    for (const order of record.upserts) {
-      upsert.run({
-        orderNo: order.orderNo,
-        orderDate: order.orderDate,
-        status: order.status,
-        statusId: order.statusId,
-        deliveryStatus: order.deliveryStatus,
-        payTypeIdentifier: order.payTypeIdentifier,
-        payTypeReference: order.payTypeReference,
-        routeKind: order.route.kind,
-        provider: order.route.kind === 'provider' ? order.route.provider : null,
-        providerRef: order.route.kind === 'provider' ? order.route.providerRef : null,
-        routeNote: order.route.kind === 'unrouted' ? order.route.reason : null,
-        paymentKey: order.paymentKey,
-        amount: order.amount,
-        currency: order.currency,
-        contentHash: order.contentHash,
-        at,
-      });
-    }
-    for (const orderNo of record.reentered) markReentered.run(orderNo);
-    for (const orderNo of record.cancelledFacts) markCancelled.run(at, orderNo);
-    for (const v of record.vanished) markVanished.run({ at, status: v.status, note: v.note, orderNo: v.orderNo });
-    for (const orderNo of record.reappeared) markReappeared.run(at, orderNo);
-    for (const orderNo of record.leftWindow) markLeftWindow.run(at, orderNo);
+    await writeSnapshots(tx, record);
     // Voids before jobs: a payment whose old job this cycle voids (its order re-opened) and whose
     // new cause this same cycle sees (another order of it cancelled) is re-armed, not left voided.
-    const voided = record.voids.filter((v) => voidJob(store, v.jobId, v.reason, at));
-    const reroutes = record.reroutes.flatMap((r) => {
-      const result = rerouteJob(store, r.jobId, r, at);
-      return result === 'moved' ? [] : [{ ...r, result }];
-    });
-    const released = record.releases.filter((id) => releaseHold(store, id, at));
-    const unsettled = record.unsettles.filter((id) => unsettleJob(store, id, 'routing no longer settles this payment elsewhere: it awaits a person', at));
-    const createdJobs = record.jobs.flatMap((job) => {
-      const ensured = ensureJob(store, job, at);
-      return ensured ? [ensured] : [];
-    });
-    const run = insertRun.run({
-      startedAt: record.startedAt,
-      at,
-      outcome: record.baseline ? 'baseline' : 'succeeded',
-      holder: record.holder,
-      listed: record.counts.listed,
-      newOrders: record.counts.newOrders,
-      changed: record.counts.changed,
-      cancelled: record.counts.cancelled,
-      missing: record.counts.missing,
-      vanished: record.vanished.length,
-      reappeared: record.reappeared.length,
-      leftWindow: record.leftWindow.length,
-      jobsCreated: createdJobs.length,
-      guardTripped: record.counts.guardTripped ? 1 : 0,
-      fromDate: record.window.fromDate,
-      toDate: record.window.toDate,
-    });
-    return { runId: Number(run.lastInsertRowid), createdJobs, voided, reroutes, released, unsettled };
+    const voided = await each(record.voids, (v) => voidJob(tx, v.jobId, v.reason, at));
+    const reroutes: CommitResult['reroutes'] = [];
+    for (const r of record.reroutes) {
+      const result = await rerouteJob(tx, r.jobId, r, at);
+      if (result !== 'moved') reroutes.push({ ...r, result });
+    }
+    const released = await each(record.releases, (id) => releaseHold(tx, id, at));
+    const unsettled = await each(record.unsettles, (id) => unsettleJob(tx, id, 'routing no longer settles this payment elsewhere: it awaits a person', at));
+    const createdJobs: EnsuredJob[] = [];
+    for (const job of record.jobs) {
+      const ensured = await ensureJob(tx, job, at);
+      if (ensured) createdJobs.push(ensured);
+    }
+    const run = await tx
+      .insertInto('sync_runs')
+      .values({
+        started_at: record.startedAt,
+        finished_at: at,
+        outcome: record.baseline ? 'baseline' : 'succeeded',
+        holder: record.holder,
+        listed: record.counts.listed,
+        new_orders: record.counts.newOrders,
+        changed: record.counts.changed,
+        cancelled: record.counts.cancelled,
+        missing: record.counts.missing,
+        vanished: record.vanished.length,
+        reappeared: record.reappeared.length,
+        left_window: record.leftWindow.length,
+        jobs_created: createdJobs.length,
+        guard_tripped: record.counts.guardTripped ? 1 : 0,
+        from_date: record.window.fromDate,
+        to_date: record.window.toDate,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return { runId: run.id, createdJobs, voided, reroutes, released, unsettled };
   });
-  // IMMEDIATE: take the write lock at BEGIN, so a reader holding a snapshot cannot make the
-  // commit fail half-way with SQLITE_BUSY_SNAPSHOT.
-  return transaction.immediate();
 }

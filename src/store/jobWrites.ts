@@ -1,14 +1,16 @@
 /**
- * Job writes that run inside a synchronous better-sqlite3 transaction — the cycle's one commit
- * (commit.ts) and a person's `vanished cancel` — so they are raw, synchronous statements: such a
- * transaction cannot await, and nothing may interleave with it. Outside one, each function is a
- * single statement (or a read and a conditional write on the one connection), atomic on its own.
- * Every other query of the store goes through Kysely.
+ * The job writes the cycle's one commit makes (commit.ts), and a person's `vanished cancel`: each
+ * takes the transaction it runs in (`tx`, from store.write()) and is a conditional statement or
+ * two on it, so a job never changes under a decision made from a read in the same transaction.
  */
 import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import type { JobState, ProviderName } from '../domain.js';
 import type { Store } from './database.js';
 import { SETTLED_BY_ROUTING, type NewCancellationJob } from './jobs.js';
+import type { Database } from './schema.js';
+
+type Tx = Kysely<Database>;
 
 export interface EnsuredJob extends NewCancellationJob {
   id: number;
@@ -23,51 +25,42 @@ export interface EnsuredJob extends NewCancellationJob {
  * provider that saw an earlier attempt recognises the repeat). Any other existing job already
  * covers the payment: null, nothing changes. Must run inside a transaction.
  */
-export function ensureJob(store: Store, job: NewCancellationJob, at: string): EnsuredJob | null {
-  const values = {
-    orderNo: job.orderNo,
-    paymentKey: job.paymentKey,
+export async function ensureJob(tx: Tx, job: NewCancellationJob, at: string): Promise<EnsuredJob | null> {
+  const state: JobState = job.hold ? 'failed' : 'pending';
+  const common = {
+    order_no: job.orderNo,
     provider: job.provider,
-    providerRef: job.providerRef,
-    payTypeIdentifier: job.payTypeIdentifier,
-    payTypeReference: job.payTypeReference,
+    provider_ref: job.providerRef,
+    pay_type_identifier: job.payTypeIdentifier,
+    pay_type_reference: job.payTypeReference,
     amount: job.amount,
     currency: job.currency,
     reason: job.reason,
-    state: job.hold ? 'failed' : 'pending',
-    failureReason: job.hold?.reason ?? null,
-    code: job.hold?.code ?? null,
-    message: job.hold?.message ?? null,
-    completedAt: job.hold ? at : null,
-    at,
+    state,
+    attempts: 0,
+    next_attempt_at: at,
+    failure_reason: job.hold?.reason ?? null,
+    last_error_code: job.hold?.code ?? null,
+    last_error_message: job.hold?.message ?? null,
+    updated_at: at,
+    completed_at: job.hold ? at : null,
   };
-  const rearmed = store.sqlite
-    .prepare(
-      `UPDATE cancellation_jobs SET order_no = @orderNo, provider = @provider, provider_ref = @providerRef,
-         pay_type_identifier = @payTypeIdentifier, pay_type_reference = @payTypeReference, amount = @amount,
-         currency = @currency, reason = @reason, state = @state, attempts = 0, next_attempt_at = @at,
-         failure_reason = @failureReason, last_error_code = @code, last_error_message = @message,
-         void_reason = NULL, twin_override = 0, accepted_at = NULL, confirm_deadline_at = NULL,
-         provider_transaction_id = NULL, updated_at = @at, completed_at = @completedAt
-       WHERE payment_key = @paymentKey AND state = 'voided'
-       RETURNING id, idempotency_key AS idempotencyKey`,
-    )
-    .get(values) as { id: number; idempotencyKey: string } | undefined;
-  if (rearmed) return { ...job, ...rearmed, rearmed: true };
+  const rearmed = await tx
+    .updateTable('cancellation_jobs')
+    .set({ ...common, void_reason: null, twin_override: 0, accepted_at: null, confirm_deadline_at: null, provider_transaction_id: null })
+    .where('payment_key', '=', job.paymentKey)
+    .where('state', '=', 'voided')
+    .returning(['id', 'idempotency_key'])
+    .executeTakeFirst();
+  if (rearmed) return { ...job, id: rearmed.id, idempotencyKey: rearmed.idempotency_key, rearmed: true };
 
   const idempotencyKey = randomUUID();
-  const created = store.sqlite
-    .prepare(
-      `INSERT INTO cancellation_jobs (order_no, payment_key, provider, provider_ref, pay_type_identifier,
-         pay_type_reference, amount, currency, reason, idempotency_key, state, attempts, next_attempt_at,
-         failure_reason, last_error_code, last_error_message, created_at, updated_at, completed_at)
-       VALUES (@orderNo, @paymentKey, @provider, @providerRef, @payTypeIdentifier, @payTypeReference,
-         @amount, @currency, @reason, @idempotencyKey, @state, 0, @at, @failureReason, @code, @message,
-         @at, @at, @completedAt)
-       ON CONFLICT (payment_key) DO NOTHING
-       RETURNING id`,
-    )
-    .get({ ...values, idempotencyKey }) as { id: number } | undefined;
+  const created = await tx
+    .insertInto('cancellation_jobs')
+    .values({ ...common, payment_key: job.paymentKey, idempotency_key: idempotencyKey, created_at: at })
+    .onConflict((oc) => oc.column('payment_key').doNothing())
+    .returning('id')
+    .executeTakeFirst();
   return created ? { ...job, id: created.id, idempotencyKey, rearmed: false } : null;
 }
 
@@ -75,14 +68,14 @@ export function ensureJob(store: Store, job: NewCancellationJob, at: string): En
 const VOIDABLE: readonly JobState[] = ['pending', 'sending', 'failed'];
 
 /** Never send it: what it was made from no longer holds. False when the job had moved on. */
-export function voidJob(store: Store, id: number, reason: string, now: string): boolean {
-  const result = store.sqlite
-    .prepare(
-      `UPDATE cancellation_jobs SET state = 'voided', void_reason = ?, updated_at = ?, completed_at = ?
-       WHERE id = ? AND state IN (${VOIDABLE.map(() => '?').join(', ')})`,
-    )
-    .run(reason, now, now, id, ...VOIDABLE);
-  return result.changes === 1;
+export async function voidJob(tx: Tx, id: number, reason: string, now: string): Promise<boolean> {
+  const result = await tx
+    .updateTable('cancellation_jobs')
+    .set({ state: 'voided', void_reason: reason, updated_at: now, completed_at: now })
+    .where('id', '=', id)
+    .where('state', 'in', VOIDABLE)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
 }
 
 export type RerouteResult = 'rerouted' | 'duplicate' | 'moved';
@@ -92,18 +85,34 @@ export type RerouteResult = 'rerouted' | 'duplicate' | 'moved';
  * idempotency key from then on. If the routed payment already has a job of its own (another
  * order's), that job covers it and this one is voided as a duplicate.
  */
-export function rerouteJob(store: Store, id: number, route: { provider: ProviderName; providerRef: string; paymentKey: string }, now: string): RerouteResult {
-  const taken = store.sqlite.prepare('SELECT id FROM cancellation_jobs WHERE payment_key = ? AND id <> ?').get(route.paymentKey, id);
-  if (taken) return voidJob(store, id, 'duplicate_payment', now) ? 'duplicate' : 'moved';
-  const result = store.sqlite
-    .prepare(
-      `UPDATE cancellation_jobs SET provider = ?, provider_ref = ?, payment_key = ?, state = 'pending',
-         failure_reason = NULL, last_error_code = NULL, last_error_message = NULL, attempts = 0,
-         next_attempt_at = ?, updated_at = ?, completed_at = NULL
-       WHERE id = ? AND state = 'failed' AND failure_reason = 'unrouted'`,
-    )
-    .run(route.provider, route.providerRef, route.paymentKey, now, now, id);
-  return result.changes === 1 ? 'rerouted' : 'moved';
+export async function rerouteJob(
+  tx: Tx,
+  id: number,
+  route: { provider: ProviderName; providerRef: string; paymentKey: string },
+  now: string,
+): Promise<RerouteResult> {
+  const taken = await tx.selectFrom('cancellation_jobs').select('id').where('payment_key', '=', route.paymentKey).where('id', '<>', id).executeTakeFirst();
+  if (taken) return (await voidJob(tx, id, 'duplicate_payment', now)) ? 'duplicate' : 'moved';
+  const result = await tx
+    .updateTable('cancellation_jobs')
+    .set({
+      provider: route.provider,
+      provider_ref: route.providerRef,
+      payment_key: route.paymentKey,
+      state: 'pending',
+      failure_reason: null,
+      last_error_code: null,
+      last_error_message: null,
+      attempts: 0,
+      next_attempt_at: now,
+      updated_at: now,
+      completed_at: null,
+    })
+    .where('id', '=', id)
+    .where('state', '=', 'failed')
+    .where('failure_reason', '=', 'unrouted')
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n ? 'rerouted' : 'moved';
 }
 
 /**
@@ -111,27 +120,44 @@ export function rerouteJob(store: Store, id: number, route: { provider: Provider
  * routing no longer says so: it awaits a person again as an unrouted payment (a routing rule that
  * covers it then gives it its provider, as for any unrouted job).
  */
-export function unsettleJob(store: Store, id: number, message: string, now: string): boolean {
-  const result = store.sqlite
-    .prepare(
-      `UPDATE cancellation_jobs SET state = 'failed', failure_reason = 'unrouted', last_error_code = 'UNROUTED',
-         last_error_message = ?, void_reason = NULL, updated_at = ?, completed_at = ?
-       WHERE id = ? AND state = 'voided' AND void_reason IN (${SETTLED_BY_ROUTING.map(() => '?').join(', ')})`,
-    )
-    .run(message, now, now, id, ...SETTLED_BY_ROUTING);
-  return result.changes === 1;
+export async function unsettleJob(tx: Tx, id: number, message: string, now: string): Promise<boolean> {
+  const result = await tx
+    .updateTable('cancellation_jobs')
+    .set({
+      state: 'failed',
+      failure_reason: 'unrouted',
+      last_error_code: 'UNROUTED',
+      last_error_message: message,
+      void_reason: null,
+      updated_at: now,
+      completed_at: now,
+    })
+    .where('id', '=', id)
+    .where('state', '=', 'voided')
+    .where('void_reason', 'in', [...SETTLED_BY_ROUTING])
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
 }
 
 /** A live-twin hold whose twins are all cancelled or gone: the payment's cause holds now; queue it. */
-export function releaseHold(store: Store, id: number, now: string): boolean {
-  const result = store.sqlite
-    .prepare(
-      `UPDATE cancellation_jobs SET state = 'pending', failure_reason = NULL, last_error_code = NULL,
-         last_error_message = NULL, attempts = 0, next_attempt_at = ?, updated_at = ?, completed_at = NULL
-       WHERE id = ? AND state = 'failed' AND last_error_code = 'LIVE_TWIN'`,
-    )
-    .run(now, now, id);
-  return result.changes === 1;
+export async function releaseHold(tx: Tx, id: number, now: string): Promise<boolean> {
+  const result = await tx
+    .updateTable('cancellation_jobs')
+    .set({
+      state: 'pending',
+      failure_reason: null,
+      last_error_code: null,
+      last_error_message: null,
+      attempts: 0,
+      next_attempt_at: now,
+      updated_at: now,
+      completed_at: null,
+    })
+    .where('id', '=', id)
+    .where('state', '=', 'failed')
+    .where('last_error_code', '=', 'LIVE_TWIN')
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
 }
 
 export type CancelVanishedResult =
@@ -145,38 +171,34 @@ export type CancelVanishedResult =
  * A person confirms a vanished order's payment must be cancelled: one transaction queues the job
  * (with its idempotency key) and stops reporting the order as awaiting.
  */
-export function requestVanishedCancel(store: Store, orderNo: string, now: string): CancelVanishedResult {
-  const tx = store.sqlite.transaction((): CancelVanishedResult => {
-    const row = store.sqlite
-      .prepare(
-        `SELECT order_no, vanish_status, route_kind, provider, provider_ref, route_note, payment_key,
-           pay_type_identifier, pay_type_reference, amount, currency
-         FROM order_snapshots WHERE order_no = ?`,
-      )
-      .get(orderNo) as
-      | {
-          vanish_status: string | null;
-          route_kind: string;
-          provider: ProviderName | null;
-          provider_ref: string | null;
-          route_note: string | null;
-          payment_key: string | null;
-          pay_type_identifier: string | null;
-          pay_type_reference: string | null;
-          amount: string | null;
-          currency: string | null;
-        }
-      | undefined;
+export function requestVanishedCancel(store: Store, orderNo: string, now: string): Promise<CancelVanishedResult> {
+  return store.write(async (tx): Promise<CancelVanishedResult> => {
+    const row = await tx
+      .selectFrom('order_snapshots')
+      .select([
+        'vanish_status',
+        'route_kind',
+        'provider',
+        'provider_ref',
+        'route_note',
+        'payment_key',
+        'pay_type_identifier',
+        'pay_type_reference',
+        'amount',
+        'currency',
+      ])
+      .where('order_no', '=', orderNo)
+      .executeTakeFirst();
     if (!row) return { kind: 'not_found' };
     if (row.vanish_status !== 'awaiting') return { kind: 'not_awaiting' };
     if (row.route_kind !== 'provider' || !row.provider || !row.provider_ref || !row.payment_key) {
       return { kind: 'no_provider', reason: row.route_note ?? `the order is ${row.route_kind}` };
     }
     // One job per payment: a payment that already has one (another order's) is not asked twice.
-    const provider = row.provider;
+    const provider = row.provider as ProviderName;
     const providerRef = row.provider_ref;
-    const job = ensureJob(
-      store,
+    const job = await ensureJob(
+      tx,
       {
         orderNo,
         paymentKey: row.payment_key,
@@ -190,8 +212,7 @@ export function requestVanishedCancel(store: Store, orderNo: string, now: string
       },
       now,
     );
-    store.sqlite.prepare("UPDATE order_snapshots SET vanish_status = 'cancel_requested', vanish_resolved_at = ? WHERE order_no = ?").run(now, orderNo);
+    await tx.updateTable('order_snapshots').set({ vanish_status: 'cancel_requested', vanish_resolved_at: now }).where('order_no', '=', orderNo).execute();
     return job ? { kind: 'queued', job: { ...job, provider, providerRef } } : { kind: 'already_queued' };
   });
-  return tx.immediate();
 }

@@ -1,7 +1,7 @@
 /**
  * The single-writer lease (docs/architecture.md, "One writer"): one row, taken with a conditional UPDATE so
- * two processes racing for it cannot both win (SQLite serialises writers; the WHERE clause is
- * evaluated under the write lock). It expires, so a holder that froze cannot block for ever, and a
+ * two processes (or replicas on one PostgreSQL database) racing for it cannot both win. Its expiry
+ * is judged by the database's clock, and it carries a fencing token (fence.ts). It expires, so a holder that froze cannot block for ever, and a
  * holder on this host that no longer exists is taken over at once, so a run after a crash never
  * waits out the expiry.
  *
@@ -13,9 +13,9 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Store } from './database.js';
-
-const LEASE = 'sync';
+import { LEASE_NAME, type Fence } from './fence.js';
 
 /** One process instance on Linux: the boot it runs in and when, in clock ticks since that boot, it started. */
 export interface ProcessStart {
@@ -53,13 +53,21 @@ export interface LeaseState {
   bootId: string | null;
   startTicks: number | null;
   expiresAtMs: number;
+  /** The fencing token: raised each time the lease changes hands (fence.ts). */
+  token: number;
+  /** The database's clock when this was read: expired means expiresAtMs <= nowMs. */
+  nowMs: number;
 }
 
-export function readLease(store: Store): LeaseState {
-  const row = store.sqlite
-    .prepare('SELECT holder, hostname, pid, boot_id AS bootId, start_ticks AS startTicks, expires_at_ms AS expiresAtMs FROM worker_lease WHERE name = ?')
-    .get(LEASE) as LeaseState | undefined;
-  return row ?? { holder: null, hostname: null, pid: null, bootId: null, startTicks: null, expiresAtMs: 0 };
+export async function readLease(store: Store): Promise<LeaseState> {
+  const row = await store.db
+    .selectFrom('worker_lease')
+    .select(['holder', 'hostname', 'pid', 'boot_id as bootId', 'start_ticks as startTicks', 'expires_at_ms as expiresAtMs', 'token', store.nowMs.as('nowMs')])
+    .where('name', '=', LEASE_NAME)
+    .executeTakeFirst();
+  return row
+    ? { ...row, expiresAtMs: Number(row.expiresAtMs), token: Number(row.token), nowMs: Number(row.nowMs) }
+    : { holder: null, hostname: null, pid: null, bootId: null, startTicks: null, expiresAtMs: 0, token: 0, nowMs: 0 };
 }
 
 /** How the lease looks at processes on this host (tests give it another /proc). */
@@ -123,45 +131,71 @@ function holderIsDead(current: LeaseState, self: LeaseHolder, probe: ProcessProb
 }
 
 /**
- * Takes (or renews) the lease for `ttlMs`. Returns false when another live holder has it.
+ * Takes the lease for `ttlMs` of the DATABASE's clock (never this replica's: replicas' clocks
+ * drift, and one that runs behind would take a live holder's lease). Returns its fence — the
+ * token raised by one when the lease changes hands, kept when its holder takes it again — or null
+ * when another live holder has it.
  */
-export function acquireLease(store: Store, holder: LeaseHolder, ttlMs: number, nowMs: number = Date.now(), probe: ProcessProbe = procProbe()): boolean {
-  const take = store.sqlite.prepare(`
-    UPDATE worker_lease
-       SET holder = @id, hostname = @hostname, pid = @pid, boot_id = @bootId, start_ticks = @startTicks,
-           acquired_at = @acquiredAt, expires_at_ms = @expiresAtMs
-     WHERE name = @name AND (holder IS NULL OR holder = @id OR expires_at_ms <= @nowMs OR holder = @deadHolder)`);
-  const current = readLease(store);
-  // Judged from a read before the UPDATE: if the row changes in between, `holder = @deadHolder`
+export async function acquireLease(store: Store, holder: LeaseHolder, ttlMs: number, probe: ProcessProbe = procProbe()): Promise<Fence | null> {
+  const current = await readLease(store);
+  // Judged from a read before the UPDATE: if the row changes in between, `holder = deadHolder`
   // no longer matches and the take fails, so a live newcomer is never displaced.
   const deadHolder = holderIsDead(current, holder, probe) ? current.holder : null;
-  const result = take.run({
-    id: holder.id,
-    hostname: holder.hostname,
-    pid: holder.pid,
-    bootId: holder.start?.bootId ?? null,
-    startTicks: holder.start?.startTicks ?? null,
-    acquiredAt: new Date(nowMs).toISOString(),
-    expiresAtMs: nowMs + ttlMs,
-    name: LEASE,
-    nowMs,
-    deadHolder,
-  });
-  return result.changes === 1;
-}
-
-/** Extends a lease we hold; false if it was lost (expired and taken by someone else, or cleared). */
-export function renewLease(store: Store, holder: LeaseHolder, ttlMs: number, nowMs: number = Date.now()): boolean {
-  const result = store.sqlite.prepare('UPDATE worker_lease SET expires_at_ms = ? WHERE name = ? AND holder = ?').run(nowMs + ttlMs, LEASE, holder.id);
-  return result.changes === 1;
-}
-
-export function releaseLease(store: Store, holder: LeaseHolder): void {
-  store.sqlite
-    .prepare(
-      `UPDATE worker_lease
-          SET holder = NULL, hostname = NULL, pid = NULL, boot_id = NULL, start_ticks = NULL, acquired_at = NULL, expires_at_ms = 0
-        WHERE name = ? AND holder = ?`,
+  // Two replicas racing: SQLite serialises the writers, and PostgreSQL makes the second UPDATE
+  // wait on the row lock and then re-check the WHERE against the winner's row, which no longer
+  // matches. Either way exactly one wins.
+  const taken = await store.db
+    .updateTable('worker_lease')
+    .set((eb) => ({
+      token: eb
+        .case()
+        .when('holder', '=', holder.id)
+        .then(eb.ref('token'))
+        .else(eb('token', '+', 1))
+        .end(),
+      holder: holder.id,
+      hostname: holder.hostname,
+      pid: holder.pid,
+      boot_id: holder.start?.bootId ?? null,
+      start_ticks: holder.start?.startTicks ?? null,
+      acquired_at: new Date().toISOString(),
+      expires_at_ms: sql<number>`${store.nowMs} + ${ttlMs}`,
+    }))
+    .where('name', '=', LEASE_NAME)
+    .where((eb) =>
+      eb.or([
+        eb('holder', 'is', null),
+        eb('holder', '=', holder.id),
+        eb('expires_at_ms', '<=', store.nowMs),
+        ...(deadHolder === null ? [] : [eb('holder', '=', deadHolder)]),
+      ]),
     )
-    .run(LEASE, holder.id);
+    .returning('token')
+    .executeTakeFirst();
+  return taken ? { holder: holder.id, token: Number(taken.token) } : null;
+}
+
+/**
+ * Extends a lease we hold, by the database's clock; false if it changed hands (the token moved
+ * on) or was cleared. A lease that expired but that nobody took is still ours: nobody wrote since.
+ */
+export async function renewLease(store: Store, fence: Fence, ttlMs: number): Promise<boolean> {
+  const result = await store.db
+    .updateTable('worker_lease')
+    .set({ expires_at_ms: sql<number>`${store.nowMs} + ${ttlMs}` })
+    .where('name', '=', LEASE_NAME)
+    .where('holder', '=', fence.holder)
+    .where('token', '=', fence.token)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
+export async function releaseLease(store: Store, fence: Fence): Promise<void> {
+  await store.db
+    .updateTable('worker_lease')
+    .set({ holder: null, hostname: null, pid: null, boot_id: null, start_ticks: null, acquired_at: null, expires_at_ms: 0 })
+    .where('name', '=', LEASE_NAME)
+    .where('holder', '=', fence.holder)
+    .where('token', '=', fence.token)
+    .execute();
 }

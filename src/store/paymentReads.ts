@@ -19,25 +19,28 @@ export interface StoredPaymentRead {
 
 /** One row per order: a new read replaces the last. */
 export async function recordPaymentReads(store: Store, reads: readonly StoredPaymentRead[]): Promise<void> {
-  for (const r of reads) {
-    const row = {
-      order_no: r.orderNo,
-      provider: r.provider,
-      provider_ref: r.providerRef,
-      state: r.state,
-      reserved_amount: r.reservedAmount,
-      currency: r.currency,
-      expires_at: r.expiresAt,
-      detail: r.detail,
-      read_at: r.readAt,
-    };
-    const { order_no: _key, ...update } = row;
-    await store.db
-      .insertInto('payment_reads')
-      .values(row)
-      .onConflict((oc) => oc.column('order_no').doUpdateSet(update))
-      .execute();
-  }
+  if (reads.length === 0) return;
+  await store.write(async (tx) => {
+    for (const r of reads) {
+      const row = {
+        order_no: r.orderNo,
+        provider: r.provider,
+        provider_ref: r.providerRef,
+        state: r.state,
+        reserved_amount: r.reservedAmount,
+        currency: r.currency,
+        expires_at: r.expiresAt,
+        detail: r.detail,
+        read_at: r.readAt,
+      };
+      const { order_no: _key, ...update } = row;
+      await tx
+        .insertInto('payment_reads')
+        .values(row)
+        .onConflict((oc) => oc.column('order_no').doUpdateSet(update))
+        .execute();
+    }
+  });
 }
 
 /**

@@ -17,5 +17,5 @@ export async function lastSuccessfulRun(store: Store): Promise<SyncRunRow | null
  * but the cycle (and the lease) lasts until its last provider answer.
  */
 export async function finishRun(store: Store, runId: number, finishedAt: string): Promise<void> {
-  await store.db.updateTable('sync_runs').set({ finished_at: finishedAt }).where('id', '=', runId).execute();
+  await store.write((tx) => tx.updateTable('sync_runs').set({ finished_at: finishedAt }).where('id', '=', runId).execute());
 }

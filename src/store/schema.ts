@@ -89,6 +89,8 @@ export interface WorkerLeaseTable {
   /** 0004: the holder's process instance (Linux boot id + start time in clock ticks); NULL = unknown. */
   boot_id: string | null;
   start_ticks: number | null;
+  /** 0006: the fencing token, raised each time the lease changes hands. */
+  token: Generated<number>;
 }
 
 /** 0005: what a vanished order's provider last said about its payment. */

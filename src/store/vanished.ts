@@ -84,12 +84,15 @@ export async function listVanishedAwaiting(store: Store): Promise<VanishedOrder[
 export type ResolveResult = 'resolved' | 'not_found' | 'not_awaiting';
 
 export async function resolveVanished(store: Store, orderNo: string, note: string | null, now: string): Promise<ResolveResult> {
-  const result = await store.db
-    .updateTable('order_snapshots')
-    .set({ vanish_status: 'resolved', vanish_resolved_at: now, vanish_note: note })
-    .where('order_no', '=', orderNo)
-    .where('vanish_status', '=', 'awaiting')
-    .executeTakeFirst();
+  // Through write(): a cycle's auto-resolve is fenced like its other writes.
+  const result = await store.write((tx) =>
+    tx
+      .updateTable('order_snapshots')
+      .set({ vanish_status: 'resolved', vanish_resolved_at: now, vanish_note: note })
+      .where('order_no', '=', orderNo)
+      .where('vanish_status', '=', 'awaiting')
+      .executeTakeFirst(),
+  );
   if (result.numUpdatedRows === 1n) return 'resolved';
   const exists = await store.db.selectFrom('order_snapshots').select('order_no').where('order_no', '=', orderNo).executeTakeFirst();
   return exists ? 'not_awaiting' : 'not_found';

@@ -20,6 +20,8 @@ import { compileRoutingRules, routeStoredPayment } from '../routing/route.js';
 import type { SpecterClient } from '../specter/client.js';
 import { SpecterError } from '../specter/errors.js';
 import { commitCycle } from '../store/commit.js';
+import { withFence } from '../store/database.js';
+import { LeaseLostError } from '../store/fence.js';
 import type { Store } from '../store/database.js';
 import { countJobsByState, countOpenJobsByProvider, listRevisitableJobs } from '../store/jobs.js';
 import type { LeaseHolder } from '../store/lease.js';
@@ -105,15 +107,19 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
 
   // The lease: a second process on this database does not start its cycle while we hold it.
   // A dry run writes nothing, so it needs no lease and never blocks the worker.
-  const lease = dryRun ? null : takeLease(store, holder, { ttlMs: deps.config.sync.leaseTtlMs, logger, now: clock });
+  const lease = dryRun ? null : await takeLease(store, holder, { ttlMs: deps.config.sync.leaseTtlMs, logger });
   if (!dryRun && lease === null) {
     logger.event('sync.lease_busy', 'another process holds the sync lease; this cycle is skipped', {});
     return { outcome: 'skipped', dryRun, startedAt, finishedAt: clock().toISOString(), reason: 'lease_busy' };
   }
 
   try {
-    return await cycleBody(deps, dryRun, options.dispatch ?? true, startedAt, () => lease !== null && lease.check());
+    // Every write of the cycle goes through the fenced store: checked against the lease's token in
+    // its own transaction, so a holder paused past the TTL commits and sends nothing (store/fence.ts).
+    const fencedDeps = lease === null ? deps : { ...deps, store: withFence(store, lease.fence) };
+    return await cycleBody(fencedDeps, dryRun, options.dispatch ?? true, startedAt, async () => lease !== null && (await lease.check()));
   } catch (error) {
+    if (error instanceof LeaseLostError) await lease?.noteLost();
     const reason = error instanceof Error ? error.message : String(error);
     const kind = error instanceof SpecterError ? error.kind : 'internal';
     const retriable = !(error instanceof SpecterError) || error.kind !== 'auth';
@@ -125,7 +131,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     });
     return { outcome: 'failed', dryRun, startedAt, finishedAt: clock().toISOString(), reason, kind };
   } finally {
-    lease?.release();
+    await lease?.release();
   }
 }
 
@@ -135,7 +141,7 @@ async function cycleBody(
   dispatch: boolean,
   startedAt: string,
   /** Renews the lease and says whether we still hold it (worker/lease.ts check()). */
-  holdsLease: () => boolean,
+  holdsLease: () => Promise<boolean>,
 ): Promise<CycleReport> {
   const { config, store, specter, logger } = deps;
   const clock = deps.now ?? (() => new Date());
@@ -153,7 +159,7 @@ async function cycleBody(
   const lastRun = await lastSuccessfulRun(store);
   const baseline = lastRun === null;
   const coverage = lastRun?.from_date && lastRun.to_date ? { fromDate: lastRun.from_date, toDate: lastRun.to_date } : null;
-  const snapshots = loadSnapshotIndex(store, window);
+  const snapshots = await loadSnapshotIndex(store, window);
   const firstDiff = diffOrders({ snapshots, listing, window, baseline, coverage });
 
   // 2. Missing from a listing is a question; only getOrder answers it. A confirmation that fails
@@ -164,7 +170,7 @@ async function cycleBody(
   // Routed by the rules in force now, not those of the cycle that last saw them: a person may have
   // changed routing since (a method now settled elsewhere, or now covered by a provider).
   const routeStored = (payment: { payTypeIdentifier: string | null; payTypeReference: string | null }) => routeStoredPayment(payment, rules);
-  const gone = loadSnapshots(store, confirmed.goneOrderNos).map((snapshot) => {
+  const gone = (await loadSnapshots(store, confirmed.goneOrderNos)).map((snapshot) => {
     const route = routeStored(snapshot);
     return { ...snapshot, route, paymentKey: paymentKeyOf({ ...snapshot, route }) };
   });
@@ -228,10 +234,10 @@ async function cycleBody(
   crashPoint('cycle.before_commit');
   // The lease may have expired while we listed (a very slow Specter) and another process may
   // hold it now: committing would make two writers. Check, and renew, under our own hand.
-  if (!holdsLease()) {
+  if (!(await holdsLease())) {
     throw new Error('the sync lease was lost during the cycle; nothing was committed');
   }
-  const committed = commitCycle(store, {
+  const committed = await commitCycle(store, {
     holder: deps.holder.id,
     startedAt,
     at: clock().toISOString(),
@@ -294,7 +300,7 @@ async function sendAndConfirm(
   deps: CycleDeps,
   clock: () => Date,
   verify: ReturnType<typeof verifyByCycleView>,
-  holdsLease: () => boolean,
+  holdsLease: () => Promise<boolean>,
   paymentCheck: PaymentCheck,
 ): Promise<CycleAction[]> {
   const { store, config, logger } = deps;

@@ -8,29 +8,33 @@
  */
 import type { Logger } from '../observability/logger.js';
 import type { Store } from '../store/database.js';
+import type { Fence } from '../store/fence.js';
 import { acquireLease, readLease, releaseLease, renewLease, type LeaseHolder } from '../store/lease.js';
 
 export interface HeldLease {
   readonly holder: LeaseHolder;
+  /** What every write of the work is checked against (store/fence.ts). */
+  readonly fence: Fence;
   /** True once the lease was found lost (renewal matched no row); never false again. */
   readonly lost: boolean;
   /** Renews the lease under our own hand; false once it is lost (or released). */
-  check(): boolean;
+  check(): Promise<boolean>;
   /** Stops renewing and frees the row if it is still ours. Safe to call twice. */
-  release(): void;
+  release(): Promise<void>;
+  /** A write found the token moved on (store/fence.ts LeaseLostError): logs lease.lost once. */
+  noteLost(): Promise<void>;
 }
 
 export interface TakeLeaseOptions {
   ttlMs: number;
   logger: Logger;
-  now?: () => Date;
 }
 
 /** Takes the lease, or returns null when another live holder has it (nothing is logged then). */
-export function takeLease(store: Store, holder: LeaseHolder, options: TakeLeaseOptions): HeldLease | null {
+export async function takeLease(store: Store, holder: LeaseHolder, options: TakeLeaseOptions): Promise<HeldLease | null> {
   const { ttlMs, logger } = options;
-  const now = options.now ?? (() => new Date());
-  if (!acquireLease(store, holder, ttlMs, now().getTime())) return null;
+  const fence = await acquireLease(store, holder, ttlMs);
+  if (fence === null) return null;
 
   // A quarter of the TTL: three renewals can be missed (a busy event loop, a locked database)
   // before the lease expires under us.
@@ -39,56 +43,58 @@ export function takeLease(store: Store, holder: LeaseHolder, options: TakeLeaseO
   let released = false;
   logger.event('lease.acquired', `this process took the database lease for ${ttlMs} ms, renewed every ${renewEveryMs} ms while it works`, {
     holder: holder.id,
+    token: fence.token,
     ttlMs,
   });
 
-  const markLost = (): void => {
+  const markLost = async (): Promise<void> => {
+    if (lost) return;
     lost = true;
     clearInterval(timer);
     let heldBy: string | null = null;
     try {
-      heldBy = readLease(store).holder;
+      heldBy = (await readLease(store)).holder;
     } catch {
       // Only for the message; the lease is lost either way.
     }
     logger.event(
       'lease.lost',
       `this process lost the database lease (${heldBy === null ? 'nobody holds it now' : `${heldBy} holds it now`}); it stops sending and writing`,
-      { holder: holder.id, heldBy },
+      { holder: holder.id, token: fence.token, heldBy },
     );
   };
 
-  const check = (): boolean => {
+  const check = async (): Promise<boolean> => {
     if (lost || released) return false;
-    if (renewLease(store, holder, ttlMs, now().getTime())) return true;
-    markLost();
+    if (await renewLease(store, fence, ttlMs)) return true;
+    await markLost();
     return false;
   };
 
   const timer = setInterval(() => {
-    try {
-      check();
-    } catch {
+    check().catch(() => {
       // A renewal the database refused (locked past busy_timeout, closed under us) is not a lost
       // lease: the next check() — before each request and before the commit — asks again, and a
       // store that stays broken fails there, where the work can stop. Never out of a timer.
-    }
+    });
   }, renewEveryMs);
   // The work keeps the process alive, not its lease.
   timer.unref();
 
   return {
     holder,
+    fence,
     get lost() {
       return lost;
     },
     check,
-    release() {
+    async release() {
       if (released) return;
       released = true;
       clearInterval(timer);
-      // The UPDATE matches only our own row: a lease someone else took is left to them.
-      releaseLease(store, holder);
+      // The UPDATE matches only our own row and token: a lease someone else took is left to them.
+      await releaseLease(store, fence);
     },
+    noteLost: markLost,
   };
 }

@@ -127,7 +127,7 @@ export async function rereadAwaiting(
   deps: { store: Store; providers: ProviderRegistry; logger: Logger; signal?: AbortSignal },
   clock: () => Date,
   readThisCycle: PaymentReads,
-  holdsLease: () => boolean,
+  holdsLease: () => Promise<boolean>,
 ): Promise<PaymentReads> {
   const { store, logger } = deps;
   const readBefore = new Date(clock().getTime() - REMINDER_INTERVAL_MS).toISOString();
@@ -135,7 +135,7 @@ export async function rereadAwaiting(
   if (due.length === 0) return new Map();
   const reads = await readPayments(deps.providers, due.slice(0, REREADS_PER_CYCLE), clock, { signal: deps.signal });
   // Reading took time: another process may hold the lease now, and what we learnt is theirs to learn.
-  if (!holdsLease()) return new Map();
+  if (!(await holdsLease())) return new Map();
   await recordPaymentReads(store, [...reads.values()]);
   for (const read of reads.values()) {
     if (!releasedByProvider(read)) continue;

@@ -12,7 +12,7 @@ import { compileStatusMap, trackOrder } from '../diff/track.js';
 import { createProviderRegistry } from '../providers/registry.js';
 import { compileRoutingRules } from '../routing/route.js';
 import { createSpecterClient } from '../specter/client.js';
-import type { Store } from '../store/database.js';
+import { withFence, type Store } from '../store/database.js';
 import { makeLeaseHolder } from '../store/lease.js';
 import { takeLease } from './lease.js';
 import { cachedPaymentCheck } from './payments.js';
@@ -46,11 +46,12 @@ export async function sendJobNow(deps: SendNowDeps, job: { id: number; provider:
   });
   const statusMap = compileStatusMap(config.specter.statusMap);
   const rules = compileRoutingRules(config.routing);
-  const lease = takeLease(store, makeLeaseHolder(), { ttlMs: config.sync.leaseTtlMs, logger, now: deps.now });
+  const lease = await takeLease(store, makeLeaseHolder(), { ttlMs: config.sync.leaseTtlMs, logger });
   if (lease === null) return { kind: 'lease_busy' };
   try {
     const report = await dispatchDueJobs({
-      store,
+      // Fenced like a cycle's writes: markSending fails if another process took the lease.
+      store: withFence(store, lease.fence),
       providers,
       settings: config.dispatch,
       logger,
@@ -73,7 +74,7 @@ export async function sendJobNow(deps: SendNowDeps, job: { id: number; provider:
     if (action === null && lease.lost) return { kind: 'lease_lost' };
     return { kind: 'dispatched', action };
   } finally {
-    lease.release();
+    await lease.release();
   }
 }
 

@@ -29,7 +29,7 @@ const CONFIRMED: ConfirmOutcome = { kind: 'succeeded' };
 
 /** A Qliro job accepted by the real dispatcher. */
 async function acceptedJob(confirm: ConfirmOutcome[] | (() => Promise<ConfirmOutcome>)) {
-  const job = seedJob(db.store, { provider: 'qliro', providerRef: '4711' });
+  const job = await seedJob(db.store, { provider: 'qliro', providerRef: '4711' });
   const qliro = fakeClient('qliro', [ACCEPTED], { confirm });
   await dispatchDueJobs(deps({ qliro }));
   expect((await mustGetJob(db.store, job.id)).state).toBe('accepted');
@@ -168,7 +168,7 @@ describe('confirmAcceptedJobs', () => {
   });
 
   it('a client without confirm(): accepted is all it can say, so the job is done', async () => {
-    const job = seedJob(db.store, { provider: 'walley' });
+    const job = await seedJob(db.store, { provider: 'walley' });
     const walley = fakeClient('walley', [ACCEPTED]);
     await dispatchDueJobs(deps({ walley }));
 

@@ -49,7 +49,7 @@ function events(name: RecordedEvent['event']): RecordedEvent[] {
 
 describe('outcomes', () => {
   it('succeeded → done, with the request built from the job and the stored key', async () => {
-    const job = seedJob(db.store, { provider: 'klarna', providerRef: 'kl-1', amount: '1249.00', currency: 'SEK' });
+    const job = await seedJob(db.store, { provider: 'klarna', providerRef: 'kl-1', amount: '1249.00', currency: 'SEK' });
     const klarna = fakeClient('klarna', [SUCCEEDED]);
     const answers: string[] = [];
 
@@ -79,7 +79,7 @@ describe('outcomes', () => {
   });
 
   it('the row says `sending` with the attempt counted before the request leaves', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     const seen: Array<{ state: string; attempts: number }> = [];
     const klarna = fakeClient('klarna', async (_request, call) => {
       const row = await mustGetJob(db.store, job.id);
@@ -96,7 +96,7 @@ describe('outcomes', () => {
   });
 
   it('already cancelled → done, noted as such', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     const report = await dispatchDueJobs(deps({ klarna: fakeClient('klarna', [ALREADY]) }));
 
     const row = await mustGetJob(db.store, job.id);
@@ -107,7 +107,7 @@ describe('outcomes', () => {
   });
 
   it('accepted → accepted with the transaction id and a confirmation deadline', async () => {
-    const job = seedJob(db.store, { provider: 'qliro', providerRef: '4711' });
+    const job = await seedJob(db.store, { provider: 'qliro', providerRef: '4711' });
     const qliro = fakeClient('qliro', [{ kind: 'accepted', transactionId: '9001' }], { confirm: [{ kind: 'pending', status: 'Created' }] });
 
     const report = await dispatchDueJobs(deps({ qliro }));
@@ -126,7 +126,7 @@ describe('outcomes', () => {
   });
 
   it('captured → failed with reason captured and an alert, and never sent again', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     const klarna = fakeClient('klarna', [CAPTURED]);
 
     const report = await dispatchDueJobs(deps({ klarna }));
@@ -151,7 +151,7 @@ describe('outcomes', () => {
 
 describe('retries', () => {
   it('429 with Retry-After: waits grow, honour Retry-After, same key every attempt, then success', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     const klarna = fakeClient('klarna', [TOO_MANY(1_500), TOO_MANY(1_500), TOO_MANY(), SUCCEEDED]);
 
     const report = await dispatchDueJobs(deps({ klarna }));
@@ -171,7 +171,7 @@ describe('retries', () => {
   });
 
   it('with real jitter every wait stays within its bounds and never below Retry-After', async () => {
-    seedJob(db.store);
+    await seedJob(db.store);
     const klarna = fakeClient('klarna', [TOO_MANY(1_200), TOO_MANY(), TOO_MANY(), SUCCEEDED]);
     await dispatchDueJobs(deps({ klarna }, { random: Math.random }));
 
@@ -186,7 +186,7 @@ describe('retries', () => {
   });
 
   it('a wait longer than the in-cycle limit goes back to the queue and is sent when due', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     const retryAfter = IN_CYCLE_RETRY_MAX_MS + 25_000;
     const klarna = fakeClient('klarna', [TOO_MANY(retryAfter), SUCCEEDED]);
 
@@ -211,13 +211,13 @@ describe('retries', () => {
   });
 
   it('Retry-After beyond DISPATCH_RETRY_MAX_MS is capped at the maximum', async () => {
-    seedJob(db.store);
+    await seedJob(db.store);
     const report = await dispatchDueJobs(deps({ klarna: fakeClient('klarna', [TOO_MANY(10 * SETTINGS.retryMaxMs)]) }));
     expect(report.actions[0]?.nextAttemptAt).toBe(new Date(clock.now().getTime() + SETTINGS.retryMaxMs).toISOString());
   });
 
   it('transient forever → exhausted after maxAttempts, across several cycles', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     const klarna = fakeClient('klarna', [UNAVAILABLE]);
     const settings = { ...SETTINGS, retryMinMs: 10_000 }; // every wait is longer than the in-cycle limit
 
@@ -254,7 +254,7 @@ describe('retries', () => {
   });
 
   it('within one cycle, attempts stop at maxAttempts too', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     const klarna = fakeClient('klarna', [UNAVAILABLE]);
     const settings = { ...SETTINGS, retryMinMs: 10, retryMaxMs: 100 };
 
@@ -269,13 +269,13 @@ describe('retries', () => {
 
 describe('crash recovery and the idempotency key', () => {
   it('a job left `sending` is sent again after a restart with the same key, and job.recovered is logged', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     // The process marked the job sending (committed), the request left, and then it died.
     expect(await markSending(db.store, job.id, clock.now().toISOString())).toBe(true);
     await db.store.close();
 
     // The restart: the same file opened anew, a fresh registry.
-    db.store = await openStore(db.store.path);
+    db.store = await openStore(db.store.location);
     const klarna = fakeClient('klarna', [ALREADY]);
     clock.advance(60_000);
     const report = await dispatchDueJobs(deps({ klarna }));
@@ -290,7 +290,7 @@ describe('crash recovery and the idempotency key', () => {
   });
 
   it('a job that was in flight at every one of maxAttempts stops is failed, not sent an (n+1)th time', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     for (let i = 0; i < SETTINGS.maxAttempts; i += 1) await markSending(db.store, job.id, clock.now().toISOString());
     const klarna = fakeClient('klarna', [SUCCEEDED]);
 
@@ -305,8 +305,8 @@ describe('crash recovery and the idempotency key', () => {
 
 describe('providers', () => {
   it('a provider that is not configured: the job stays pending, untouched, logged once per cycle', async () => {
-    const job = seedJob(db.store, { provider: 'walley' });
-    const other = seedJob(db.store, { provider: 'klarna' });
+    const job = await seedJob(db.store, { provider: 'walley' });
+    const other = await seedJob(db.store, { provider: 'klarna' });
     const klarna = fakeClient('klarna', [SUCCEEDED]);
 
     const report = await dispatchDueJobs(deps({ klarna }));
@@ -330,7 +330,7 @@ describe('providers', () => {
   });
 
   it('an orphaned `sending` job whose provider is now off goes back to pending', async () => {
-    const job = seedJob(db.store, { provider: 'walley' });
+    const job = await seedJob(db.store, { provider: 'walley' });
     await markSending(db.store, job.id, clock.now().toISOString());
 
     await dispatchDueJobs(deps({}));
@@ -341,7 +341,7 @@ describe('providers', () => {
   });
 
   it('a client that throws is a transient CLIENT_ERROR: the job is kept and sent later', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     const settings = { ...SETTINGS, retryMinMs: 10_000 };
     const broken: ProviderClient = {
       name: 'klarna',
@@ -377,8 +377,8 @@ describe('providers', () => {
   });
 
   it('per-provider concurrency holds, and providers run side by side', async () => {
-    for (let i = 0; i < 6; i += 1) seedJob(db.store, { provider: 'klarna' });
-    for (let i = 0; i < 3; i += 1) seedJob(db.store, { provider: 'qliro' });
+    for (let i = 0; i < 6; i += 1) await seedJob(db.store, { provider: 'klarna' });
+    for (let i = 0; i < 3; i += 1) await seedJob(db.store, { provider: 'qliro' });
     const inFlight = { klarna: 0, qliro: 0, total: 0 };
     const peak = { klarna: 0, qliro: 0, total: 0 };
     const slow = (name: 'klarna' | 'qliro', outcome: CancelOutcome) => async (): Promise<CancelOutcome> => {
@@ -408,7 +408,7 @@ describe('providers', () => {
 
 describe('stopping', () => {
   it('a stop requested before the cycle dispatches starts nothing', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     const klarna = fakeClient('klarna', [SUCCEEDED]);
     const stop = new AbortController();
     stop.abort();
@@ -421,7 +421,7 @@ describe('stopping', () => {
   });
 
   it('a stop during the wait between attempts starts no new attempt; the job is due later', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     const klarna = fakeClient('klarna', [UNAVAILABLE, SUCCEEDED]);
     const stop = new AbortController();
 
@@ -444,7 +444,7 @@ describe('stopping', () => {
   });
 
   it('a transient answer to a request in flight when the stop came is queued at once, without waiting', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     const stop = new AbortController();
     const klarna = fakeClient('klarna', async () => {
       stop.abort();
@@ -460,8 +460,8 @@ describe('stopping', () => {
   });
 
   it('a request in flight when the stop comes is finished and recorded', async () => {
-    const first = seedJob(db.store);
-    const second = seedJob(db.store);
+    const first = await seedJob(db.store);
+    const second = await seedJob(db.store);
     const stop = new AbortController();
     const klarna = fakeClient(
       'klarna',
@@ -481,8 +481,8 @@ describe('stopping', () => {
 });
 
 it('the database says the same as the report', async () => {
-  seedJob(db.store);
-  seedJob(db.store);
+  await seedJob(db.store);
+  await seedJob(db.store);
   await dispatchDueJobs(deps({ klarna: fakeClient('klarna', [SUCCEEDED, CAPTURED]) }));
   const states = (await listJobs(db.store)).map((j) => j.state).sort();
   expect(states).toEqual(['done', 'failed']);

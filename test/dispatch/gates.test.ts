@@ -27,11 +27,11 @@ async function row(id: number): Promise<CancellationJob | null> {
 
 describe('canSend', () => {
   it('false before the first request: nothing is sent and the job is untouched', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     const before = await row(job.id);
     const klarna = fakeClient('klarna', [SUCCEEDED]);
     let asked = 0;
-    const report = await dispatchDueJobs(deps({ klarna }, { canSend: () => (asked++, false) }));
+    const report = await dispatchDueJobs(deps({ klarna }, { canSend: async () => (asked++, false) }));
     expect(klarna.cancelCalls).toEqual([]);
     expect(await row(job.id)).toEqual(before);
     expect(report.actions).toEqual([]);
@@ -40,14 +40,14 @@ describe('canSend', () => {
   });
 
   it('asked right before each request: once false, the jobs not yet started stay as they are', async () => {
-    const first = seedJob(db.store);
-    const second = seedJob(db.store);
-    const third = seedJob(db.store);
+    const first = await seedJob(db.store);
+    const second = await seedJob(db.store);
+    const third = await seedJob(db.store);
     const untouched = [await row(second.id), await row(third.id)];
     const klarna = fakeClient('klarna', [SUCCEEDED], { maxConcurrency: 1 });
     const answers = [true, false];
     let asked = 0;
-    const report = await dispatchDueJobs(deps({ klarna }, { canSend: () => answers[asked++] ?? true }));
+    const report = await dispatchDueJobs(deps({ klarna }, { canSend: async () => answers[asked++] ?? true }));
     expect(klarna.cancelCalls.map((c) => c.orderNo)).toEqual([first.orderNo]);
     expect((await mustGetJob(db.store, first.id)).state).toBe('done');
     expect([await row(second.id), await row(third.id)]).toEqual(untouched);
@@ -57,11 +57,11 @@ describe('canSend', () => {
   });
 
   it('also before an in-cycle retry: the job stays pending with the next attempt time it was given', async () => {
-    const job = seedJob(db.store);
+    const job = await seedJob(db.store);
     const klarna = fakeClient('klarna', [UNAVAILABLE, SUCCEEDED]);
     const answers = [true, false];
     let asked = 0;
-    const report = await dispatchDueJobs(deps({ klarna }, { canSend: () => answers[asked++] ?? true }));
+    const report = await dispatchDueJobs(deps({ klarna }, { canSend: async () => answers[asked++] ?? true }));
     expect(klarna.cancelCalls).toHaveLength(1);
     const after = await mustGetJob(db.store, job.id);
     expect(after).toMatchObject({ state: 'pending', attempts: 1, lastErrorCode: 'HTTP_503' });
@@ -71,20 +71,20 @@ describe('canSend', () => {
   });
 
   it('guards the writes that take a job over without a request (exhausted, provider off)', async () => {
-    const exhausted = seedJob(db.store, { provider: 'klarna' });
+    const exhausted = await seedJob(db.store, { provider: 'klarna' });
     for (let i = 0; i < SETTINGS.maxAttempts; i++) await markSending(db.store, exhausted.id, clock.now().toISOString());
-    const orphan = seedJob(db.store, { provider: 'qliro' });
+    const orphan = await seedJob(db.store, { provider: 'qliro' });
     await markSending(db.store, orphan.id, clock.now().toISOString());
     const before = [await row(exhausted.id), await row(orphan.id)];
 
     const klarna = fakeClient('klarna', [SUCCEEDED]);
-    await dispatchDueJobs(deps({ klarna }, { canSend: () => false }));
+    await dispatchDueJobs(deps({ klarna }, { canSend: async () => false }));
     // Without the lease, the `sending` rows may be the new holder's requests in flight.
     expect([await row(exhausted.id), await row(orphan.id)]).toEqual(before);
     expect(klarna.cancelCalls).toEqual([]);
 
     // With it, the same rows are taken over as usual.
-    await dispatchDueJobs(deps({ klarna }, { canSend: () => true }));
+    await dispatchDueJobs(deps({ klarna }, { canSend: async () => true }));
     expect(await mustGetJob(db.store, exhausted.id)).toMatchObject({ state: 'failed', failureReason: 'exhausted' });
     expect(await mustGetJob(db.store, orphan.id)).toMatchObject({ state: 'pending', lastErrorCode: 'PROVIDER_NOT_CONFIGURED' });
   });
@@ -92,9 +92,9 @@ describe('canSend', () => {
 
 describe('onlyJobIds', () => {
   it('sends only the named jobs; other due jobs stay pending for the worker', async () => {
-    const mine = seedJob(db.store, { provider: 'klarna' });
-    const other = seedJob(db.store, { provider: 'klarna' });
-    const elsewhere = seedJob(db.store, { provider: 'qliro' });
+    const mine = await seedJob(db.store, { provider: 'klarna' });
+    const other = await seedJob(db.store, { provider: 'klarna' });
+    const elsewhere = await seedJob(db.store, { provider: 'qliro' });
     const untouched = [await row(other.id), await row(elsewhere.id)];
     const klarna = fakeClient('klarna', [SUCCEEDED]);
     const qliro = fakeClient('qliro', [SUCCEEDED]);

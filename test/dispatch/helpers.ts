@@ -82,7 +82,7 @@ export interface SeedOptions {
 }
 
 /** An order cancelled in Specter and its job, committed in one cycle exactly as the worker does. */
-export function seedJob(store: Store, options: SeedOptions = {}): { id: number; orderNo: string; idempotencyKey: string } {
+export async function seedJob(store: Store, options: SeedOptions = {}): Promise<{ id: number; orderNo: string; idempotencyKey: string }> {
   orderCounter += 1;
   const orderNo = options.orderNo ?? String(orderCounter);
   const provider = options.provider ?? 'klarna';
@@ -104,7 +104,7 @@ export function seedJob(store: Store, options: SeedOptions = {}): { id: number; 
     currency,
     contentHash: `hash-${orderNo}`,
   };
-  const { createdJobs } = commitCycle(store, {
+  const { createdJobs } = await commitCycle(store, {
     holder: 'test',
     startedAt: at,
     at,

@@ -27,6 +27,7 @@ import { windowFor } from '../../src/diff/window.js';
 import { memoryLogger, type RecordedEvent } from '../../src/observability/logger.js';
 import { createProviderRegistry, type ProviderRegistry } from '../../src/providers/registry.js';
 import { startSandboxWorld, type SandboxWorld } from '../../src/sandbox/world.js';
+import { rows } from '../support/db.js';
 import { computeSpecterKey, newBatchNo } from '../../src/specter/auth.js';
 import { createSpecterClient } from '../../src/specter/client.js';
 import { openStore, type Store } from '../../src/store/database.js';
@@ -72,7 +73,7 @@ interface Dump {
 }
 
 function dump(store: Store): Dump {
-  const all = (sql: string) => store.sqlite.prepare(sql).all() as Array<Record<string, unknown>>;
+  const all = (sql: string) => rows(store.location, sql);
   return {
     snapshots: all('SELECT * FROM order_snapshots ORDER BY order_no'),
     jobs: all('SELECT * FROM cancellation_jobs ORDER BY id'),

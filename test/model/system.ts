@@ -16,6 +16,7 @@ import { memoryLogger, type RecordedEvent } from '../../src/observability/logger
 import type { RecordedRequest } from '../../src/sandbox/loopback.js';
 import type { SandboxOrder } from '../../src/sandbox/specter/types.js';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
+import { rows } from '../support/db.js';
 import { openStore, type Store } from '../../src/store/database.js';
 import { runCycle, type CycleReport } from '../../src/worker/cycle.js';
 import { buildCycleDeps } from '../../src/worker/deps.js';
@@ -299,20 +300,19 @@ export class SystemUnderTest {
   }
 
   jobs(): Row[] {
-    return this.mustStore().sqlite.prepare('SELECT * FROM cancellation_jobs ORDER BY id').all() as Row[];
+    return rows(this.dbPath, 'SELECT * FROM cancellation_jobs ORDER BY id');
   }
 
   snapshots(): Row[] {
-    return this.mustStore().sqlite.prepare('SELECT * FROM order_snapshots ORDER BY order_no').all() as Row[];
+    return rows(this.dbPath, 'SELECT * FROM order_snapshots ORDER BY order_no');
   }
 
   dump(): string {
-    const sqlite = this.mustStore().sqlite;
     return JSON.stringify({
       snapshots: this.snapshots(),
       jobs: this.jobs(),
       // A failed cycle may be recorded as such; it must not look like a successful one.
-      runs: (sqlite.prepare('SELECT * FROM sync_runs ORDER BY id').all() as Row[]).filter((r) => r['outcome'] !== 'failed'),
+      runs: rows(this.dbPath, 'SELECT * FROM sync_runs ORDER BY id').filter((r) => r['outcome'] !== 'failed'),
     });
   }
 

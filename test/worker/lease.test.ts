@@ -144,8 +144,8 @@ describe('takeLease', () => {
     const clock = new FakeClock();
     const logger = memoryLogger();
     const lease = takeLease(store, makeLeaseHolder(), { ttlMs: TTL, logger, now: clock.now })!;
-    const first = seedJob(store, { provider: 'klarna' });
-    const second = seedJob(store, { provider: 'klarna' });
+    const first = await seedJob(store, { provider: 'klarna' });
+    const second = await seedJob(store, { provider: 'klarna' });
     // The first request outlasts the lease and another process takes it meanwhile.
     const klarna = fakeClient(
       'klarna',

@@ -177,7 +177,7 @@ describe('before a vanished order’s cancellation is sent', () => {
 
   it('already cancelled or expired → voided without a request, saying why', async () => {
     for (const state of ['cancelled', 'expired'] as const) {
-      const { id } = seedJob(fx.db.store, { reason: 'vanished' });
+      const { id } = await seedJob(fx.db.store, { reason: 'vanished' });
       const client = fakeClient('klarna', [{ kind: 'succeeded', alreadyCancelled: false }], { read: read(state) });
       const report = await dispatch(client);
       expect(report.actions).toEqual([expect.objectContaining({ jobId: id, result: 'voided', reason: `payment_${state}` })]);
@@ -188,7 +188,7 @@ describe('before a vanished order’s cancellation is sent', () => {
   });
 
   it('captured → failed at once with reason captured, no request', async () => {
-    const { id } = seedJob(fx.db.store, { reason: 'vanished' });
+    const { id } = await seedJob(fx.db.store, { reason: 'vanished' });
     const client = fakeClient('klarna', [{ kind: 'succeeded', alreadyCancelled: false }], { read: read('captured') });
     const report = await dispatch(client);
     expect(report.actions).toEqual([expect.objectContaining({ jobId: id, result: 'failed', reason: 'captured' })]);
@@ -197,8 +197,8 @@ describe('before a vanished order’s cancellation is sent', () => {
   });
 
   it('reserved or unknown → sent as before; a job made from a cancellation in Specter is not read at all', async () => {
-    const vanished = seedJob(fx.db.store, { reason: 'vanished' });
-    const cancelled = seedJob(fx.db.store);
+    const vanished = await seedJob(fx.db.store, { reason: 'vanished' });
+    const cancelled = await seedJob(fx.db.store);
     const client = fakeClient('klarna', [{ kind: 'succeeded', alreadyCancelled: false }], { read: read('unknown') });
     const report = await dispatch(client);
     expect(report.counts.succeeded).toBe(2);
@@ -209,14 +209,14 @@ describe('before a vanished order’s cancellation is sent', () => {
 });
 
 describe('the store’s payment reads', () => {
-  function vanish(orderNos: string[]): void {
+  async function vanish(orderNos: string[]): Promise<void> {
     const snapshots = orderNos.map((orderNo) => snapshotOf(trackedOrder(orderNo)));
-    commitCycle(fx.db.store, cycleRecord({ upserts: snapshots }));
-    commitCycle(fx.db.store, cycleRecord({ vanished: orderNos.map((orderNo) => ({ orderNo, status: 'awaiting' as const, note: null })) }));
+    await commitCycle(fx.db.store, cycleRecord({ upserts: snapshots }));
+    await commitCycle(fx.db.store, cycleRecord({ vanished: orderNos.map((orderNo) => ({ orderNo, status: 'awaiting' as const, note: null })) }));
   }
 
   it('vanished list: soonest expiry first, then those without; the fields of interface.md', async () => {
-    vanish(['11', '12', '13', '14']);
+    await vanish(['11', '12', '13', '14']);
     await recordPaymentReads(fx.db.store, [
       stored('11', 'reserved', { expiresAt: '2026-03-01T00:00:00.000Z' }),
       stored('12', 'unknown'),
@@ -234,7 +234,7 @@ describe('the store’s payment reads', () => {
   });
 
   it('due again: never read, or read before the cut-off; resolving changes only an order still awaiting', async () => {
-    vanish(['21', '22', '23']);
+    await vanish(['21', '22', '23']);
     await recordPaymentReads(fx.db.store, [
       stored('21', 'reserved', { readAt: '2026-01-01T00:00:00.000Z' }),
       stored('22', 'reserved', { readAt: '2026-01-03T00:00:00.000Z' }),

@@ -55,10 +55,10 @@ function cycle(when: string, over: Partial<CycleRecord>): CycleRecord {
 }
 
 /** One cancelled order and its job, committed as a cycle does it, `msAgo` before NOW; the job's id. */
-function cancelledJob(orderNo: string, provider: ProviderName, msAgo: number, hold?: NewCancellationJob['hold']): number {
+async function cancelledJob(orderNo: string, provider: ProviderName, msAgo: number, hold?: NewCancellationJob['hold']): Promise<number> {
   const when = at(msAgo);
   const o = order(orderNo, provider);
-  const { createdJobs } = commitCycle(
+  const { createdJobs } = await commitCycle(
     store,
     cycle(when, {
       upserts: [o],
@@ -84,7 +84,7 @@ function cancelledJob(orderNo: string, provider: ProviderName, msAgo: number, ho
 }
 
 async function failedJob(orderNo: string, provider: ProviderName, reason: FailureReason, message = `${reason} detail`): Promise<number> {
-  const id = cancelledJob(orderNo, provider, 2 * HOUR);
+  const id = await cancelledJob(orderNo, provider, 2 * HOUR);
   expect(await markSending(store, id, at(HOUR))).toBe(true);
   await markFailed(store, id, { reason, code: `CODE_${reason.toUpperCase()}`, message, now: at(HOUR) });
   return id;
@@ -97,13 +97,13 @@ describe('failed jobs', () => {
     const captured = await failedJob('1001', 'klarna', 'captured');
     const exhausted = await failedJob('1002', 'walley', 'exhausted');
     const auth = await failedJob('1003', 'qliro', 'auth');
-    const held = cancelledJob('1004', 'klarna', HOUR, { reason: 'rejected', code: 'LIVE_TWIN', message: 'order 999 is open with the same payment' });
+    const held = await cancelledJob('1004', 'klarna', HOUR, { reason: 'rejected', code: 'LIVE_TWIN', message: 'order 999 is open with the same payment' });
     // Not failed: pending, accepted, done.
-    cancelledJob('1005', 'klarna', HOUR);
-    const accepted = cancelledJob('1006', 'walley', HOUR);
+    await cancelledJob('1005', 'klarna', HOUR);
+    const accepted = await cancelledJob('1006', 'walley', HOUR);
     await markSending(store, accepted, at(HOUR));
     await markAccepted(store, accepted, { transactionId: null, now: at(HOUR), confirmDeadlineAt: at(-HOUR) });
-    const done = cancelledJob('1007', 'klarna', HOUR);
+    const done = await cancelledJob('1007', 'klarna', HOUR);
     await markSending(store, done, at(HOUR));
     await markDone(store, done, at(HOUR));
 
@@ -148,7 +148,7 @@ describe('failed jobs: unrouted', () => {
       route: { kind: 'unrouted', reason: 'no routing rule matches SWISH' } as const,
       paymentKey: 'unrouted:SWISH:ref-3001',
     };
-    commitCycle(
+    await commitCycle(
       store,
       cycle(at(HOUR), {
         upserts: [o],
@@ -186,15 +186,15 @@ describe('failed jobs: unrouted', () => {
 
 describe('jobs waiting for a provider that is not configured', () => {
   it('lists open jobs of unconfigured providers created more than a day ago, oldest first, and nothing else', async () => {
-    const oldKlarna = cancelledJob('4001', 'klarna', 3 * 24 * HOUR);
-    const oldSvea = cancelledJob('4002', 'svea', 25 * HOUR);
+    const oldKlarna = await cancelledJob('4001', 'klarna', 3 * 24 * HOUR);
+    const oldSvea = await cancelledJob('4002', 'svea', 25 * HOUR);
     // A row left in flight by a crash waits just the same.
-    const inFlight = cancelledJob('4003', 'svea', 26 * HOUR);
+    const inFlight = await cancelledJob('4003', 'svea', 26 * HOUR);
     await markSending(store, inFlight, at(25 * HOUR));
     // Younger than a day: not yet worth a reminder.
-    cancelledJob('4004', 'klarna', 23 * HOUR);
+    await cancelledJob('4004', 'klarna', 23 * HOUR);
     // Its provider is configured: the dispatcher sends it.
-    cancelledJob('4005', 'walley', 3 * 24 * HOUR);
+    await cancelledJob('4005', 'walley', 3 * 24 * HOUR);
     // Not open any more.
     await failedJob('4006', 'klarna', 'captured');
 
@@ -208,14 +208,14 @@ describe('jobs waiting for a provider that is not configured', () => {
   });
 
   it('with no provider configured, every provider is unconfigured; with all configured, nothing waits', async () => {
-    cancelledJob('5001', 'klarna', 2 * 24 * HOUR);
-    cancelledJob('5002', 'walley', 2 * 24 * HOUR);
+    await cancelledJob('5001', 'klarna', 2 * 24 * HOUR);
+    await cancelledJob('5002', 'walley', 2 * 24 * HOUR);
     expect((await waitingFor([])).count).toBe(2);
     expect((await waitingFor(['qliro', 'klarna', 'walley', 'svea'])).count).toBe(0);
   });
 
   it('is bounded, with the full count', async () => {
-    for (let i = 0; i < 4; i += 1) cancelledJob(String(6000 + i), 'klarna', (30 + i) * HOUR);
+    for (let i = 0; i < 4; i += 1) await cancelledJob(String(6000 + i), 'klarna', (30 + i) * HOUR);
     const waiting = await waitingFor([], 2);
     expect(waiting.count).toBe(4);
     expect(waiting.jobs).toHaveLength(2);
@@ -224,14 +224,14 @@ describe('jobs waiting for a provider that is not configured', () => {
 
 describe('the jobs.reminder line', () => {
   it('is null when nothing awaits a person', async () => {
-    cancelledJob('7001', 'klarna', HOUR);
+    await cancelledJob('7001', 'klarna', HOUR);
     expect(describeJobsReminder(await listFailedJobsForReminder(store, 200), await waitingFor([]))).toBeNull();
   });
 
   it('names the counts by reason, the first jobs and what to do; lists failed first, then waiting; bounded with the full count', async () => {
     const captured = await failedJob('8001', 'klarna', 'captured');
     await failedJob('8002', 'walley', 'exhausted');
-    const waitingId = cancelledJob('8003', 'svea', 2 * 24 * HOUR);
+    const waitingId = await cancelledJob('8003', 'svea', 2 * 24 * HOUR);
     const reminder = describeJobsReminder(await listFailedJobsForReminder(store, 200), await waitingFor(['klarna', 'walley']));
     expect(reminder).not.toBeNull();
     const { message, fields } = reminder!;
