@@ -10,7 +10,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type SqliteDatabase from 'better-sqlite3';
 import { loadConfig } from '../src/config/load.js';
 import { diffOrders } from '../src/diff/diff.js';
 import { compileStatusMap, trackOrder } from '../src/diff/track.js';
@@ -21,9 +20,9 @@ import { createProviderRegistry } from '../src/providers/registry.js';
 import { compileRoutingRules } from '../src/routing/route.js';
 import { createSpecterClient } from '../src/specter/client.js';
 import { decodeSpecterBody, parseSpecterDocument } from '../src/specter/xml.js';
+import { sql, type RawBuilder } from 'kysely';
 import { openStore, type Store } from '../src/store/database.js';
 import { makeLeaseHolder } from '../src/store/lease.js';
-import { migrateToLatest } from '../src/store/migrate.js';
 import { hasSuccessfulRun } from '../src/store/runs.js';
 import { ensureJob } from '../src/store/jobWrites.js';
 import { loadSnapshotIndex } from '../src/store/snapshots.js';
@@ -62,16 +61,20 @@ function settle(): void {
  * or deletes in order_snapshots. They live in this connection's temp schema only: the database
  * file is not changed, and a trigger costs nothing while no snapshot row is written.
  */
-function installWriteCounters(sqlite: SqliteDatabase.Database): void {
-  sqlite.exec(`
-    CREATE TEMP TABLE bench_snapshot_writes (n INTEGER NOT NULL);
-    INSERT INTO bench_snapshot_writes VALUES (0);
-    CREATE TEMP TRIGGER bench_snapshot_ins AFTER INSERT ON main.order_snapshots
-      BEGIN UPDATE bench_snapshot_writes SET n = n + 1; END;
-    CREATE TEMP TRIGGER bench_snapshot_upd AFTER UPDATE ON main.order_snapshots
-      BEGIN UPDATE bench_snapshot_writes SET n = n + 1; END;
-    CREATE TEMP TRIGGER bench_snapshot_del AFTER DELETE ON main.order_snapshots
-      BEGIN UPDATE bench_snapshot_writes SET n = n + 1; END;`);
+/**
+ * Counts every write to order_snapshots with TEMP triggers. Kysely's SQLite dialect runs every
+ * query on its one connection, so the triggers (per connection) see the cycle's writes.
+ */
+async function installWriteCounters(store: Store): Promise<void> {
+  for (const statement of [
+    'CREATE TEMP TABLE bench_snapshot_writes (n INTEGER NOT NULL)',
+    'INSERT INTO bench_snapshot_writes VALUES (0)',
+    'CREATE TEMP TRIGGER bench_snapshot_ins AFTER INSERT ON main.order_snapshots BEGIN UPDATE bench_snapshot_writes SET n = n + 1; END',
+    'CREATE TEMP TRIGGER bench_snapshot_upd AFTER UPDATE ON main.order_snapshots BEGIN UPDATE bench_snapshot_writes SET n = n + 1; END',
+    'CREATE TEMP TRIGGER bench_snapshot_del AFTER DELETE ON main.order_snapshots BEGIN UPDATE bench_snapshot_writes SET n = n + 1; END',
+  ]) {
+    await sql.raw(statement).execute(store.db);
+  }
 }
 
 interface ProofMark {
@@ -82,33 +85,27 @@ interface ProofMark {
   startIso: string;
 }
 
-function scalar(sqlite: SqliteDatabase.Database, sql: string, ...params: unknown[]): number {
-  return Number(
-    sqlite
-      .prepare(sql)
-      .pluck()
-      .get(...params),
-  );
+async function scalar(store: Store, query: RawBuilder<{ n: number }>): Promise<number> {
+  return Number((await query.execute(store.db)).rows[0]?.n);
 }
 
-function mark(sqlite: SqliteDatabase.Database): ProofMark {
-  const m = {
-    writes: scalar(sqlite, 'SELECT n FROM temp.bench_snapshot_writes'),
-    total: scalar(sqlite, 'SELECT total_changes()'),
-    runs: scalar(sqlite, 'SELECT COUNT(*) FROM sync_runs'),
-    jobs: scalar(sqlite, 'SELECT COUNT(*) FROM cancellation_jobs'),
+async function mark(store: Store): Promise<ProofMark> {
+  return {
+    writes: await scalar(store, sql`SELECT n FROM temp.bench_snapshot_writes`),
+    total: await scalar(store, sql`SELECT total_changes() AS n`),
+    runs: await scalar(store, sql`SELECT COUNT(*) AS n FROM sync_runs`),
+    jobs: await scalar(store, sql`SELECT COUNT(*) AS n FROM cancellation_jobs`),
     startIso: new Date().toISOString(),
   };
-  return m;
 }
 
-function proofSince(sqlite: SqliteDatabase.Database, before: ProofMark): SnapshotWriteProof {
-  const after = mark(sqlite);
+async function proofSince(store: Store, before: ProofMark): Promise<SnapshotWriteProof> {
+  const after = await mark(store);
   return {
     // The counter's own UPDATEs happen inside triggers; total_changes() counts them too, so the
     // delta is taken before the counter is read (mark() reads, it never writes).
     snapshotRowWrites: after.writes - before.writes,
-    lastSeenChanged: scalar(sqlite, 'SELECT COUNT(*) FROM order_snapshots WHERE last_seen_at >= ?', before.startIso),
+    lastSeenChanged: await scalar(store, sql`SELECT COUNT(*) AS n FROM order_snapshots WHERE last_seen_at >= ${before.startIso}`),
     totalChanges: after.total - before.total,
     runsAdded: after.runs - before.runs,
     jobsAdded: after.jobs - before.jobs,
@@ -120,9 +117,7 @@ function proofSince(sqlite: SqliteDatabase.Database, before: ProofMark): Snapsho
 async function openBenchStore(dbPath: string): Promise<Store> {
   // Migrations from the repository's folder: the compiled sources sit one level deeper in
   // dist-bench/ than in dist/, so the default MIGRATIONS_DIR would not find them.
-  const store = await openStore(dbPath, { migrate: false });
-  await migrateToLatest(store.db, store.sqlite, MIGRATIONS_DIR);
-  return store;
+  return openStore(dbPath, { migrationsDir: MIGRATIONS_DIR });
 }
 
 async function timedCycle(deps: CycleDeps): Promise<{ ms: number; report: Extract<CycleReport, { counts: unknown }> }> {
@@ -141,7 +136,7 @@ async function measureSize(job: SizeJob): Promise<SizeResult> {
     const env = { ...job.env, SYNC_DB_PATH: path.join(tmp, 'sync.db') };
     const config = loadConfig({ env, configDir: CONFIG_DIR });
     const store = await openBenchStore(config.sync.dbPath);
-    installWriteCounters(store.sqlite);
+    await installWriteCounters(store);
     const deps: CycleDeps = {
       config,
       store,
@@ -162,9 +157,9 @@ async function measureSize(job: SizeJob): Promise<SizeResult> {
     const steadyProof: SnapshotWriteProof[] = [];
     for (let rep = 0; rep < job.reps; rep += 1) {
       settle();
-      const before = mark(store.sqlite);
+      const before = await mark(store);
       const { ms, report } = await timedCycle(deps);
-      steadyProof.push(proofSince(store.sqlite, before));
+      steadyProof.push(await proofSince(store, before));
       if (report.counts.changed !== 0 || report.counts.newOrders !== 0 || report.counts.unchanged !== job.size) {
         throw new Error(`steady-state cycle saw changes: ${JSON.stringify(report.counts)}`);
       }
@@ -177,9 +172,9 @@ async function measureSize(job: SizeJob): Promise<SizeResult> {
     for (let rep = 0; rep < job.reps; rep += 1) {
       const orderNos = await requestCancel(rep, perRep);
       settle();
-      const before = mark(store.sqlite);
+      const before = await mark(store);
       const { ms, report } = await timedCycle(deps);
-      const proof = proofSince(store.sqlite, before);
+      const proof = await proofSince(store, before);
       if (report.counts.changed !== orderNos.length || report.counts.cancelled !== orderNos.length) {
         throw new Error(`1 % cycle: ${orderNos.length} cancelled in Specter, report ${JSON.stringify(report.counts)}`);
       }
@@ -230,7 +225,7 @@ async function measureSize(job: SizeJob): Promise<SizeResult> {
       phases.track!.push(performance.now() - t);
       t = performance.now();
       const baselineRun = !(await hasSuccessfulRun(store));
-      const snapshots = loadSnapshotIndex(store);
+      const snapshots = await loadSnapshotIndex(store);
       phases.loadSnapshots!.push(performance.now() - t);
       t = performance.now();
       const diff = diffOrders({ snapshots, listing, window, baseline: baselineRun });
@@ -275,18 +270,30 @@ async function measureDispatch(job: DispatchJob): Promise<DispatchResult> {
       const config = loadConfig({ env: { ...job.env, SYNC_DB_PATH: path.join(tmp, 'sync.db') }, configDir: CONFIG_DIR });
       const store = await openBenchStore(config.sync.dbPath);
       const at = new Date(Date.now() - 1000).toISOString();
-      const snapshot = store.sqlite.prepare(
-        `INSERT INTO order_snapshots (order_no, order_date, status, status_id, route_kind, provider, provider_ref,
-           amount, currency, content_hash, first_seen_at, last_seen_at, cancelled_at)
-         VALUES (?, '2026-01-01 12:00:00', 'cancelled', '5', 'provider', 'klarna', ?, '100.00', 'SEK', 'x', ?, ?, ?)`,
-      );
-      store.sqlite.transaction(() => {
+      await store.write(async (tx) => {
         for (let i = 0; i < job.jobs; i += 1) {
           const orderNo = String(500001 + i);
           const providerRef = randomUUID(); // fresh per rep: every cancel meets an authorised order
-          snapshot.run(orderNo, providerRef, at, at, at);
-          ensureJob(
-            store,
+          await tx
+            .insertInto('order_snapshots')
+            .values({
+              order_no: orderNo,
+              order_date: '2026-01-01 12:00:00',
+              status: 'cancelled',
+              status_id: '5',
+              route_kind: 'provider',
+              provider: 'klarna',
+              provider_ref: providerRef,
+              amount: '100.00',
+              currency: 'SEK',
+              content_hash: 'x',
+              first_seen_at: at,
+              last_seen_at: at,
+              cancelled_at: at,
+            })
+            .execute();
+          await ensureJob(
+            tx,
             {
               orderNo,
               paymentKey: `klarna:${providerRef}`,
@@ -301,7 +308,7 @@ async function measureDispatch(job: DispatchJob): Promise<DispatchResult> {
             at,
           );
         }
-      })();
+      });
       const all = createProviderRegistry(config.providers);
       const klarna = all.klarna;
       if (!klarna) throw new Error('the sandbox environment configures no Klarna');

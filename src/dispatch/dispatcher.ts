@@ -114,7 +114,7 @@ interface Context {
   /** canSend, remembered once it said no: nothing more is started after that. */
   mayWrite: () => Promise<boolean>;
   /** A fenced write found the lease gone: nothing more is started. */
-  loseLease: () => void;
+  loseLease: () => Promise<void>;
 }
 
 export async function dispatchDueJobs(deps: DispatchDeps): Promise<DispatchReport> {
@@ -130,24 +130,38 @@ export async function dispatchDueJobs(deps: DispatchDeps): Promise<DispatchRepor
       if (!leaseGone && deps.canSend && !(await deps.canSend())) leaseGone = true;
       return !leaseGone;
     },
-    loseLease: () => {
+    loseLease: async () => {
       leaseGone = true;
+      // Asked once more, the lease finds itself lost and says so (lease.lost).
+      await deps.canSend?.();
     },
   };
   const actions: DispatchAction[] = [];
   const only = deps.onlyJobIds;
   const due = (await listDueJobs(deps.store, iso(now()))).filter((job) => only === undefined || only.has(job.id));
 
+  // A fenced write found the lease gone (store/fence.ts): nothing of it was recorded, nothing more
+  // starts; the new holder finds the job in flight and repeats it with the same key.
+  const fenced = async (work: () => Promise<void>): Promise<void> => {
+    try {
+      await work();
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) throw error;
+      await ctx.loseLease();
+    }
+  };
   await runPerProvider(due, deps.providers, {
-    unconfigured: async (job) => {
-      // A job waiting for its provider still stops waiting when its cause stops holding.
-      const verdict = deps.verify ? await deps.verify(job) : null;
-      actions.push(verdict?.kind === 'void' ? await settleUnsent(ctx, job, job.attempts, verdict) : await waitForProvider(ctx, job));
-    },
-    work: async (client, job) => {
-      const action = await sendJob(ctx, client, job);
-      if (action) actions.push(action);
-    },
+    unconfigured: (job) =>
+      fenced(async () => {
+        // A job waiting for its provider still stops waiting when its cause stops holding.
+        const verdict = deps.verify ? await deps.verify(job) : null;
+        actions.push(verdict?.kind === 'void' ? await settleUnsent(ctx, job, job.attempts, verdict) : await waitForProvider(ctx, job));
+      }),
+    work: (client, job) =>
+      fenced(async () => {
+        const action = await sendJob(ctx, client, job);
+        if (action) actions.push(action);
+      }),
     shouldStop: ctx.stopping,
     what: 'dispatch',
   });
@@ -236,7 +250,7 @@ async function attemptJob(ctx: Context, client: ProviderClient, job: SendableJob
         // The fencing token moved on between the renewal and this transaction (we were paused past
         // the TTL): another holder owns the job now; no request from us.
         if (!(error instanceof LeaseLostError)) throw error;
-        ctx.loseLease();
+        await ctx.loseLease();
         return { kind: 'final', value: { kind: 'lease_gone' } };
       }
       if (!marked) return { kind: 'final', value: { kind: 'moved' } };

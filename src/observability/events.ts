@@ -128,12 +128,17 @@ export const EVENT_CATALOGUE = [
   },
 
   // The lease (one writer)
-  { event: 'lease.acquired', level: 'info', alert: false, when: 'This process took the database lease.' },
+  {
+    event: 'lease.acquired',
+    level: 'info',
+    alert: false,
+    when: 'This process took the database lease (`holder`; `token`, the fencing token, rises each time the lease changes hands).',
+  },
   {
     event: 'lease.lost',
     level: 'warn',
     alert: false,
-    when: 'This process lost the database lease (it expired and another process holds it now); it stops sending and writing.',
+    when: 'This process lost the database lease (it expired and another process or replica, `heldBy`, holds it now, or a write found its fencing token moved on); it stops sending and writing.',
   },
 
   // The process

@@ -47,6 +47,8 @@ export interface OpenStoreOptions {
   /** Apply pending migrations (default true; `migrate` and the worker start both do). */
   migrate?: boolean;
   readonly?: boolean;
+  /** The migrations folder (default: the package's migrations/; PostgreSQL's are in its postgres/). */
+  migrationsDir?: string;
 }
 
 export class StoreError extends Error {

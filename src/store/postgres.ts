@@ -7,6 +7,7 @@
  * - The clock is the server's (clock_timestamp(): the time now, not the transaction's start).
  * - A failure to connect names SYNC_DATABASE_URL and never the URL: the whole value is a secret.
  */
+import path from 'node:path';
 import pg from 'pg';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { ConfigError } from '../config/errors.js';
@@ -70,7 +71,7 @@ export async function openPostgresStore(url: string, options: OpenStoreOptions =
     location: `PostgreSQL (${SETTING})`,
     nowMs: sql<number>`(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::int8`,
     write: (fn, writeOptions) => db.transaction().execute((tx) => fenced('postgres', tx, writeOptions?.fence, fn)),
-    migrate: () => migratePostgres(db),
+    migrate: () => migratePostgres(db, options.migrationsDir === undefined ? undefined : path.join(options.migrationsDir, 'postgres')),
     close: () => db.destroy(), // ends the pool
   };
   if (options.migrate ?? true) {

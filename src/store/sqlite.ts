@@ -48,7 +48,7 @@ export async function openSqliteStore(dbPath: string, options: OpenStoreOptions 
           throw error;
         }
       }),
-    migrate: () => migrateSqlite(db, sqlite),
+    migrate: () => migrateSqlite(db, sqlite, options.migrationsDir),
     close: async () => {
       await db.destroy(); // closes the better-sqlite3 connection too
     },

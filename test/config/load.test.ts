@@ -78,6 +78,7 @@ describe('sources and precedence', () => {
     });
     expect(config.sync).toEqual({
       dbPath: './data/specter-sync.db',
+      databaseUrl: null,
       schedule: '*/5 * * * *',
       lookbackDays: 60,
       vanishedAction: 'flag',
@@ -248,6 +249,42 @@ describe('errors name the setting and where the value came from', () => {
     expect(error.setting).toBe('DISPATCH_RETRY_MIN_MS');
     expect(error.message).toContain('is greater than DISPATCH_RETRY_MAX_MS (300000, from built-in default)');
     expect(error.source).toBe('environment variable DISPATCH_RETRY_MIN_MS');
+  });
+});
+
+describe('SYNC_DATABASE_URL', () => {
+  const URL_TEXT = 'postgres://sync:s3cret-pw@db.internal:5432/specter';
+
+  test('a postgres:// or postgresql:// URL is kept exactly as written, and is a secret (the whole value)', () => {
+    for (const url of [URL_TEXT, 'postgresql://sync:pw@10.0.0.5/specter?sslmode=require']) {
+      const config = loadConfig({ configDir: configDir(), env: { ...REQUIRED, SYNC_DATABASE_URL: url } });
+      expect(config.sync.databaseUrl).toBe(url);
+      expect(config.secrets).toContain(url);
+    }
+  });
+
+  test('also from SYNC_DATABASE_URL_FILE (a container secret)', () => {
+    const file = join(tempDir(), 'database-url');
+    writeFileSync(file, `${URL_TEXT}\n`);
+    const config = loadConfig({ configDir: configDir(), env: { ...REQUIRED, SYNC_DATABASE_URL_FILE: file } });
+    expect(config.sync.databaseUrl).toBe(URL_TEXT);
+    expect(config.secrets).toContain(URL_TEXT);
+  });
+
+  test.each([
+    ['not a URL', 'host=db user=sync password=s3cret-pw', /is not a URL/],
+    ['another scheme', 'mysql://sync:s3cret-pw@db/specter', /must start with postgres:\/\/ or postgresql:\/\//],
+    ['no database', 'postgres://sync:s3cret-pw@db.internal:5432/', /names no database/],
+  ])('%s: refused, naming the setting, never the value', (_what, url, problem) => {
+    const error = configError(() => loadConfig({ configDir: configDir(), env: { ...REQUIRED, SYNC_DATABASE_URL: url } }));
+    expect(error.setting).toBe('SYNC_DATABASE_URL');
+    expect(error.message).toMatch(problem);
+    expect(error.message).not.toContain('s3cret-pw');
+    expect(error.message).not.toContain(url);
+  });
+
+  test('SYNC_DB_PATH stays the default when it is unset', () => {
+    expect(loadConfig({ configDir: configDir(), env: REQUIRED }).sync.databaseUrl).toBeNull();
   });
 });
 
@@ -550,6 +587,7 @@ describe('describeSettings', () => {
       'SPECTER_API_USER_KEY',
       'SPECTER_INTEGRATION_KEY',
       'SVEA_SECRET',
+      'SYNC_DATABASE_URL',
       'WALLEY_CLIENT_SECRET',
     ]);
     for (const s of described.filter((d) => d.secret)) expect(s.path).toBeNull();

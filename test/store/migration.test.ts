@@ -10,12 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { openStore } from '../../src/store/database.js';
-import { MIGRATIONS_DIR, migrateToLatest } from '../../src/store/migrate.js';
+import { MIGRATIONS_DIR, migrateSqlite, POSTGRES_MIGRATIONS_DIR } from '../../src/store/migrate.js';
 import type { Database } from '../../src/store/schema.js';
 import { about, childEnv, REPO_ROOT, runNode } from '../support/cli.js';
-import { readDb } from '../support/db.js';
+import { readDb, writeDb } from '../support/db.js';
+import { freshDatabase, HAVE_POSTGRES } from '../support/postgres.js';
 let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-migration-'));
@@ -29,7 +30,7 @@ async function firstReleaseDatabase(file: string): Promise<void> {
   for (const name of ['0001_initial.sql', '0002_tracked_index.sql']) fs.copyFileSync(path.join(MIGRATIONS_DIR, name), path.join(oldDir, name));
   const sqlite = new SqliteDatabase(file);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  await migrateToLatest(db, sqlite, oldDir);
+  await migrateSqlite(db, sqlite, oldDir);
   const snapshot = sqlite.prepare(`
     INSERT INTO order_snapshots (order_no, order_date, status, status_id, route_kind, provider, provider_ref,
       pay_type_identifier, pay_type_reference, route_note, amount, currency, content_hash, first_seen_at, last_seen_at, cancelled_at)
@@ -53,8 +54,9 @@ describe('migration 0003: payments as the unit', () => {
     const file = path.join(dir, 'sync.db');
     await firstReleaseDatabase(file);
     const store = await openStore(file);
-    try {
-      const jobs = store.sqlite
+    await store.close();
+    readDb(file, (sqlite) => {
+      const jobs = sqlite
         .prepare('SELECT id, order_no, payment_key, idempotency_key, state, void_reason, pay_type_reference FROM cancellation_jobs ORDER BY id')
         .all();
       expect(jobs).toEqual([
@@ -71,26 +73,25 @@ describe('migration 0003: payments as the unit', () => {
         },
         { id: 3, order_no: '3', payment_key: 'qliro:77', idempotency_key: 'key-3', state: 'accepted', void_reason: null, pay_type_reference: 'QLIRO-77' },
       ]);
-      const snapshots = store.sqlite.prepare('SELECT order_no, payment_key, cancelled_at FROM order_snapshots ORDER BY order_no').all();
+      const snapshots = sqlite.prepare('SELECT order_no, payment_key, cancelled_at FROM order_snapshots ORDER BY order_no').all();
       expect(snapshots).toEqual([
         { order_no: '1', payment_key: 'klarna:shared', cancelled_at: '2026-11-21T00:00:00.000Z' },
         { order_no: '2', payment_key: 'klarna:shared', cancelled_at: '2026-11-21T00:00:00.000Z' },
         { order_no: '3', payment_key: 'qliro:77', cancelled_at: '2026-11-21T00:00:00.000Z' },
         { order_no: '4', payment_key: 'unrouted:SW:sw-4', cancelled_at: null },
       ]);
-      expect(store.sqlite.pragma('foreign_key_check')).toEqual([]);
-      expect(store.sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
+      expect(sqlite.pragma('foreign_key_check')).toEqual([]);
+    });
+    writeDb(file, (sqlite) => {
       // New jobs continue after the old ids (AUTOINCREMENT's sequence came along).
-      store.sqlite
+      sqlite
         .prepare(
           `INSERT INTO cancellation_jobs (order_no, payment_key, provider, provider_ref, reason, idempotency_key, state, next_attempt_at, created_at, updated_at)
            VALUES ('3', 'qliro:78', 'qliro', '78', 'cancelled', 'key-new', 'pending', 'x', 'x', 'x')`,
         )
         .run();
-      expect(store.sqlite.prepare("SELECT id FROM cancellation_jobs WHERE idempotency_key = 'key-new'").get()).toEqual({ id: 4 });
-    } finally {
-      await store.close();
-    }
+      expect(sqlite.prepare("SELECT id FROM cancellation_jobs WHERE idempotency_key = 'key-new'").get()).toEqual({ id: 4 });
+    });
   });
 
   it('two processes opening an old database together apply each migration once', async () => {
@@ -119,7 +120,8 @@ describe('migration 0003: payments as the unit', () => {
     await firstReleaseDatabase(file);
     const broken = path.join(dir, 'broken-migrations');
     fs.mkdirSync(broken);
-    for (const name of fs.readdirSync(MIGRATIONS_DIR)) fs.copyFileSync(path.join(MIGRATIONS_DIR, name), path.join(broken, name));
+    for (const name of fs.readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')))
+      fs.copyFileSync(path.join(MIGRATIONS_DIR, name), path.join(broken, name));
     fs.writeFileSync(
       path.join(broken, '0003_payments.sql'),
       `${fs.readFileSync(path.join(MIGRATIONS_DIR, '0003_payments.sql'), 'utf8')}\nSELECT no_such_function();\n`,
@@ -127,7 +129,7 @@ describe('migration 0003: payments as the unit', () => {
     const sqlite = new SqliteDatabase(file);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     try {
-      await expect(migrateToLatest(db, sqlite, broken)).rejects.toThrow(/0003_payments/);
+      await expect(migrateSqlite(db, sqlite, broken)).rejects.toThrow(/0003_payments/);
       const applied = sqlite.prepare('SELECT name FROM kysely_migration ORDER BY name').all() as Array<{ name: string }>;
       expect(applied.map((r) => r.name)).toEqual(['0001_initial', '0002_tracked_index']);
       const columns = (sqlite.prepare('PRAGMA table_info(cancellation_jobs)').all() as Array<{ name: string }>).map((c) => c.name);
@@ -135,6 +137,58 @@ describe('migration 0003: payments as the unit', () => {
       expect((sqlite.prepare('SELECT COUNT(*) AS n FROM cancellation_jobs').get() as { n: number }).n).toBe(3);
     } finally {
       await db.destroy();
+    }
+  });
+});
+
+/** Each table's columns, in order, as SQLite reports them and as PostgreSQL does. */
+function sqliteColumns(file: string): Record<string, string[]> {
+  return readDb(file, (sqlite) => {
+    const tables = (
+      sqlite
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'kysely_%' ORDER BY name")
+        .all() as Array<{ name: string }>
+    ).map((t) => t.name);
+    return Object.fromEntries(tables.map((t) => [t, (sqlite.prepare(`PRAGMA table_info(${t})`).all() as Array<{ name: string }>).map((c) => c.name)]));
+  });
+}
+
+const onPostgres = HAVE_POSTGRES ? describe : describe.skip;
+
+onPostgres('PostgreSQL migrations', () => {
+  it("are the SQLite schema's twin: the same tables with the same columns in the same order", async () => {
+    const file = path.join(dir, 'sync.db');
+    await (await openStore(file)).close();
+    const store = await openStore({ engine: 'postgres', url: await freshDatabase() });
+    try {
+      const rows = (
+        await sql<{ table_name: string; column_name: string }>`
+          SELECT table_name, column_name FROM information_schema.columns
+          WHERE table_schema = 'public' AND table_name NOT LIKE 'kysely_%' ORDER BY table_name, ordinal_position`.execute(store.db)
+      ).rows;
+      const columns: Record<string, string[]> = {};
+      for (const row of rows) (columns[row.table_name] ??= []).push(row.column_name);
+      expect(columns).toEqual(sqliteColumns(file));
+      expect(fs.readdirSync(POSTGRES_MIGRATIONS_DIR).sort()).toEqual(['0001_initial.sql', '0006_lease_fencing.sql']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("two replicas starting together on one empty database apply each migration once (the migrator's lock)", async () => {
+    const url = await freshDatabase();
+    // Two real processes, as two replicas are.
+    const script = `import('${pathToFileURL(path.join(REPO_ROOT, 'dist', 'store', 'database.js')).href}').then(async (m) => { const s = await m.openStore({ engine: 'postgres', url: process.env.SYNC_DATABASE_URL }); await s.close(); })`;
+    const open = () => runNode(['-e', script], { env: childEnv({ SYNC_DATABASE_URL: url }) });
+    const both = await Promise.all([open(), open(), open()]);
+    about(both, () => expect(both.map((r) => r.code)).toEqual([0, 0, 0]));
+    const store = await openStore({ engine: 'postgres', url }, { migrate: false });
+    try {
+      const applied = (await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(store.db)).rows;
+      expect(applied.map((r) => r.name)).toEqual(['0001_initial', '0006_lease_fencing']);
+      expect(await store.db.selectFrom('worker_lease').select(['name', 'token']).execute()).toEqual([{ name: 'sync', token: 0 }]);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -1,10 +1,14 @@
 /**
- * Reading (and, where a test plays another process, writing) the SQLite file a child wrote. Each
- * call opens the file for one look and closes it again, so no connection of the test's is open
- * while the next child runs.
+ * Reading (and, where a test plays another process, writing) the database a child wrote: the
+ * SQLite file (opened for one look and closed again, so no connection of the test's is open while
+ * the next child runs), or a PostgreSQL database (through psql, also one look at a time).
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
+import { postgresRows } from './postgres.js';
+
+/** A child's database: the SQLite file's path, or a PostgreSQL database's URL. */
+export type DbRef = string | { url: string };
 
 export type Row = Record<string, unknown>;
 
@@ -56,11 +60,12 @@ export function writeDb<T>(file: string, fn: (db: Database.Database) => T): T {
   }
 }
 
-export function rows(file: string, sql: string, ...params: unknown[]): Row[] {
+export function rows(file: DbRef, sql: string, ...params: unknown[]): Row[] {
+  if (typeof file !== 'string') return postgresRows(file.url, sql, params);
   return readDb(file, (db) => db.prepare(sql).all(...params) as Row[]);
 }
 
-export function jobRows(file: string, orderNo?: string): JobRow[] {
+export function jobRows(file: DbRef, orderNo?: string): JobRow[] {
   return (
     orderNo === undefined
       ? rows(file, 'SELECT * FROM cancellation_jobs ORDER BY id')
@@ -68,12 +73,12 @@ export function jobRows(file: string, orderNo?: string): JobRow[] {
   ) as JobRow[];
 }
 
-export function dumpDb(file: string): DbDump {
-  return readDb(file, (db) => ({
-    order_snapshots: db.prepare('SELECT * FROM order_snapshots ORDER BY order_no').all() as Row[],
-    cancellation_jobs: db.prepare('SELECT * FROM cancellation_jobs ORDER BY id').all() as Row[],
-    sync_runs: db.prepare('SELECT * FROM sync_runs ORDER BY id').all() as Row[],
-  }));
+export function dumpDb(file: DbRef): DbDump {
+  return {
+    order_snapshots: rows(file, 'SELECT * FROM order_snapshots ORDER BY order_no'),
+    cancellation_jobs: rows(file, 'SELECT * FROM cancellation_jobs ORDER BY id'),
+    sync_runs: rows(file, 'SELECT * FROM sync_runs ORDER BY id'),
+  };
 }
 
 /** PRAGMA integrity_check: 'ok' for an intact file. */

@@ -77,7 +77,20 @@ export default async function startPostgres(): Promise<void> {
     fs.chownSync(pwfile, uid, gid);
   }
   const server: Server = { dir, bin, asPostgres };
-  run(server, 'initdb', ['-D', data, '-U', 'postgres', '--pwfile', pwfile, '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync', '-E', 'UTF8', '--locale=C']);
+  run(server, 'initdb', [
+    '-D',
+    data,
+    '-U',
+    'postgres',
+    '--pwfile',
+    pwfile,
+    '--auth-local=trust',
+    '--auth-host=scram-sha-256',
+    '--no-sync',
+    '-E',
+    'UTF8',
+    '--locale=C',
+  ]);
   const port = await freePort();
   // Durability off: a test server's data is thrown away; fsync would only slow every commit.
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
@@ -98,4 +111,3 @@ function stopPostgres(): void {
     fs.rmSync(server.dir, { recursive: true, force: true });
   }
 }
-

@@ -11,7 +11,9 @@ import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import type Database from 'better-sqlite3';
 import { startSandboxWorld, type SandboxWorld, type SandboxWorldOptions } from '../../src/sandbox/world.js';
 import { childEnv, RUN_TIMEOUT_MS, startCli, type Child, type CliResult, type EnvLayer } from './cli.js';
-import { dumpDb, integrity, jobRows, rawBytes, readDb, rows, type DbDump, type JobRow, type Row } from './db.js';
+import type { Engine } from '../../src/store/database.js';
+import { dumpDb, integrity, jobRows, rawBytes, readDb, rows, type DbDump, type DbRef, type JobRow, type Row } from './db.js';
+import { freshDatabaseSync } from './postgres.js';
 import { makeOrder } from './orders.js';
 import { clearFaults } from './sandbox.js';
 
@@ -20,6 +22,8 @@ interface WorkspaceOptions {
   dbFile?: string;
   /** Another build of the CLI (the fault suite's FAULTS_CLI); default: this checkout's. */
   cli?: string;
+  /** The engine the CLI is pointed at: the SQLite file (default), or a fresh PostgreSQL database. */
+  engine?: Engine;
 }
 
 interface WorkspaceRunOptions {
@@ -38,6 +42,9 @@ interface WorkspaceRunOptions {
 export class Workspace {
   readonly dir: string;
   readonly dbPath: string;
+  /** The database the children write: the SQLite file, or the PostgreSQL database (SYNC_DATABASE_URL). */
+  readonly db: DbRef;
+  readonly engine: Engine;
   private readonly children = new Set<Child>();
 
   constructor(
@@ -48,10 +55,13 @@ export class Workspace {
   ) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-e2e-'));
     this.dbPath = path.join(this.dir, options.dbFile ?? path.join('data', 'sync.db'));
+    this.engine = options.engine ?? 'sqlite';
+    this.db = this.engine === 'postgres' ? { url: freshDatabaseSync() } : this.dbPath;
   }
 
   env(overrides: EnvLayer = {}): Record<string, string> {
-    return childEnv(this.world.env, { SYNC_DB_PATH: this.dbPath, LOG_LEVEL: 'info' }, this.baseEnv, overrides);
+    const database = typeof this.db === 'string' ? {} : { SYNC_DATABASE_URL: this.db.url };
+    return childEnv(this.world.env, { SYNC_DB_PATH: this.dbPath, LOG_LEVEL: 'info', ...database }, this.baseEnv, overrides);
   }
 
   /** Starts the CLI and returns at once: for `run`, read its lines as they arrive. */
@@ -77,15 +87,16 @@ export class Workspace {
 
   /** Opens the database read-only for one look. */
   read<T>(fn: (db: Database.Database) => T): T {
-    return readDb(this.dbPath, fn);
+    return readDb(this.sqliteOnly('read()'), fn);
   }
 
+  /** One query, on either engine (`?` placeholders). */
   rows(sql: string, ...params: unknown[]): Row[] {
-    return rows(this.dbPath, sql, ...params);
+    return rows(this.db, sql, ...params);
   }
 
   jobs(orderNo?: string): JobRow[] {
-    return jobRows(this.dbPath, orderNo);
+    return jobRows(this.db, orderNo);
   }
 
   snapshot(orderNo: string): Row | undefined {
@@ -93,16 +104,21 @@ export class Workspace {
   }
 
   dump(): DbDump {
-    return dumpDb(this.dbPath);
+    return dumpDb(this.db);
   }
 
   integrity(): string {
-    return integrity(this.dbPath);
+    return integrity(this.sqliteOnly('integrity()'));
   }
 
   /** The raw bytes of the database file and its WAL, if any (for secret searches). */
   rawBytes(): Buffer {
-    return rawBytes(this.dbPath);
+    return rawBytes(this.sqliteOnly('rawBytes()'));
+  }
+
+  private sqliteOnly(what: string): string {
+    if (typeof this.db !== 'string') throw new Error(`Workspace.${what} reads the SQLite file; this workspace is on PostgreSQL`);
+    return this.db;
   }
 
   async cleanup(): Promise<void> {
@@ -122,7 +138,7 @@ async function startWorld(options: SandboxWorldOptions = {}): Promise<SandboxWor
  * file's tests, faults cleared and workspaces removed after each test, closed at the end.
  * `onStart` hands the world to the file; `workspace(env)` makes a per-test workspace on it.
  */
-export function useSandboxWorld(onStart: (world: SandboxWorld) => void, options: SandboxWorldOptions = {}): (env?: EnvLayer) => Workspace {
+export function useSandboxWorld(onStart: (world: SandboxWorld) => void, options: SandboxWorldOptions = {}): (env?: EnvLayer, engine?: Engine) => Workspace {
   let world: SandboxWorld | undefined;
   const workspaces: Workspace[] = [];
   beforeAll(async () => {
@@ -136,9 +152,9 @@ export function useSandboxWorld(onStart: (world: SandboxWorld) => void, options:
   afterAll(async () => {
     await world?.close();
   });
-  return (env = {}) => {
+  return (env = {}, engine: Engine = 'sqlite') => {
     if (!world) throw new Error('the sandbox world is not started yet (use workspaces inside tests)');
-    const ws = new Workspace(world, env);
+    const ws = new Workspace(world, env, { engine });
     workspaces.push(ws);
     return ws;
   };
