@@ -106,7 +106,8 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
   program
     .command('migrate')
     .description('apply database migrations (also done automatically on start)')
-    .action(async () => done(await migrateCommand()));
+    .option('--from-sqlite <PATH>', 'copy the history of this SQLite database into the empty PostgreSQL database of SYNC_DATABASE_URL')
+    .action(async (opts: { fromSqlite?: string }) => done(await migrateCommand(opts)));
 
   program
     .command('demo')

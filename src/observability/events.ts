@@ -147,6 +147,12 @@ export const EVENT_CATALOGUE = [
   { event: 'worker.stopped', level: 'info', alert: false, when: 'The worker stopped cleanly.' },
   { event: 'http.listening', level: 'info', alert: false, when: 'The health and metrics endpoint is listening.' },
   { event: 'db.migrated', level: 'info', alert: false, when: 'Database migrations were applied.' },
+  {
+    event: 'db.copied',
+    level: 'info',
+    alert: false,
+    when: '`migrate --from-sqlite` copied a SQLite history into an empty PostgreSQL database (`snapshots`, `jobs`, `paymentReads`, `runs`: how many rows).',
+  },
   { event: 'config.invalid', level: 'error', alert: true, when: 'The configuration is invalid; carries the setting and where it was read from.' },
   { event: 'dryrun.action', level: 'info', alert: false, when: 'A `--dry-run` would have taken this action but did nothing.' },
 ] as const satisfies readonly EventSpec[];

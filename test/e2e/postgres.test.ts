@@ -12,12 +12,13 @@ import type { SandboxWorld } from '../../src/sandbox/world.js';
 import { about, expectExit, type CliResult } from '../support/cli.js';
 import { makeOrder } from '../support/orders.js';
 import { HAVE_POSTGRES, postgresUrl } from '../support/postgres.js';
-import { useSandboxWorld } from '../support/world.js';
+import { useSandboxWorld, useWorldPerTest } from '../support/world.js';
 
 jest.setTimeout(90_000);
 
 let world!: SandboxWorld;
 const workspace = useSandboxWorld((w) => (world = w));
+const worldPerTest = useWorldPerTest();
 const onPostgres = HAVE_POSTGRES ? describe : describe.skip;
 
 const PASSWORD = 'not-the-real-pw-7731';
@@ -80,17 +81,21 @@ onPostgres('on the run’s PostgreSQL server', () => {
   it('the commands answer the same on both engines, from a URL given in SYNC_DATABASE_URL_FILE', async () => {
     const cancelled = makeOrder({ method: 'K' });
     const vanishing = makeOrder({ method: 'QL' });
-    world.specter.add(cancelled, vanishing, makeOrder({ method: 'CL' }));
-    const sqlite = workspace();
-    const postgres = workspace({}, 'postgres');
+    const orders = [cancelled, vanishing, makeOrder({ method: 'CL' })];
+    // Two identical shops, one per engine: each provider sandbox sees its cancellation once.
+    const shops = [await worldPerTest({ orders }), await worldPerTest({ orders })] as const;
+    const sqlite = shops[0].workspace();
+    const postgres = shops[1].workspace({}, 'postgres');
     const urlFile = path.join(postgres.dir, 'database-url');
     fs.writeFileSync(urlFile, `${(postgres.db as { url: string }).url}\n`, { mode: 0o600 });
     const env = { SYNC_DATABASE_URL: undefined, SYNC_DATABASE_URL_FILE: urlFile };
     const on = { sqlite: {}, postgres: env };
 
     for (const ws of [sqlite, postgres]) expectExit(await ws.run(['once'], { env: on[ws.engine] }), 0);
-    world.specter.cancel(cancelled.orderNo);
-    world.specter.delete(vanishing.orderNo);
+    for (const shop of shops) {
+      shop.world.specter.cancel(cancelled.orderNo);
+      shop.world.specter.delete(vanishing.orderNo);
+    }
     for (const ws of [sqlite, postgres]) expectExit(await ws.run(['once'], { env: on[ws.engine] }), 3);
 
     const answers = async (ws: typeof sqlite) => {

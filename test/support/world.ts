@@ -164,7 +164,9 @@ export function useSandboxWorld(onStart: (world: SandboxWorld) => void, options:
  * A world per test, for files whose tests each need their own (a seeded shop, processes that
  * outlive one run): made inside the test, closed after it with its workspaces and their children.
  */
-export function useWorldPerTest(): (options?: SandboxWorldOptions) => Promise<{ world: SandboxWorld; workspace: (env?: EnvLayer) => Workspace }> {
+export function useWorldPerTest(): (
+  options?: SandboxWorldOptions,
+) => Promise<{ world: SandboxWorld; workspace: (env?: EnvLayer, engine?: Engine) => Workspace }> {
   const worlds: SandboxWorld[] = [];
   const workspaces: Workspace[] = [];
   afterEach(async () => {
@@ -177,8 +179,8 @@ export function useWorldPerTest(): (options?: SandboxWorldOptions) => Promise<{ 
     worlds.push(world);
     return {
       world,
-      workspace: (env = {}) => {
-        const ws = new Workspace(world, env);
+      workspace: (env = {}, engine: Engine = 'sqlite') => {
+        const ws = new Workspace(world, env, { engine });
         workspaces.push(ws);
         return ws;
       },
