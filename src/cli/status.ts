@@ -37,6 +37,9 @@ export async function statusCommand(options: { json?: boolean }): Promise<ExitCo
       last
         ? `Last successful run: ${last.finishedAt} (${formatAge(last.ageSeconds * 1000)} ago)${last.guardTripped ? ', the vanish guard tripped' : ''}`
         : 'Last successful run: never',
+      report.lease
+        ? `Lease: held by ${report.lease.holder} until ${report.lease.expiresAt} (a cycle is running there)`
+        : `Lease: free (each cycle takes it${last ? `; the last was run by ${last.holder}` : ''})`,
     );
     ctx.out.write(`${lines.join('\n')}\n`);
     return EXIT.ok;

@@ -125,7 +125,8 @@ export async function startLoopbackServer(handler: SandboxHandler, port = 0, opt
       return;
     }
     if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
-    if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
+    // Unref'd: a delayed answer to a client that died must not keep a closed sandbox's process alive.
+    if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms).unref());
     let answer: SandboxResponse;
     try {
       answer = await handler(request);

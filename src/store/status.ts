@@ -2,6 +2,7 @@
 import type { JobState, OrderStatus, ProviderName } from '../domain.js';
 import type { Store } from './database.js';
 import { countJobsByState, countOpenJobsByProvider } from './jobs.js';
+import { readLease } from './lease.js';
 import { lastSuccessfulRun } from './runs.js';
 import { listVanishedAwaiting, type VanishedOrder } from './vanished.js';
 
@@ -29,7 +30,9 @@ export interface StatusReport {
   /** Open jobs whose provider is configured off: they wait, pending, until it is configured. */
   jobsWaitingForProvider: Partial<Record<ProviderName, number>>;
   providersConfigured: ProviderName[];
-  lastSuccessfulRun: { finishedAt: string; ageSeconds: number; outcome: string; guardTripped: boolean } | null;
+  lastSuccessfulRun: { finishedAt: string; ageSeconds: number; outcome: string; guardTripped: boolean; holder: string } | null;
+  /** Which process (replica) holds the lease now, until when by the database's clock; null: nobody (between cycles). */
+  lease: { holder: string; expiresAt: string } | null;
 }
 
 /** `configured`: the providers whose credentials are set (config/types.ts configuredProviders). */
@@ -39,6 +42,7 @@ export async function buildStatusReport(store: Store, configured: readonly Provi
   const jobs = await countJobsByState(store);
   const openByProvider = await countOpenJobsByProvider(store);
   const last = await lastSuccessfulRun(store);
+  const lease = await readLease(store);
   const waiting: Partial<Record<ProviderName, number>> = {};
   for (const [provider, count] of Object.entries(openByProvider) as Array<[ProviderName, number]>) {
     if (!configured.includes(provider)) waiting[provider] = count;
@@ -64,7 +68,9 @@ export async function buildStatusReport(store: Store, configured: readonly Provi
           ageSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(last.finished_at)) / 1000)),
           outcome: last.outcome,
           guardTripped: last.guard_tripped === 1,
+          holder: last.holder,
         }
       : null,
+    lease: lease.holder !== null && lease.expiresAtMs > lease.nowMs ? { holder: lease.holder, expiresAt: new Date(lease.expiresAtMs).toISOString() } : null,
   };
 }

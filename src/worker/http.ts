@@ -13,6 +13,13 @@ export interface ReadinessAnswer {
   /** Why not ready (and, when ready, a short description of the last success). */
   reason: string;
   lastSuccessAt: string | null;
+  /** This process's lease holder id ("<hostname>:<pid>:<random>"): which replica answers. */
+  replica?: string;
+  /**
+   * The lease as last seen (after this process's last tick): who holds it now (null between
+   * cycles: each cycle takes it and frees it), and who ran the last successful cycle.
+   */
+  lease?: { holder: string | null; lastCycleBy: string | null; checkedAt: string };
 }
 
 export interface HealthServerOptions {

@@ -7,11 +7,12 @@
  *
  * One writer (docs/architecture.md): inside this process a tick that finds a cycle still running is skipped
  * (node-cron's noOverlap for its own ticks, plus our guard, because the first cycle is started
- * by us and not by node-cron, so node-cron would not know it is busy); between processes the
- * SQLite lease, taken inside runCycle, decides.
+ * by us and not by node-cron, so node-cron would not know it is busy); between processes (and
+ * replicas on one PostgreSQL database) the lease, taken inside runCycle, decides.
  */
 import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import type { WorkerMetrics } from '../observability/metrics.js';
+import { readLease } from '../store/lease.js';
 import { lastSuccessfulRun } from '../store/runs.js';
 import { runCycle, type CycleDeps, type CycleReport } from './cycle.js';
 import type { ReadinessAnswer } from './http.js';
@@ -49,6 +50,7 @@ export function createWorker(deps: WorkerDeps): Worker {
   const health: HealthState = { lastSuccessAtMs: null, lastFailure: null };
   const monitor = createMonitor({ store, logger, metrics, providers: deps.providers, clock, periodMs, health });
   let inFlight: Promise<void> | null = null;
+  let lease: ReadinessAnswer['lease'];
   let stopping = false;
   let task: ScheduledTask | null = null;
 
@@ -133,6 +135,17 @@ export function createWorker(deps: WorkerDeps): Worker {
     if (report.outcome === 'skipped') await adoptLastSuccessFromDatabase();
     // Gauges from the database, read here, between cycles: a scrape never touches SQLite.
     await monitor.refreshGauges();
+    await refreshLease();
+  }
+
+  /** Which replica holds the lease, and which ran the last cycle, for /readyz (read between cycles). */
+  async function refreshLease(): Promise<void> {
+    try {
+      const [current, last] = [await readLease(store), await lastSuccessfulRun(store)];
+      lease = { holder: current.holder, lastCycleBy: last?.holder ?? null, checkedAt: clock().toISOString() };
+    } catch (error) {
+      logger.event('sync.failed', `the lease could not be read: ${(error as Error).message}`, { phase: 'metrics', willRetry: true, error });
+    }
   }
 
   /** Starts a cycle unless one is running; resolves when it (and the gauge refresh) ended. */
@@ -210,7 +223,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     },
 
     readiness() {
-      return evaluateReadiness(health, clock().getTime(), periodMs);
+      return { ...evaluateReadiness(health, clock().getTime(), periodMs), replica: deps.holder.id, ...(lease ? { lease } : {}) };
     },
   };
 }

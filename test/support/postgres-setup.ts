@@ -55,9 +55,15 @@ function run(server: Pick<Server, 'bin' | 'asPostgres'>, tool: string, args: str
 
 /** globalSetup: starts the run's server, or says loudly why not. */
 export default async function startPostgres(): Promise<void> {
+  // CI names the marker and reads it after the run; otherwise it is ours, removed at the end.
+  const ownMarker = process.env[MARKER_VARIABLE] === undefined;
   const marker = process.env[MARKER_VARIABLE] ?? path.join(os.tmpdir(), `specter-sync-postgres-tests-${process.pid}`);
   process.env[MARKER_VARIABLE] = marker;
   fs.writeFileSync(marker, '');
+  const stop = globalThis as { specterSyncStopPostgres?: () => void };
+  stop.specterSyncStopPostgres = () => {
+    if (ownMarker) fs.rmSync(marker, { force: true });
+  };
   const bin = findBin();
   if (bin === null) {
     const message = `PostgreSQL binaries (initdb, pg_ctl) not found in ${BIN_CANDIDATES.filter(Boolean).join(', ')}`;
@@ -97,7 +103,10 @@ export default async function startPostgres(): Promise<void> {
   run(server, 'pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-o', options, '-w', '-t', '60', 'start']);
   process.env[URL_VARIABLE] = `postgres://postgres:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/postgres`;
   process.env.SPECTER_SYNC_TEST_POSTGRES_SERVER = JSON.stringify(server);
-  (globalThis as { specterSyncStopPostgres?: () => void }).specterSyncStopPostgres = stopPostgres;
+  stop.specterSyncStopPostgres = () => {
+    if (ownMarker) fs.rmSync(marker, { force: true });
+    stopPostgres();
+  };
 }
 
 /** globalTeardown: stops the server (immediate: nothing in it is kept) and removes its folder. */

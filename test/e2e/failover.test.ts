@@ -1,0 +1,100 @@
+/**
+ * Two replicas on one PostgreSQL database: real `run` processes against the sandbox world.
+ *
+ * Failover: the replica with a provider request in flight is killed (SIGKILL); the other takes
+ * the lease once it expires and sends the job again with the SAME idempotency key: one
+ * cancellation applied, no job lost. Fencing: a replica frozen (SIGSTOP) in the middle of its
+ * cycle past the TTL, while the other takes over, is thawed (SIGCONT): it commits nothing and
+ * sends nothing more, and says it lost the lease.
+ */
+import { describe, expect, it, jest } from '@jest/globals';
+import type { SandboxWorld } from '../../src/sandbox/world.js';
+import { expectExit, waitFor } from '../support/cli.js';
+import { makeOrder, providerRefOf } from '../support/orders.js';
+import { HAVE_POSTGRES } from '../support/postgres.js';
+import { cancelRequestsAt, idempotencyKeyOf, isListing } from '../support/sandbox.js';
+import { useSandboxWorld, type Workspace } from '../support/world.js';
+
+jest.setTimeout(120_000);
+
+let world!: SandboxWorld;
+const workspace = useSandboxWorld((w) => (world = w));
+const onPostgres = HAVE_POSTGRES ? describe : describe.skip;
+
+const TTL_MS = 3_000;
+/** Every second (6 fields, seconds first): a standby asks for the lease once a second. */
+const REPLICA_ENV = { SYNC_SCHEDULE: '* * * * * *', SYNC_LEASE_TTL_MS: String(TTL_MS), HTTP_PORT: '0', PROVIDER_TIMEOUT_MS: '60000' };
+
+function replica(ws: Workspace) {
+  return ws.start(['run'], { env: REPLICA_ENV });
+}
+
+onPostgres('two replicas on one PostgreSQL database', () => {
+  it('the holder is killed with a provider request in flight: the other takes over and repeats it with the same key', async () => {
+    const ws = workspace({}, 'postgres');
+    const order = makeOrder({ method: 'K' });
+    const ref = providerRefOf(order);
+    world.specter.add(order);
+    expectExit(await ws.run(['once']), 0);
+    world.specter.cancel(order.orderNo);
+    // Klarna holds the first cancellation for a minute: it is in flight when its sender dies.
+    world.klarna.faults.add({ kind: 'delay', ms: 60_000 }, { matches: (r) => r.method === 'POST' && r.path.endsWith(`/${ref}/cancel`), times: 1 });
+
+    const a = replica(ws);
+    await waitFor(() => cancelRequestsAt(world, 'klarna', ref).length === 1, 30_000, 'the first replica to send the cancellation');
+    const b = replica(ws);
+    await b.waitForLine((line) => line.event === 'worker.started');
+    await a.stop('SIGKILL');
+    const killedAt = Date.now();
+
+    const taken = await b.waitForLine((line) => line.event === 'lease.acquired' && line['token'] !== undefined, { timeoutMs: 30_000 });
+    await b.waitForLine((line) => line.event === 'cancel.succeeded', { timeoutMs: 30_000 });
+    // Within the TTL plus one tick (and some slack for a loaded machine), by the log's clock.
+    expect(Date.parse(taken.timestamp) - killedAt).toBeLessThan(TTL_MS + 1_000 + 5_000);
+
+    const requests = cancelRequestsAt(world, 'klarna', ref);
+    expect(requests).toHaveLength(2);
+    const [key] = ws.jobs(order.orderNo).map((j) => j.idempotency_key);
+    expect(requests.map((r) => idempotencyKeyOf('klarna', r))).toEqual([key, key]);
+    expect(world.klarna.cancelsApplied(ref)).toBe(1);
+    expect(ws.jobs(order.orderNo)).toEqual([expect.objectContaining({ state: 'done' })]);
+    await b.stop('SIGTERM');
+  });
+
+  it('a holder frozen past the TTL (SIGSTOP) and thawed (SIGCONT) commits and sends nothing more, and says it lost the lease', async () => {
+    const ws = workspace({}, 'postgres');
+    const order = makeOrder({ method: 'K' });
+    const ref = providerRefOf(order);
+    world.specter.add(order);
+    expectExit(await ws.run(['once']), 0);
+    world.specter.cancel(order.orderNo);
+    const runsBefore = ws.rows('SELECT id FROM sync_runs').length;
+    // The first listing after this is slow: the first replica is frozen in the middle of it.
+    world.specter.faults.add({ kind: 'delay', ms: 4_000 }, { matches: isListing, times: 1 });
+
+    const a = replica(ws);
+    const aHolder = String((await a.waitForLine((line) => line.event === 'lease.acquired'))['holder']);
+    a.signal('SIGSTOP');
+    try {
+      const b = replica(ws);
+      // b takes over once a's lease runs out, runs the cycle, and sends the cancellation.
+      await b.waitForLine((line) => line.event === 'cancel.succeeded', { timeoutMs: 30_000 });
+      await b.stop('SIGTERM');
+    } finally {
+      a.signal('SIGCONT');
+    }
+    const lost = await a.waitForLine((line) => line.event === 'lease.lost', { timeoutMs: 30_000 });
+    expect(lost).toMatchObject({ level: 'warn' });
+    await a.stop('SIGTERM');
+
+    const said = (event: string) => a.lines.filter((line) => line.event === event);
+    expect(said('cancel.sent')).toEqual([]);
+    expect(said('sync.completed')).toEqual([]);
+    expect(cancelRequestsAt(world, 'klarna', ref)).toHaveLength(1);
+    expect(world.klarna.cancelsApplied(ref)).toBe(1);
+    // Only b's cycle (or cycles) were committed: every run after the baseline is b's.
+    const runs = ws.rows('SELECT holder FROM sync_runs ORDER BY id').slice(runsBefore);
+    expect(runs.length).toBeGreaterThan(0);
+    expect(runs.map((r) => r['holder'])).not.toContain(aHolder);
+  });
+});
