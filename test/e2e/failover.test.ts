@@ -25,8 +25,8 @@ const TTL_MS = 3_000;
 /** Every second (6 fields, seconds first): a standby asks for the lease once a second. */
 const REPLICA_ENV = { SYNC_SCHEDULE: '* * * * * *', SYNC_LEASE_TTL_MS: String(TTL_MS), HTTP_PORT: '0', PROVIDER_TIMEOUT_MS: '60000' };
 
-function replica(ws: Workspace) {
-  return ws.start(['run'], { env: REPLICA_ENV });
+function replica(ws: Workspace, env: Record<string, string> = {}) {
+  return ws.start(['run'], { env: { ...REPLICA_ENV, ...env } });
 }
 
 onPostgres('two replicas on one PostgreSQL database', () => {
@@ -59,6 +59,34 @@ onPostgres('two replicas on one PostgreSQL database', () => {
     expect(world.klarna.cancelsApplied(ref)).toBe(1);
     expect(ws.jobs(order.orderNo)).toEqual([expect.objectContaining({ state: 'done' })]);
     await b.stop('SIGTERM');
+  });
+
+  it.each([
+    ['during the listing', 'cycle.listing'],
+    ['after the provider answered, before the answer was recorded', 'dispatch.after_answer'],
+  ])('the holder dies %s: the other takes over; one key, one cancellation, no job lost', async (_when, point) => {
+    const ws = workspace({}, 'postgres');
+    const order = makeOrder({ method: 'K' });
+    const ref = providerRefOf(order);
+    world.specter.add(order);
+    expectExit(await ws.run(['once']), 0);
+    world.specter.cancel(order.orderNo);
+
+    // The first replica takes the lease and kills itself (SIGKILL) at the point; the standby,
+    // started while it holds the lease, takes over on a later tick.
+    const a = replica(ws, { SPECTER_SYNC_CRASH_AT: point });
+    await a.waitForLine((line) => line.event === 'lease.acquired');
+    const b = replica(ws);
+    expect((await a.exited).signal).toBe('SIGKILL');
+    await b.waitForLine((line) => line.event === 'cancel.succeeded' || line.event === 'cancel.already_cancelled', { timeoutMs: 30_000 });
+    await b.stop('SIGTERM');
+
+    const jobs = ws.jobs(order.orderNo);
+    expect(jobs).toEqual([expect.objectContaining({ state: 'done' })]);
+    const requests = cancelRequestsAt(world, 'klarna', ref);
+    expect(requests.length).toBeGreaterThan(0);
+    expect(new Set(requests.map((r) => idempotencyKeyOf('klarna', r)))).toEqual(new Set([jobs[0]!.idempotency_key]));
+    expect(world.klarna.cancelsApplied(ref)).toBe(1);
   });
 
   it('a holder frozen past the TTL (SIGSTOP) and thawed (SIGCONT) commits and sends nothing more, and says it lost the lease', async () => {
