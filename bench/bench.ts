@@ -22,7 +22,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startSandboxWorld, type SandboxWorld } from '../src/sandbox/world.js';
 import { seedOrders } from '../src/sandbox/specter/seed.js';
-import type { ChildJob, ChildMessage, DispatchResult, SizeResult } from './protocol.js';
+import pg from 'pg';
+import { postgresBinaries, startThrowawayPostgres, stopThrowawayPostgres } from '../test/support/postgres-setup.js';
+import type { ChildJob, ChildMessage, DispatchResult, PostgresResult, SizeResult } from './protocol.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -43,6 +45,7 @@ interface Options {
   dispatchLatencyMs: number;
   strict: boolean;
   results: string | null;
+  postgres: boolean;
 }
 
 function positiveInt(name: string, raw: string): number {
@@ -60,6 +63,7 @@ function readOptions(): Options {
       'dispatch-latency': { type: 'string' },
       results: { type: 'string' },
       strict: { type: 'boolean' },
+      'no-postgres': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -67,7 +71,8 @@ function readOptions(): Options {
     process.stdout.write(
       'usage: bench [--sizes 10000,100000] [--reps 5] [--dispatch-jobs 1000] [--dispatch-reps 3]\n' +
         '             [--dispatch-latency 50] [--results FILE.md] [--strict]\n' +
-        '  --dispatch-jobs 0 skips the dispatch measurement.\n',
+        '  --dispatch-jobs 0 skips the dispatch measurement; --no-postgres the PostgreSQL cycle\n' +
+        '  (measured at the largest size on a throwaway server when its binaries are installed).\n',
     );
     process.exit(0);
   }
@@ -84,6 +89,7 @@ function readOptions(): Options {
     dispatchLatencyMs: positiveInt('dispatch-latency', values['dispatch-latency'] ?? '50'),
     strict: values.strict ?? false,
     results: values.results ?? null,
+    postgres: !(values['no-postgres'] ?? false),
   };
 }
 
@@ -108,11 +114,11 @@ function prng(seed: number): () => number {
   };
 }
 
-function runChild(job: ChildJob, world: SandboxWorld, cancelPool: string[]): Promise<SizeResult | DispatchResult> {
+function runChild(job: ChildJob, world: SandboxWorld, cancelPool: string[]): Promise<SizeResult | DispatchResult | PostgresResult> {
   return new Promise((resolve, reject) => {
     // --expose-gc: the child collects between repetitions so each starts from a similar heap.
     const child = fork(path.join(HERE, 'child.js'), [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let result: SizeResult | DispatchResult | null = null;
+    let result: SizeResult | DispatchResult | PostgresResult | null = null;
     let failure: string | null = null;
     child.on('message', (message: ChildMessage) => {
       if (message.type === 'cancel') {
@@ -148,6 +154,29 @@ async function measureSize(size: number, reps: number): Promise<SizeResult> {
     return (await runChild({ kind: 'size', size, reps, env: world.env }, world, pool)) as SizeResult;
   } finally {
     await world.close();
+  }
+}
+
+/**
+ * The same shop's steady-state cycle on PostgreSQL: a throwaway server (the tests' harness,
+ * test/support/postgres-setup.ts) and a fresh database, measured by a fresh child like SQLite's.
+ */
+async function measurePostgres(size: number, reps: number): Promise<PostgresResult | string> {
+  const bin = postgresBinaries();
+  if (bin === null) return 'skipped: no PostgreSQL binaries (install postgresql-15)';
+  const server = await startThrowawayPostgres(bin);
+  const world = await startSandboxWorld({ orders: seedOrders({ count: size, seed: 1, lookbackDays: 45 }) });
+  try {
+    const admin = new pg.Client({ connectionString: server.adminUrl });
+    await admin.connect();
+    await admin.query('CREATE DATABASE bench');
+    await admin.end();
+    const url = new URL(server.adminUrl);
+    url.pathname = '/bench';
+    return (await runChild({ kind: 'postgres', size, reps, env: world.env, url: url.href }, world, [])) as PostgresResult;
+  } finally {
+    await world.close();
+    stopThrowawayPostgres(server.server);
   }
 }
 
@@ -343,6 +372,21 @@ function machine(): string {
 
 // ---------------------------------------------------------------------------------------------
 
+function postgresTable(result: PostgresResult | string, sizes: readonly SizeResult[]): string {
+  if (typeof result === 'string') return `PostgreSQL: ${result}`;
+  const sqlite = sizes.find((s) => s.size === result.size);
+  const sqliteMs = sqlite ? median(sqlite.steadyMs) : Number.NaN;
+  const pgMs = median(result.steadyMs);
+  return [
+    `PostgreSQL (a throwaway local server, fsync off), ${n0.format(result.size)} orders, the same shop as SQLite's:`,
+    '',
+    '| engine | baseline | steady-state cycle (median) | ratio to SQLite | peak RSS |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    `| SQLite | ${sqlite ? `${n0.format(sqlite.baselineMs)} ms` : '–'} | ${n0.format(sqliteMs)} ms | 1.00 | ${sqlite ? `${n0.format(sqlite.peakRssCycleKb / 1024)} MB` : '–'} |`,
+    `| PostgreSQL | ${n0.format(result.baselineMs)} ms | ${n0.format(pgMs)} ms | ${n2.format(pgMs / sqliteMs)} | ${n0.format(result.peakRssKb / 1024)} MB |`,
+  ].join('\n');
+}
+
 async function main(): Promise<number> {
   const options = readOptions();
   const started = new Date();
@@ -362,6 +406,15 @@ async function main(): Promise<number> {
     process.stderr.write(`${n1.format((Date.now() - t0) / 1000)} s\n`);
   }
 
+  let postgres: PostgresResult | string | null = null;
+  if (options.postgres) {
+    const t0 = Date.now();
+    const size = options.sizes[options.sizes.length - 1]!;
+    process.stderr.write(`bench: ${n0.format(size)} orders on PostgreSQL … `);
+    postgres = await measurePostgres(size, options.reps);
+    process.stderr.write(`${n1.format((Date.now() - t0) / 1000)} s\n`);
+  }
+
   const summary: Summary = { sizes, dispatch };
   const targets = evaluate(summary);
   const sections = [
@@ -370,6 +423,7 @@ async function main(): Promise<number> {
     sizeTable(sizes),
     phaseTable(sizes),
     ...(dispatch ? [dispatchTable(dispatch)] : []),
+    ...(postgres === null ? [] : [postgresTable(postgres, sizes)]),
     targetTable(targets),
   ];
   const text = sections.join('\n\n');

@@ -28,7 +28,17 @@ import { ensureJob } from '../src/store/jobWrites.js';
 import { loadSnapshotIndex } from '../src/store/snapshots.js';
 import { runCycle, type CycleDeps, type CycleReport } from '../src/worker/cycle.js';
 import { FloorTable, makeRawFetcher, runFloor } from './floor.js';
-import type { ChildMessage, DispatchJob, DispatchResult, ParentMessage, SizeJob, SizeResult, SnapshotWriteProof } from './protocol.js';
+import type {
+  ChildMessage,
+  DispatchJob,
+  DispatchResult,
+  ParentMessage,
+  PostgresJob,
+  PostgresResult,
+  SizeJob,
+  SizeResult,
+  SnapshotWriteProof,
+} from './protocol.js';
 
 /** dist-bench/bench/child.js → the repository root (config/ and migrations/ live there). */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -327,6 +337,39 @@ async function measureDispatch(job: DispatchJob): Promise<DispatchResult> {
   return { kind: 'dispatch', jobs: job.jobs, reps: job.reps, latencyMs: job.latencyMs, concurrency, ms, succeeded };
 }
 
+/**
+ * The steady-state cycle of the same shop on PostgreSQL: a baseline, a warm-up, then `reps`
+ * cycles that find nothing changed — the figure to set beside SQLite's.
+ */
+async function measurePostgres(job: PostgresJob): Promise<PostgresResult> {
+  const config = loadConfig({ env: { ...job.env, SYNC_DATABASE_URL: job.url }, configDir: CONFIG_DIR });
+  const store = await openStore({ engine: 'postgres', url: job.url }, { migrationsDir: MIGRATIONS_DIR });
+  try {
+    const deps: CycleDeps = {
+      config,
+      store,
+      specter: createSpecterClient(config.specter),
+      providers: createProviderRegistry(config.providers),
+      logger: silentLogger(),
+      holder: makeLeaseHolder(),
+    };
+    const baseline = await timedCycle(deps);
+    if (baseline.report.outcome !== 'baseline' || baseline.report.counts.listed !== job.size)
+      throw new Error(`PostgreSQL baseline listed ${baseline.report.counts.listed}`);
+    await timedCycle(deps); // warm-up
+    const steadyMs: number[] = [];
+    for (let rep = 0; rep < job.reps; rep += 1) {
+      settle();
+      const { ms, report } = await timedCycle(deps);
+      if (report.counts.unchanged !== job.size) throw new Error(`PostgreSQL steady-state cycle saw changes: ${JSON.stringify(report.counts)}`);
+      steadyMs.push(ms);
+    }
+    return { kind: 'postgres', size: job.size, reps: job.reps, baselineMs: baseline.ms, steadyMs, peakRssKb: process.resourceUsage().maxRSS };
+  } finally {
+    await store.close();
+  }
+}
+
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'cancelled') {
     const waiter = cancelWaiter;
@@ -335,7 +378,7 @@ process.on('message', (message: ParentMessage) => {
     return;
   }
   const job = message.job;
-  const run = job.kind === 'size' ? measureSize(job) : measureDispatch(job);
+  const run = job.kind === 'size' ? measureSize(job) : job.kind === 'postgres' ? measurePostgres(job) : measureDispatch(job);
   run.then(
     (result) => {
       send({ type: 'result', result });

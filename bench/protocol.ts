@@ -19,7 +19,17 @@ export interface DispatchJob {
   env: Record<string, string>;
 }
 
-export type ChildJob = SizeJob | DispatchJob;
+/** The steady-state cycle on PostgreSQL (a throwaway server the parent started). */
+export interface PostgresJob {
+  kind: 'postgres';
+  size: number;
+  reps: number;
+  env: Record<string, string>;
+  /** A fresh, empty database on that server. */
+  url: string;
+}
+
+export type ChildJob = SizeJob | DispatchJob | PostgresJob;
 
 /** child → parent: cancel `count` more orders in the sandbox Specter (rep `rep`). */
 export interface CancelRequestMessage {
@@ -76,4 +86,14 @@ export interface DispatchResult {
   succeeded: number[];
 }
 
-export type ChildMessage = CancelRequestMessage | { type: 'result'; result: SizeResult | DispatchResult } | { type: 'error'; message: string };
+export interface PostgresResult {
+  kind: 'postgres';
+  size: number;
+  reps: number;
+  baselineMs: number;
+  steadyMs: number[];
+  /** process.resourceUsage().maxRSS (KB) after the cycles. */
+  peakRssKb: number;
+}
+
+export type ChildMessage = CancelRequestMessage | { type: 'result'; result: SizeResult | DispatchResult | PostgresResult } | { type: 'error'; message: string };

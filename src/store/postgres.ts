@@ -23,15 +23,14 @@ function parseInt8(text: string): number {
   return value;
 }
 
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
+/** This pool's own parsers (never pg's global ones): int8 as a number, the rest as pg parses them. */
+const types = new pg.TypeOverrides();
+types.setTypeParser(INT8_OID, 'text', parseInt8);
 
 const SETTING = 'SYNC_DATABASE_URL';
 
 /** What went wrong connecting, in words that carry no part of the URL. */
-export function describeConnectError(error: unknown): Error {
+function describeConnectError(error: unknown): Error {
   const e = error as { code?: string; message?: string };
   switch (e.code) {
     case '28P01':

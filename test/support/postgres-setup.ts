@@ -25,7 +25,7 @@ const BIN_CANDIDATES = [process.env.SPECTER_SYNC_POSTGRES_BIN, '/usr/lib/postgre
 /** The password of the server's superuser: scram over TCP, so a wrong password is refused for real. */
 export const SUPERUSER_PASSWORD = 'test-only-password';
 
-interface Server {
+export interface Server {
   dir: string;
   bin: string;
   asPostgres: boolean;
@@ -53,24 +53,19 @@ function run(server: Pick<Server, 'bin' | 'asPostgres'>, tool: string, args: str
   execFileSync(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: os.tmpdir() });
 }
 
-/** globalSetup: starts the run's server, or says loudly why not. */
-export default async function startPostgres(): Promise<void> {
-  // CI names the marker and reads it after the run; otherwise it is ours, removed at the end.
-  const ownMarker = process.env[MARKER_VARIABLE] === undefined;
-  const marker = process.env[MARKER_VARIABLE] ?? path.join(os.tmpdir(), `specter-sync-postgres-tests-${process.pid}`);
-  process.env[MARKER_VARIABLE] = marker;
-  fs.writeFileSync(marker, '');
-  const stop = globalThis as { specterSyncStopPostgres?: () => void };
-  stop.specterSyncStopPostgres = () => {
-    if (ownMarker) fs.rmSync(marker, { force: true });
-  };
-  const bin = findBin();
-  if (bin === null) {
-    const message = `PostgreSQL binaries (initdb, pg_ctl) not found in ${BIN_CANDIDATES.filter(Boolean).join(', ')}`;
-    if (process.env.SPECTER_SYNC_REQUIRE_POSTGRES === '1') throw new Error(`${message}, and SPECTER_SYNC_REQUIRE_POSTGRES=1: install postgresql-15`);
-    process.stderr.write(`\n!!! ${message}: EVERY POSTGRESQL TEST IS SKIPPED (only SQLite runs). Install postgresql-15 to run them.\n\n`);
-    return;
-  }
+/** A throwaway server: its superuser URL, and how to stop it (and remove its folder). */
+export interface ThrowawayPostgres {
+  adminUrl: string;
+  server: Server;
+}
+
+/** Where PostgreSQL's binaries are, or null. */
+export function postgresBinaries(): string | null {
+  return findBin();
+}
+
+/** initdb and pg_ctl into a new temporary folder, on a free port on 127.0.0.1 (also the bench's). */
+export async function startThrowawayPostgres(bin: string): Promise<ThrowawayPostgres> {
   const asPostgres = process.getuid?.() === 0;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-pg-'));
   const data = path.join(dir, 'data');
@@ -101,19 +96,38 @@ export default async function startPostgres(): Promise<void> {
   // Durability off: a test server's data is thrown away; fsync would only slow every commit.
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
   run(server, 'pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-o', options, '-w', '-t', '60', 'start']);
-  process.env[URL_VARIABLE] = `postgres://postgres:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/postgres`;
+  return { adminUrl: `postgres://postgres:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/postgres`, server };
+}
+
+/** globalSetup: starts the run's server, or says loudly why not. */
+export default async function startPostgres(): Promise<void> {
+  // CI names the marker and reads it after the run; otherwise it is ours, removed at the end.
+  const ownMarker = process.env[MARKER_VARIABLE] === undefined;
+  const marker = process.env[MARKER_VARIABLE] ?? path.join(os.tmpdir(), `specter-sync-postgres-tests-${process.pid}`);
+  process.env[MARKER_VARIABLE] = marker;
+  fs.writeFileSync(marker, '');
+  const stop = globalThis as { specterSyncStopPostgres?: () => void };
+  stop.specterSyncStopPostgres = () => {
+    if (ownMarker) fs.rmSync(marker, { force: true });
+  };
+  const bin = findBin();
+  if (bin === null) {
+    const message = `PostgreSQL binaries (initdb, pg_ctl) not found in ${BIN_CANDIDATES.filter(Boolean).join(', ')}`;
+    if (process.env.SPECTER_SYNC_REQUIRE_POSTGRES === '1') throw new Error(`${message}, and SPECTER_SYNC_REQUIRE_POSTGRES=1: install postgresql-15`);
+    process.stderr.write(`\n!!! ${message}: EVERY POSTGRESQL TEST IS SKIPPED (only SQLite runs). Install postgresql-15 to run them.\n\n`);
+    return;
+  }
+  const { adminUrl, server } = await startThrowawayPostgres(bin);
+  process.env[URL_VARIABLE] = adminUrl;
   process.env.SPECTER_SYNC_TEST_POSTGRES_SERVER = JSON.stringify(server);
   stop.specterSyncStopPostgres = () => {
     if (ownMarker) fs.rmSync(marker, { force: true });
-    stopPostgres();
+    stopThrowawayPostgres(server);
   };
 }
 
-/** globalTeardown: stops the server (immediate: nothing in it is kept) and removes its folder. */
-function stopPostgres(): void {
-  const raw = process.env.SPECTER_SYNC_TEST_POSTGRES_SERVER;
-  if (!raw) return;
-  const server = JSON.parse(raw) as Server;
+/** Stops the server (immediate: nothing in it is kept) and removes its folder. */
+export function stopThrowawayPostgres(server: Server): void {
   try {
     run(server, 'pg_ctl', ['-D', path.join(server.dir, 'data'), '-m', 'immediate', '-w', 'stop']);
   } finally {

@@ -70,7 +70,8 @@ function literal(value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
   if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   if (typeof value === 'boolean') return value ? '1' : '0';
-  return `'${String(value).replace(/'/g, "''")}'`;
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return `'${text.replace(/'/g, "''")}'`;
 }
 
 /**
@@ -82,15 +83,6 @@ export function postgresRows(url: string, query: string, params: readonly unknow
   const filled = query.replace(/\?/g, () => literal(params[next++]));
   const out = psql(url, `SELECT COALESCE(json_agg(t), '[]'::json) FROM (${filled}) t`).trim();
   return JSON.parse(out) as Array<Record<string, unknown>>;
-}
-
-/** One statement that writes (a test playing another process). */
-export function postgresExec(url: string, statement: string, params: readonly unknown[] = []): void {
-  let next = 0;
-  psql(
-    url,
-    statement.replace(/\?/g, () => literal(params[next++])),
-  );
 }
 
 /** A migrated store on `engine`: a SQLite file in `dir`, or a fresh PostgreSQL database. */

@@ -93,12 +93,12 @@ describe.each(ENGINES)('on %s', (engine) => {
       expect(await takeLease(store, b, { ttlMs: TTL, logger: bLogger })).toBeNull();
       expect(a!.lost).toBe(false);
 
-      await await a!.release();
+      await a!.release();
       expect((await readLease(store)).holder).toBeNull();
       expect(await a!.check()).toBe(false); // released: not ours any more, and not "lost" either
       const bLease = await takeLease(store, b, { ttlMs: TTL, logger: bLogger });
       expect(bLease?.fence.token).toBe(2);
-      await await bLease!.release();
+      await bLease!.release();
     });
 
     it('check() is false once another process took the expired lease; lease.lost is logged once; release leaves theirs alone', async () => {
@@ -116,7 +116,7 @@ describe.each(ENGINES)('on %s', (engine) => {
 
       await a.release();
       expect((await readLease(store)).holder).toBe(b!.holder.id);
-      await await b!.release();
+      await b!.release();
       expect((await readLease(store)).holder).toBeNull();
     });
 
