@@ -61,6 +61,12 @@ export async function openSqliteStore(dbPath: string, options: OpenStoreOptions 
       throw error;
     }
   }
+  // The migration turns foreign keys off for its table rebuilds and on again; a PRAGMA inside a
+  // transaction is silently ignored, so it is asked rather than assumed.
+  if (sqlite.pragma('foreign_keys', { simple: true }) !== 1) {
+    await store.close();
+    throw new StoreError(`the database ${resolved} (SYNC_DB_PATH) did not turn foreign keys on`);
+  }
   return store;
 }
 

@@ -14,6 +14,7 @@
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { isListing, listingPage, PROVIDERS, type Provider } from '../support/sandbox.js';
+import { ENGINES } from '../support/postgres.js';
 import { Scenario } from './scenario.js';
 
 interface CrashCase {
@@ -121,7 +122,8 @@ const CASES: CrashCase[] = [
   },
 ];
 
-describe('kill -9 at each stage of a cycle, then restart', () => {
+// One suite on both engines (test/support/postgres.ts).
+describe.each(ENGINES)('kill -9 at each stage of a cycle, then restart, on %s', (engine) => {
   let scenario: Scenario | null = null;
   afterEach(async () => {
     await scenario?.close();
@@ -131,7 +133,7 @@ describe('kill -9 at each stage of a cycle, then restart', () => {
   test.each(CASES)(
     '$name',
     async (c) => {
-      const s = (scenario = await Scenario.startAfterBaseline());
+      const s = (scenario = await Scenario.startAfterBaseline({}, engine));
       // Walley shows an accepted cancel after a short time, as the real one does ("it can take a few
       // seconds"), not after a status read: a restarted process must not depend on having read it.
       s.world.walley.setCancelLag({ reads: 0, ms: 100 });

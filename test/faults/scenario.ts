@@ -18,7 +18,9 @@
  *     the ones a fault swallowed) carries the job's key;
  *   - never a live order cancelled: no job and no provider cancel request for any other order;
  *   - no false vanish: only the deleted orders have vanished_at;
- *   - PRAGMA integrity_check is ok.
+ *   - an intact database: every job's order has its snapshot; on SQLite PRAGMA integrity_check is ok.
+ *
+ * Every scenario runs on the engine it is given: the SQLite file, or a PostgreSQL database.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -28,7 +30,8 @@ import type { RecordedRequest } from '../../src/sandbox/loopback.js';
 import type { SandboxOrder } from '../../src/sandbox/specter/types.js';
 import { startSandboxWorld, type SandboxWorld } from '../../src/sandbox/world.js';
 import { CLI, show, waitFor, type CliResult } from '../support/cli.js';
-import { dumpDb, integrity, jobRows, readDb, type JobRow } from '../support/db.js';
+import type { Engine } from '../../src/store/database.js';
+import { dumpDb, integrity, jobRows, rows, type DbRef, type JobRow } from '../support/db.js';
 import { makeOrder, type Method } from '../support/orders.js';
 import { cancelRequestsAt, cancelsApplied, idempotencyKeyOf, providerState, type Provider } from '../support/sandbox.js';
 import { Workspace } from '../support/world.js';
@@ -42,8 +45,8 @@ const FAULTS_CLI = process.env.FAULTS_CLI ?? CLI;
  */
 const FIXTURE_NOW = Date.now();
 
-/** The baseline database of this process (a clean, closed SQLite file), made once. */
-let baselineDb: Promise<string> | null = null;
+/** The baseline database of this process, per engine (a clean, closed SQLite file; a PostgreSQL database), made once. */
+const baselineDb: Partial<Record<Engine, Promise<DbRef>>> = {};
 
 /** An order of the fixture, with the provider its payment routes to (null: none of ours). */
 interface FixtureOrder {
@@ -132,14 +135,16 @@ export class Scenario {
   readonly cancelled = new Set<string>();
   readonly deleted = new Set<string>();
   readonly runs: RunResult[] = [];
-  private readonly ws: Workspace;
+  readonly ws: Workspace;
 
   private constructor(
     readonly world: SandboxWorld,
     readonly fixture: FixtureOrder[],
     env: Record<string, string>,
+    readonly engine: Engine,
+    postgresTemplate?: string,
   ) {
-    this.ws = new Workspace(world, {}, { dbFile: path.join('db', 'sync.db'), cli: FAULTS_CLI });
+    this.ws = new Workspace(world, {}, { dbFile: path.join('db', 'sync.db'), cli: FAULTS_CLI, engine, ...(postgresTemplate ? { postgresTemplate } : {}) });
     this.dir = this.ws.dir;
     this.dbPath = this.ws.dbPath;
     this.configDir = path.join(this.dir, 'config');
@@ -148,11 +153,11 @@ export class Scenario {
     this.baseEnv = { SYNC_CONFIG_DIR: this.configDir, SPECTER_PAGE_SIZE: '5', ...env };
   }
 
-  static async start(env: Record<string, string> = {}): Promise<Scenario> {
+  static async start(env: Record<string, string> = {}, engine: Engine = 'sqlite', postgresTemplate?: string): Promise<Scenario> {
     if (!fs.existsSync(FAULTS_CLI)) throw new Error(`${FAULTS_CLI} is missing: run \`npm run build\` before the fault-injection suite`);
     const { orders, fixture } = fixtureOrders(FIXTURE_NOW);
     const world = await startSandboxWorld({ orders });
-    return new Scenario(world, fixture, env);
+    return new Scenario(world, fixture, env, engine, postgresTemplate);
   }
 
   /**
@@ -160,13 +165,16 @@ export class Scenario {
    * by this process: on a loaded machine every child process costs seconds). The first call makes
    * it with a real `once` and checks it was a baseline that sent nothing.
    */
-  static async startAfterBaseline(env: Record<string, string> = {}): Promise<Scenario> {
-    baselineDb ??= (async () => {
-      const first = await Scenario.start();
+  static async startAfterBaseline(env: Record<string, string> = {}, engine: Engine = 'sqlite'): Promise<Scenario> {
+    baselineDb[engine] ??= (async () => {
+      const first = await Scenario.start({}, engine);
       try {
         const run = await first.runOk();
         expect(run.report?.outcome).toBe('baseline');
         expect(first.jobs()).toHaveLength(0);
+        // PostgreSQL: the baseline's database is kept (the run's server goes at the end), and
+        // each scenario's is a copy of it.
+        if (typeof first.ws.db !== 'string') return first.ws.db;
         const keepDir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-baseline-'));
         process.once('exit', () => fs.rmSync(keepDir, { recursive: true, force: true }));
         const keep = path.join(keepDir, 'sync.db');
@@ -176,8 +184,9 @@ export class Scenario {
         await first.close();
       }
     })();
-    const source = await baselineDb;
-    const s = await Scenario.start(env);
+    const source = await baselineDb[engine]!;
+    if (typeof source !== 'string') return Scenario.start(env, engine, source.url);
+    const s = await Scenario.start(env, engine);
     fs.mkdirSync(path.dirname(s.dbPath), { recursive: true, mode: 0o700 });
     fs.copyFileSync(source, s.dbPath);
     fs.chmodSync(s.dbPath, 0o600);
@@ -256,15 +265,11 @@ export class Scenario {
   }
 
   jobs(): JobRow[] {
-    return jobRows(this.dbPath);
+    return jobRows(this.ws.db);
   }
 
   vanishedOrderNos(): string[] {
-    return readDb(this.dbPath, (db) =>
-      (db.prepare('SELECT order_no FROM order_snapshots WHERE vanished_at IS NOT NULL ORDER BY order_no').all() as Array<{ order_no: string }>).map(
-        (r) => r.order_no,
-      ),
-    );
+    return rows(this.ws.db, 'SELECT order_no FROM order_snapshots WHERE vanished_at IS NOT NULL ORDER BY order_no').map((r) => String(r['order_no']));
   }
 
   /**
@@ -272,11 +277,17 @@ export class Scenario {
    * left out: taking and releasing it is not a change of state.
    */
   dump(): string {
-    return JSON.stringify(dumpDb(this.dbPath));
+    return JSON.stringify(dumpDb(this.ws.db));
   }
 
+  /**
+   * 'ok' for an intact database: every job's order has its snapshot (on either engine), and on
+   * SQLite PRAGMA integrity_check says so of the file (PostgreSQL recovers its own from its WAL).
+   */
   integrity(): string {
-    return integrity(this.dbPath);
+    const orphans = rows(this.ws.db, 'SELECT j.id FROM cancellation_jobs j LEFT JOIN order_snapshots s ON s.order_no = j.order_no WHERE s.order_no IS NULL');
+    if (orphans.length > 0) return `${orphans.length} job(s) without their order's snapshot`;
+    return typeof this.ws.db === 'string' ? integrity(this.ws.db) : 'ok';
   }
 
   /** Every cancel request this provider's sandbox received for `ref`, faulted ones included. */

@@ -24,6 +24,8 @@ interface WorkspaceOptions {
   cli?: string;
   /** The engine the CLI is pointed at: the SQLite file (default), or a fresh PostgreSQL database. */
   engine?: Engine;
+  /** PostgreSQL: the new database is a copy of this one (its URL). */
+  postgresTemplate?: string;
 }
 
 interface WorkspaceRunOptions {
@@ -56,7 +58,7 @@ export class Workspace {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-e2e-'));
     this.dbPath = path.join(this.dir, options.dbFile ?? path.join('data', 'sync.db'));
     this.engine = options.engine ?? 'sqlite';
-    this.db = this.engine === 'postgres' ? { url: freshDatabaseSync() } : this.dbPath;
+    this.db = this.engine === 'postgres' ? { url: freshDatabaseSync(options.postgresTemplate) } : this.dbPath;
   }
 
   env(overrides: EnvLayer = {}): Record<string, string> {
