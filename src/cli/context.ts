@@ -7,23 +7,7 @@ import { type ConfigError } from '../config/errors.js';
 import type { AppConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { openStore, type Store } from '../store/database.js';
-
-/** Exit codes (docs/interface.md, "Exit codes"): a contract with operators' scripts. */
-export const EXIT = {
-  ok: 0,
-  /** The run failed: Specter unreachable or refused, database error, … */
-  failed: 1,
-  /** Usage or configuration error. */
-  usage: 2,
-  /** `once` succeeded, but something awaits a person. */
-  needsPerson: 3,
-} as const;
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
-
-/** A wrong argument: exit 2 with this message. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+import { EXIT, type ExitCode } from './exit.js';
 
 export interface OutputOptions {
   /** stdout carries one JSON document; log lines go to stderr. */

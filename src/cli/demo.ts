@@ -7,7 +7,7 @@ import { demoOrders } from '../demo/cast.js';
 import { createNarrator } from '../demo/narrate.js';
 import { DemoStoryError, startStage, type DemoStage } from '../demo/stage.js';
 import { tellOpening, tellStory } from '../demo/story.js';
-import { EXIT, type ExitCode } from './context.js';
+import { EXIT, type ExitCode } from './exit.js';
 
 export async function demoCommand(): Promise<ExitCode> {
   const startedMs = Date.now();

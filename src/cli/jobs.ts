@@ -6,7 +6,8 @@ import { getJob, isSendable, listJobs } from '../store/jobs.js';
 import { dismissFailedJob, requeueFailedJob } from '../store/outbox.js';
 import { rerouteJob } from '../store/jobWrites.js';
 import { reportSentNow, sendJobNow } from '../worker/sendNow.js';
-import { EXIT, openContext, UsageError, type CommandContext, type ExitCode } from './context.js';
+import { openContext, type CommandContext } from './context.js';
+import { EXIT, UsageError, type ExitCode } from './exit.js';
 import { formatTable, printJson } from '../format.js';
 
 function parseJobState(value: string): JobState {

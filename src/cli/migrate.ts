@@ -2,7 +2,8 @@
 import { loadConfig } from '../config/load.js';
 import { migrateToLatest } from '../store/migrate.js';
 import { openStore } from '../store/database.js';
-import { EXIT, loggerFor, type ExitCode } from './context.js';
+import { loggerFor } from './context.js';
+import { EXIT, type ExitCode } from './exit.js';
 
 export async function migrateCommand(): Promise<ExitCode> {
   const config = loadConfig({ env: process.env });

@@ -9,7 +9,8 @@ import { createWorkerMetrics } from '../observability/metrics.js';
 import { createHealthServer, type HealthServer } from '../worker/http.js';
 import { buildCycleDeps } from '../worker/deps.js';
 import { createWorker } from '../worker/runner.js';
-import { EXIT, openContext, type ExitCode } from './context.js';
+import { openContext } from './context.js';
+import { EXIT, type ExitCode } from './exit.js';
 
 /** 128 + the signal number: what a shell reports for a process ended by that signal. */
 const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: 130, SIGTERM: 143 };

@@ -2,7 +2,8 @@
 import { JOB_STATES } from '../domain.js';
 import { configuredProviders } from '../config/types.js';
 import { buildStatusReport } from '../store/status.js';
-import { EXIT, openContext, type ExitCode } from './context.js';
+import { openContext } from './context.js';
+import { EXIT, type ExitCode } from './exit.js';
 import { formatAge, formatTable, printJson } from '../format.js';
 
 export async function statusCommand(options: { json?: boolean }): Promise<ExitCode> {

@@ -2,7 +2,8 @@
 import { listVanishedAwaiting, resolveVanished } from '../store/vanished.js';
 import { requestVanishedCancel } from '../store/jobWrites.js';
 import { reportSentNow, sendJobNow } from '../worker/sendNow.js';
-import { EXIT, openContext, UsageError, type ExitCode } from './context.js';
+import { openContext } from './context.js';
+import { EXIT, UsageError, type ExitCode } from './exit.js';
 import { formatTable, printJson } from '../format.js';
 
 export async function vanishedListCommand(options: { json?: boolean }): Promise<ExitCode> {
