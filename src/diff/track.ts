@@ -5,7 +5,7 @@
  */
 import { hash } from 'node:crypto';
 import type { SpecterSettings } from '../config/types.js';
-import type { OrderStatus, Route, SpecterOrder, TrackedOrder } from '../domain.js';
+import type { OrderStatus, Route, SnapshotSummary, SpecterOrder, TrackedOrder } from '../domain.js';
 import { paymentKeyOf } from '../routing/payment.js';
 import { routePayment, type CompiledRule } from '../routing/route.js';
 
@@ -47,43 +47,49 @@ function detached(text: string | null): string | null {
   return text !== null && text.length >= 13 ? Buffer.from(text, 'utf8').toString('utf8') : text;
 }
 
-export function trackOrder(specterOrder: SpecterOrder, statusMap: StatusMap, rules: readonly CompiledRule[]): TrackedOrder {
-  const order: SpecterOrder = {
-    ...specterOrder,
-    orderDate: detached(specterOrder.orderDate) ?? specterOrder.orderDate,
-    payment: specterOrder.payment && {
-      ...specterOrder.payment,
-      payTypeReference: detached(specterOrder.payment.payTypeReference),
-    },
-  };
-  const route = routePayment(order.payment, rules);
-  const status = mapStatus(order.statusId, order.deliveryStatus, statusMap);
-  const payTypeIdentifier = order.payment?.payTypeIdentifier ?? null;
-  const payTypeReference = order.payment?.payTypeReference ?? null;
-  const amount = order.payment?.totalIncVat ?? null;
-  const currency = order.payment?.currency ?? null;
+/**
+ * `known`: the order's snapshot summary, if any. When nothing changed (equal content hash), the
+ * tracked order takes the summary's own orderDate, hash and payment key strings instead of fresh
+ * copies: at 100,000 unchanged orders that is ~15 MB not allocated and not kept.
+ */
+export function trackOrder(
+  specterOrder: SpecterOrder,
+  statusMap: StatusMap,
+  rules: readonly CompiledRule[],
+  known?: Pick<SnapshotSummary, 'orderDate' | 'contentHash' | 'paymentKey'>,
+): TrackedOrder {
+  const payment = specterOrder.payment;
+  const payTypeIdentifier = payment?.payTypeIdentifier ?? null;
+  const payTypeReference = detached(payment?.payTypeReference ?? null);
+  // Routed on the detached reference: the route's providerRef is kept (it is that very string).
+  const route = routePayment(payment && { ...payment, payTypeReference }, rules);
+  const status = mapStatus(specterOrder.statusId, specterOrder.deliveryStatus, statusMap);
+  const amount = payment?.totalIncVat ?? null;
+  const currency = payment?.currency ?? null;
   // The route is part of the hash: a routing change rewrites the affected snapshots once.
   // crypto.hash (Node ≥ 20.12): one call, no Hash object per order — half the cost at 100,000.
   const contentHash = hash(
     'sha1',
-    [order.orderDate, status, order.statusId, order.deliveryStatus, payTypeIdentifier, payTypeReference, routeKey(route), amount, currency]
+    [specterOrder.orderDate, status, specterOrder.statusId, specterOrder.deliveryStatus, payTypeIdentifier, payTypeReference, routeKey(route), amount, currency]
       .map((v) => v ?? '\u0000')
       .join('\u0001'),
     'base64',
   );
+  const unchanged = known !== undefined && known.contentHash === contentHash;
+  // Derived from the route and the reference, both in the hash: no separate hash input.
+  const paymentKey = paymentKeyOf({ orderNo: specterOrder.orderNo, route, payTypeIdentifier, payTypeReference });
   return {
-    orderNo: order.orderNo,
-    orderDate: order.orderDate,
+    orderNo: specterOrder.orderNo,
+    orderDate: unchanged && known.orderDate === specterOrder.orderDate ? known.orderDate : detached(specterOrder.orderDate)!,
     status,
-    statusId: order.statusId,
-    deliveryStatus: order.deliveryStatus,
+    statusId: specterOrder.statusId,
+    deliveryStatus: specterOrder.deliveryStatus,
     payTypeIdentifier,
     payTypeReference,
     route,
-    // Derived from the route and the reference, both in the hash: no separate hash input.
-    paymentKey: paymentKeyOf({ orderNo: order.orderNo, route, payTypeIdentifier, payTypeReference }),
+    paymentKey: unchanged && known.paymentKey === paymentKey ? known.paymentKey : paymentKey,
     amount,
     currency,
-    contentHash,
+    contentHash: unchanged ? known.contentHash : contentHash,
   };
 }

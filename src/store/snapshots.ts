@@ -40,6 +40,9 @@ function snapshotFromRow(row: SnapshotRow): OrderSnapshot {
   };
 }
 
+/** One string per status for 100,000 summaries, not one each (SQLite hands out fresh strings). */
+const STATUSES: Partial<Record<string, OrderStatus>> = { open: 'open', cancelled: 'cancelled', delivered: 'delivered' };
+
 type SummaryTuple = [string, string, string, OrderStatus, string | null, string | null, string | null, string | null, string | null, VanishStatus | null];
 const SUMMARY_COLUMNS =
   'order_no, order_date, content_hash, status, payment_key, pay_type_identifier, pay_type_reference, cancelled_at, vanished_at, vanish_status';
@@ -56,7 +59,17 @@ export function loadSnapshotIndex(store: Store, window?: OrderWindow): Map<strin
   const add = (rows: IterableIterator<SummaryTuple>, reentering: boolean): void => {
     for (const [orderNo, orderDate, contentHash, status, paymentKey, payTypeIdentifier, payTypeReference, cancelledAt, vanishedAt, vanishStatus] of rows) {
       const rawPayment = rawPaymentOf({ payTypeIdentifier, payTypeReference });
-      const summary: SnapshotSummary = { orderNo, orderDate, contentHash, status, paymentKey, rawPayment, cancelledAt, vanishedAt, vanishStatus };
+      const summary: SnapshotSummary = {
+        orderNo,
+        orderDate,
+        contentHash,
+        status: STATUSES[status] ?? status,
+        paymentKey,
+        rawPayment,
+        cancelledAt,
+        vanishedAt,
+        vanishStatus,
+      };
       if (reentering) summary.reentering = true;
       index.set(orderNo, summary);
     }
