@@ -47,6 +47,11 @@ function detached(text: string | null): string | null {
   return text !== null && text.length >= 13 ? Buffer.from(text, 'utf8').toString('utf8') : text;
 }
 
+/** A missing value in the hash input: NUL, which no field carries. */
+function nul(value: string | null): string {
+  return value ?? '\u0000';
+}
+
 /**
  * `known`: the order's snapshot summary, if any. When nothing changed (equal content hash), the
  * tracked order takes the summary's own orderDate, hash and payment key strings instead of fresh
@@ -62,17 +67,26 @@ export function trackOrder(
   const payTypeIdentifier = payment?.payTypeIdentifier ?? null;
   const payTypeReference = detached(payment?.payTypeReference ?? null);
   // Routed on the detached reference: the route's providerRef is kept (it is that very string).
-  const route = routePayment(payment && { ...payment, payTypeReference }, rules);
+  const route = routePayment(
+    payment && {
+      payTypeIdentifier,
+      payTypeReference,
+      payTypeIdentifierPaySystemUser: payment.payTypeIdentifierPaySystemUser,
+      currency: payment.currency,
+      totalIncVat: payment.totalIncVat,
+    },
+    rules,
+  );
   const status = mapStatus(specterOrder.statusId, specterOrder.deliveryStatus, statusMap);
   const amount = payment?.totalIncVat ?? null;
   const currency = payment?.currency ?? null;
   // The route is part of the hash: a routing change rewrites the affected snapshots once.
   // crypto.hash (Node ≥ 20.12): one call, no Hash object per order — half the cost at 100,000.
+  // Concatenated directly (no array, no map, no join per order); same bytes as the joined list.
   const contentHash = hash(
     'sha1',
-    [specterOrder.orderDate, status, specterOrder.statusId, specterOrder.deliveryStatus, payTypeIdentifier, payTypeReference, routeKey(route), amount, currency]
-      .map((v) => v ?? '\u0000')
-      .join('\u0001'),
+    `${specterOrder.orderDate}\u0001${status}\u0001${nul(specterOrder.statusId)}\u0001${nul(specterOrder.deliveryStatus)}\u0001${nul(payTypeIdentifier)}` +
+      `\u0001${nul(payTypeReference)}\u0001${routeKey(route)}\u0001${nul(amount)}\u0001${nul(currency)}`,
     'base64',
   );
   const unchanged = known !== undefined && known.contentHash === contentHash;
