@@ -185,7 +185,7 @@ export class FloorTable {
  * The snapshot index at its least: orderNo → stored content hash of every tracked order, read
  * with one raw prepared statement from the worker's own database (what any diff must read).
  */
-export function readFloorIndex(sqlite: SqliteDatabase.Database): number {
+function readFloorIndex(sqlite: SqliteDatabase.Database): number {
   const index = new Map<string, string>();
   const rows = sqlite.prepare('SELECT order_no, content_hash FROM order_snapshots WHERE left_window_at IS NULL').raw(true).all() as Array<[string, string]>;
   for (const [orderNo, hash] of rows) index.set(orderNo, hash);

@@ -17,7 +17,7 @@ export interface SpawnSample {
   code: number | null;
 }
 
-export function spawnTimed(probe: string, args: readonly string[], env: Record<string, string | undefined> = {}): Promise<SpawnSample> {
+function spawnTimed(probe: string, args: readonly string[], env: Record<string, string | undefined> = {}): Promise<SpawnSample> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'specter-sync-probe-'));
   const file = path.join(dir, 'probe.json');
   return new Promise((resolve, reject) => {
