@@ -4,7 +4,7 @@ import { dismissJob } from '../actions/dismissJob.js';
 import { retryFailedJob } from '../actions/retryJob.js';
 import { listJobs } from '../store/jobs.js';
 import { exitWith } from './action.js';
-import { EXIT, openContext, UsageError, type ExitCode } from './context.js';
+import { EXIT, openContext, openQueryContext, UsageError, type ExitCode } from './context.js';
 import { formatTable, printJson } from '../format.js';
 
 function parseJobState(value: string): JobState {
@@ -19,7 +19,7 @@ function parseJobId(value: string): number {
 
 export async function jobsListCommand(options: { state?: string; json?: boolean }): Promise<ExitCode> {
   const state = options.state === undefined ? undefined : parseJobState(options.state);
-  const ctx = await openContext({ json: options.json });
+  const ctx = await openQueryContext({ json: options.json });
   try {
     const jobs = await listJobs(ctx.store, { state });
     if (options.json) {

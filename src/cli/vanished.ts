@@ -3,11 +3,11 @@ import { cancelVanishedPayment } from '../actions/cancelVanished.js';
 import { resolveVanishedOrder } from '../actions/resolveVanished.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
 import { exitWith } from './action.js';
-import { EXIT, openContext, UsageError, type ExitCode } from './context.js';
+import { EXIT, openContext, openQueryContext, UsageError, type ExitCode } from './context.js';
 import { formatTable, printJson } from '../format.js';
 
 export async function vanishedListCommand(options: { json?: boolean }): Promise<ExitCode> {
-  const ctx = await openContext({ json: options.json });
+  const ctx = await openQueryContext({ json: options.json });
   try {
     const vanished = await listVanishedAwaiting(ctx.store);
     if (options.json) {
