@@ -37,7 +37,7 @@ export function barChart(caption: string, bars: readonly Bar[], unit: string, op
   return html`<figure>
     <svg viewBox="0 0 ${WIDTH} ${HEIGHT}" width="100%" role="img" aria-label="${caption}" xmlns="http://www.w3.org/2000/svg">
       <line x1="0" y1="${plot}" x2="${WIDTH}" y2="${plot}" class="axis"></line>
-      <text x="2" y="10" class="label">${formatValue(max)} ${unit}</text>
+      <text x="2" y="10" class="label">max ${formatValue(max)} ${unit}</text>
       ${rects}
     </svg>
     <figcaption>${caption}</figcaption>
@@ -45,5 +45,5 @@ export function barChart(caption: string, bars: readonly Bar[], unit: string, op
 }
 
 function formatValue(value: number): string {
-  return Number.isInteger(value) ? String(value) : value.toFixed(1);
+  return Number.isInteger(value) ? String(value) : value.toFixed(value < 1 ? 3 : 1);
 }

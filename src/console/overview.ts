@@ -84,7 +84,7 @@ function vanishedSection(list: readonly VanishedOrder[], viewer: Viewer): SafeHt
             <td><code>${v.providerRef ?? v.payTypeReference ?? '—'}</code></td>
             <td>${money(v.amount, v.currency)}</td>
             <td>${v.paymentState ?? 'not asked'}${v.reservedAmount ? html`<br /><small>${money(v.reservedAmount, v.currency)} reserved</small>` : null}</td>
-            <td>${when(v.expiresAt)}</td>
+            <td class="nowrap">${when(v.expiresAt)}</td>
             <td>${vanishedAdvice(v)}${v.note ? html`<br /><small>${v.note}</small>` : null}</td>
             <td class="actions">
               ${v.provider ? html`<a class="button danger" href="/vanished/${v.orderNo}/cancel">Cancel payment</a>` : null}
@@ -186,20 +186,24 @@ function durationSeconds(startedAt: string, finishedAt: string): number {
   return Math.max(0, (Date.parse(finishedAt) - Date.parse(startedAt)) / 1000);
 }
 
+function formatDuration(seconds: number): string {
+  return seconds < 1 ? `${Math.round(seconds * 1000)} ms` : `${seconds.toFixed(1)} s`;
+}
+
 function runsSection(model: Overview): SafeHtml {
   const chronological = [...model.runs].reverse();
   const durations = barChart(
     'Cycle durations, oldest to newest (seconds)',
     chronological.map((r) => {
       const s = durationSeconds(r.started_at, r.finished_at);
-      return { label: when(r.finished_at), value: s, title: `${when(r.finished_at)}: ${s.toFixed(1)} s` };
+      return { label: when(r.finished_at), value: s, title: `${when(r.finished_at)}: ${formatDuration(s)}` };
     }),
     's',
   );
   const perDay = barChart(
     'Cancellations confirmed per day (UTC), the last 14 days',
     model.cancellationsByDay.map((d) => ({ label: d.day.slice(5), value: d.count, title: `${d.day}: ${d.count}` })),
-    'max',
+    'a day',
     { showLabels: true },
   );
   const rows =

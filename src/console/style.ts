@@ -16,7 +16,7 @@ th { font-weight: 600; color: var(--muted); font-size: .85rem; }
 table.counts { width: auto; }
 code { font: 12px/1.3 ui-monospace, Menlo, Consolas, monospace; word-break: break-all; }
 small { color: var(--muted); }
-.actions { white-space: nowrap; }
+.actions, .nowrap { white-space: nowrap; }
 form.inline { display: inline-flex; gap: .3rem; margin: .2rem 0; }
 input { font: inherit; padding: .3rem .45rem; border: 1px solid var(--line); border-radius: 4px; background: var(--bg); color: var(--fg); min-width: 14rem; }
 button, .button { font: inherit; display: inline-block; padding: .3rem .75rem; border: 1px solid var(--accent); border-radius: 4px; background: var(--accent); color: #fff; cursor: pointer; text-decoration: none; }
