@@ -6,7 +6,7 @@
 import type http from 'node:http';
 import { z } from 'zod';
 
-export const MAX_FORM_BYTES = 16 * 1024;
+const MAX_FORM_BYTES = 16 * 1024;
 
 export class FormError extends Error {
   override readonly name = 'FormError';

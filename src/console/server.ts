@@ -33,7 +33,7 @@ export interface ConsoleOptions {
 
 export type ConsoleHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
 
-export const COOKIE_NAME = 'specter_console';
+const COOKIE_NAME = 'specter_console';
 
 /**
  * No script at all, styles only from our own stylesheet, forms only to ourselves, never framed

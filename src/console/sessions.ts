@@ -6,7 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** A session ends after this long without a request. */
-export const SESSION_IDLE_MS = 60 * 60 * 1000;
+const SESSION_IDLE_MS = 60 * 60 * 1000;
 /** …and after this long whatever happens (a cookie left in a shared browser). */
 const SESSION_MAX_MS = 12 * 60 * 60 * 1000;
 /** Sessions kept at most; the oldest goes first (a script signing in in a loop cannot grow memory). */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { REPO_ROOT } from '../support/cli.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = '/usr/bin/chromium';
 /** Screenshots the browser tests leave for a person to look at (the README names the folder). */
 export const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts', 'console');
 
