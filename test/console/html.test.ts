@@ -12,14 +12,9 @@ describe('html', () => {
 
   it('keeps nested fragments and lists as markup, once, and renders nothing for null, undefined and false', () => {
     const items = ['a<b', 'c'].map((t) => html`<li>${t}</li>`);
-    expect(
-      toText(
-        html`<ul>
-            ${items}
-          </ul>
-          ${null}${undefined}${false}${0}`,
-      ),
-    ).toBe('<ul><li>a&lt;b</li><li>c</li></ul>0');
+    // prettier-ignore
+    const out = html`<ul>${items}</ul>${null}${undefined}${false}${0}`;
+    expect(toText(out)).toBe('<ul><li>a&lt;b</li><li>c</li></ul>0');
   });
 
   it('an object that merely looks like a fragment is refused, never trusted', () => {
