@@ -56,6 +56,16 @@ suite('the console in Chromium, against `run`', () => {
     refused: makeOrder({ method: 'K' }),
   };
   const jobOf = (orderNo: string) => ws.jobs(orderNo)[0];
+  /**
+   * Clicks a form's button and waits for the POST's own answer (303) and the overview it leads to:
+   * waiting for the URL alone would return at once when the form is on the overview already.
+   */
+  const submit = async (click: () => Promise<void>): Promise<void> => {
+    const [answer] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), click()]);
+    expect(answer.status()).toBe(303);
+    await page.waitForURL(`${base}/`);
+    await page.waitForLoadState('load');
+  };
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 
   beforeAll(async () => {
@@ -114,7 +124,7 @@ suite('the console in Chromium, against `run`', () => {
     await worker.waitForLine((l) => l.event === 'console.signin_failed');
 
     await page.fill('input[name="token"]', TOKEN);
-    await Promise.all([page.waitForURL(`${base}/`), page.click('button[type="submit"]')]);
+    await submit(() => page.click('button[type="submit"]'));
     await expect(page.locator(`#order-${orders.resolve.orderNo}`).textContent()).resolves.toContain(providerRefOf(orders.resolve));
     const row = (await page.locator(`#order-${orders.cancel.orderNo}`).textContent()) ?? '';
     expect(row).toContain('1249.00 SEK');
@@ -134,7 +144,7 @@ suite('the console in Chromium, against `run`', () => {
   it('Resolve with a note: the order is gone from `vanished list` (the CLI, in a child process)', async () => {
     const row = page.locator(`#order-${orders.resolve.orderNo}`);
     await row.locator('input[name="note"]').fill('refunded by phone, ticket 4711');
-    await Promise.all([page.waitForURL(`${base}/`), row.locator('button', { hasText: 'Resolve' }).click()]);
+    await submit(() => row.locator('button', { hasText: 'Resolve' }).click());
     expect(await page.textContent('[role="status"]')).toContain(`Order ${orders.resolve.orderNo} is resolved`);
     const list = await ws.run(['vanished', 'list', '--json']);
     expectExit(list, 0);
@@ -152,7 +162,7 @@ suite('the console in Chromium, against `run`', () => {
     ]);
     expect(cancelRequestsAt(world, 'klarna', ref)).toHaveLength(0);
     await shot('confirm-cancel');
-    await Promise.all([page.waitForURL(`${base}/`), page.click('button:has-text("Cancel payment")')]);
+    await submit(() => page.click('button:has-text("Cancel payment")'));
     expect(await page.textContent('[role="status"]')).toContain(`order ${orders.cancel.orderNo} at klarna`);
     expect(cancelRequestsAt(world, 'klarna', ref)).toHaveLength(1);
     expect(world.klarna.orderState(ref)).toBe('cancelled');
@@ -163,7 +173,7 @@ suite('the console in Chromium, against `run`', () => {
   it('Retry a failed job (confirmed first): sent again with the same key, and done', async () => {
     const job = jobOf(orders.refused.orderNo)!;
     await Promise.all([page.waitForURL(`${base}/jobs/${job.id}/retry`), page.locator(`#job-${job.id} a`, { hasText: 'Retry' }).click()]);
-    await Promise.all([page.waitForURL(`${base}/`), page.click('button:has-text("Retry")')]);
+    await submit(() => page.click('button:has-text("Retry")'));
     expect(jobOf(orders.refused.orderNo)).toMatchObject({ state: 'done' });
     const sent = cancelRequestsAt(world, 'klarna', providerRefOf(orders.refused));
     expect(sent).toHaveLength(2);
@@ -174,7 +184,7 @@ suite('the console in Chromium, against `run`', () => {
     const job = jobOf(orders.captured.orderNo)!;
     const row = page.locator(`#job-${job.id}`);
     await row.locator('input[name="note"]').fill('refunded in the Klarna portal');
-    await Promise.all([page.waitForURL(`${base}/`), row.locator('button', { hasText: 'Dismiss' }).click()]);
+    await submit(() => row.locator('button', { hasText: 'Dismiss' }).click());
     expect(jobOf(orders.captured.orderNo)).toMatchObject({ state: 'dismissed', person_note: 'refunded in the Klarna portal' });
     await shot('after-actions');
   });

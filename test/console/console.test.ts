@@ -208,6 +208,23 @@ describe('what a page shows', () => {
     expect(confirm).not.toContain('<script>');
   });
 
+  it('the overview: awaiting first, then jobs by state, recent runs with two SVG charts, and health with the lease holder', async () => {
+    const f = await open();
+    f.store.sqlite
+      .prepare(
+        "INSERT OR REPLACE INTO worker_lease (name, holder, hostname, pid, acquired_at, expires_at_ms) VALUES ('sync', 'host-a:42:beef', 'host-a', 42, ?, ?)",
+      )
+      .run(new Date().toISOString(), Date.now() + 60_000);
+    const { page } = await signIn(f.base);
+    const order = ['id="vanished"', 'id="failed"', 'id="jobs"', 'id="runs"', 'id="health"'].map((marker) => page.indexOf(marker));
+    expect(order.every((at, i) => at > 0 && (i === 0 || at > order[i - 1]!))).toBe(true);
+    expect(page.match(/<svg /g)).toHaveLength(2);
+    // Two runs: the second took 2.5 s.
+    expect(page).toContain('2.5 s');
+    expect(page).toContain('host-a:42:beef');
+    expect(page).toMatch(/Last successful run<\/dt>\s*<dd>2026-11-26 11:00 UTC/);
+  });
+
   it('no page carries the console token or a configured secret', async () => {
     const f = await open();
     const { cookie, page } = await signIn(f.base);
