@@ -18,12 +18,13 @@ export async function keepConsoleUp(stage: DemoStage, line: (text: string) => vo
   const metrics = createWorkerMetrics();
   const worker = createWorker({ ...buildCycleDeps(config, store, logger), metrics });
   const token = randomBytes(18).toString('base64url');
+  const consoleHandler = createConsole({ token, secureCookie: false, deps: { config, store, logger } });
   const server = createHealthServer({
     host: '127.0.0.1',
     port: 0,
     readiness: () => worker.readiness(),
     metrics: () => metrics.render(),
-    console: createConsole({ token, secureCookie: false, deps: { config, store, logger } }),
+    console: consoleHandler.handle,
   });
   const address = await server.listen();
   let stop: (signal: NodeJS.Signals) => void = () => undefined;
@@ -44,5 +45,6 @@ export async function keepConsoleUp(stage: DemoStage, line: (text: string) => vo
     process.removeListener('SIGTERM', stop);
     await worker.stop(config.sync.shutdownGraceMs);
     await server.close();
+    await consoleHandler.idle();
   }
 }

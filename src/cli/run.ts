@@ -6,7 +6,7 @@
  * winston would lose the lines it has not written yet.
  */
 import { ConfigError } from '../config/errors.js';
-import { createConsole } from '../console/server.js';
+import { createConsole, type ConsoleHandler } from '../console/server.js';
 import { createWorkerMetrics } from '../observability/metrics.js';
 import { createHealthServer, type HealthServer } from '../worker/http.js';
 import { buildCycleDeps } from '../worker/deps.js';
@@ -35,8 +35,9 @@ export async function runCommand(): Promise<ExitCode> {
   const worker = createWorker({ ...buildCycleDeps(config, store, logger), metrics });
 
   let server: HealthServer | null = null;
+  let consoleHandler: ConsoleHandler | undefined;
   if (config.http.port !== 0) {
-    const consoleHandler =
+    consoleHandler =
       config.console.token === null
         ? undefined
         : createConsole({ token: config.console.token, secureCookie: config.console.secureCookie, deps: { config, store, logger } });
@@ -45,7 +46,7 @@ export async function runCommand(): Promise<ExitCode> {
       port: config.http.port,
       readiness: () => worker.readiness(),
       metrics: () => metrics.render(),
-      console: consoleHandler,
+      console: consoleHandler?.handle,
     });
     try {
       const address = await server.listen();
@@ -99,6 +100,8 @@ export async function runCommand(): Promise<ExitCode> {
   logger.event('worker.stopping', `${signal} received: no new cycle starts; waiting up to ${graceMs} ms for the cycle in flight`, { signal, graceMs });
   const stopped = await worker.stop(graceMs);
   await server?.close();
+  // A person's action still in flight (its provider answering) records its answer before the store closes.
+  await consoleHandler?.idle();
 
   if (!stopped.cycleFinished) {
     // The grace ran out. The store stays open for the cycle still running (closing it under the

@@ -31,7 +31,14 @@ export interface ConsoleOptions {
   now?: () => Date;
 }
 
-export type ConsoleHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
+export interface ConsoleHandler {
+  handle: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
+  /**
+   * Resolves once no request is being answered: `run` awaits it before closing the store, since an
+   * action (a send to a provider) goes on after its connection is closed and must record its answer.
+   */
+  idle: () => Promise<void>;
+}
 
 const COOKIE_NAME = 'specter_console';
 
@@ -233,7 +240,10 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
     send(res, 405, messagePage('Method not allowed', 'Only GET and POST are used here.', viewerOf(session)), { allow: 'GET, POST' });
   }
 
-  return async (req, res) => {
+  let inFlight = 0;
+  const idleWaiters: Array<() => void> = [];
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    inFlight += 1;
     try {
       await route(req, res);
     } catch (error) {
@@ -245,6 +255,13 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
       logger.event('console.request_failed', `console ${req.method ?? '?'} ${(req.url ?? '').split('?')[0] ?? ''} failed: ${reason}`, { reason, error });
       if (!res.headersSent) send(res, 500, messagePage('Something went wrong', 'The request failed; the log has the details (console.request_failed).', null));
       else res.destroy();
+    } finally {
+      inFlight -= 1;
+      if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
     }
+  };
+  return {
+    handle,
+    idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve))),
   };
 }

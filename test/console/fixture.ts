@@ -67,7 +67,7 @@ export async function startConsole(
     port: 0,
     readiness: () => ({ ready: true, reason: 'test', lastSuccessAt: null }),
     metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }),
-    console: handler,
+    console: handler.handle,
   });
   const address = await server.listen();
   const lines = () =>
