@@ -53,7 +53,7 @@ function jobAdvice(job: CancellationJob): string {
 function noteForm(action: string, button: string, viewer: Viewer): SafeHtml {
   return html`<form method="post" action="${action}" class="inline">
     ${csrfField(viewer)}
-    <input name="note" required maxlength="1000" placeholder="note: what was done, or why" aria-label="note" />
+    <input name="note" required maxlength="1000" placeholder="note: what was done" aria-label="note" />
     <button type="submit">${button}</button>
   </form>`;
 }
@@ -79,13 +79,13 @@ function vanishedSection(list: readonly VanishedOrder[], viewer: Viewer): SafeHt
         (v) =>
           html`<tr id="order-${v.orderNo}">
             <td>${v.orderNo}</td>
-            <td>${v.orderDate}</td>
+            <td class="nowrap" title="${v.orderDate}">${v.orderDate.slice(0, 10)}</td>
             <td>${v.provider ?? '—'}</td>
             <td><code>${v.providerRef ?? v.payTypeReference ?? '—'}</code></td>
             <td>${money(v.amount, v.currency)}</td>
             <td>${v.paymentState ?? 'not asked'}${v.reservedAmount ? html`<br /><small>${money(v.reservedAmount, v.currency)} reserved</small>` : null}</td>
             <td class="nowrap">${when(v.expiresAt)}</td>
-            <td>${vanishedAdvice(v)}${v.note ? html`<br /><small>${v.note}</small>` : null}</td>
+            <td class="advice">${vanishedAdvice(v)}${v.note ? html`<br /><small>${v.note}</small>` : null}</td>
             <td class="actions">
               ${v.provider ? html`<a class="button danger" href="/vanished/${v.orderNo}/cancel">Cancel payment</a>` : null}
               ${noteForm(`/vanished/${v.orderNo}/resolve`, 'Resolve', viewer)}
@@ -123,7 +123,7 @@ function failedSection(jobs: readonly CancellationJob[], viewer: Viewer): SafeHt
             <td>
               ${j.failureReason ?? '—'}${j.lastErrorCode ? html`<br /><small><code>${j.lastErrorCode}</code> ${(j.lastErrorMessage ?? '').slice(0, 200)}</small>` : null}
             </td>
-            <td>${jobAdvice(j)}</td>
+            <td class="advice">${jobAdvice(j)}</td>
             <td class="actions">
               <a class="button" href="/jobs/${j.id}/retry">Retry</a>
               ${noteForm(`/jobs/${j.id}/dismiss`, 'Dismiss', viewer)}
@@ -235,7 +235,7 @@ function runsSection(model: Overview): SafeHtml {
                   <td>${r.cancelled}</td>
                   <td>${r.vanished}</td>
                   <td>${r.jobs_created}</td>
-                  <td>${durationSeconds(r.started_at, r.finished_at).toFixed(1)} s</td>
+                  <td>${formatDuration(durationSeconds(r.started_at, r.finished_at))}</td>
                 </tr>`,
             )}
           </tbody>

@@ -16,9 +16,12 @@ th { font-weight: 600; color: var(--muted); font-size: .85rem; }
 table.counts { width: auto; }
 code { font: 12px/1.3 ui-monospace, Menlo, Consolas, monospace; word-break: break-all; }
 small { color: var(--muted); }
-.actions, .nowrap { white-space: nowrap; }
-form.inline { display: inline-flex; gap: .3rem; margin: .2rem 0; }
-input { font: inherit; padding: .3rem .45rem; border: 1px solid var(--line); border-radius: 4px; background: var(--bg); color: var(--fg); min-width: 14rem; }
+.nowrap { white-space: nowrap; }
+td.advice { min-width: 16rem; }
+td.actions { min-width: 17rem; }
+td.actions > .button { margin-bottom: .3rem; }
+form.inline { display: flex; flex-wrap: wrap; gap: .3rem; margin: .2rem 0; }
+input { font: inherit; padding: .3rem .45rem; border: 1px solid var(--line); border-radius: 4px; background: var(--bg); color: var(--fg); min-width: 10rem; flex: 1; }
 button, .button { font: inherit; display: inline-block; padding: .3rem .75rem; border: 1px solid var(--accent); border-radius: 4px; background: var(--accent); color: #fff; cursor: pointer; text-decoration: none; }
 .button.danger, button.danger { background: var(--bad); border-color: var(--bad); }
 button.link { background: none; border: none; color: var(--accent); padding: 0; }

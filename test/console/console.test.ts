@@ -219,8 +219,9 @@ describe('what a page shows', () => {
     const order = ['id="vanished"', 'id="failed"', 'id="jobs"', 'id="runs"', 'id="health"'].map((marker) => page.indexOf(marker));
     expect(order.every((at, i) => at > 0 && (i === 0 || at > order[i - 1]!))).toBe(true);
     expect(page.match(/<svg /g)).toHaveLength(2);
-    // Two runs: the second took 2.5 s.
-    expect(page).toContain('2.5 s');
+    // Two runs: the first took 1 s, the second 2.5 s.
+    expect(page).toMatch(/<td>1\.0 s<\/td>/);
+    expect(page).toMatch(/<td>2\.5 s<\/td>/);
     expect(page).toContain('host-a:42:beef');
     expect(page).toMatch(/Last successful run<\/dt>\s*<dd>2026-11-26 11:00 UTC/);
   });
