@@ -2,7 +2,7 @@
  * What every command needs, built the same way each time: the validated configuration, the
  * logger (to stdout, or to stderr when stdout carries a --json document), and the store.
  */
-import { loadConfig } from '../config/load.js';
+import { loadConfig, loadQueryConfig, type QueryConfig } from '../config/load.js';
 import { type ConfigError } from '../config/errors.js';
 import type { AppConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -33,7 +33,17 @@ export function loggerFor(config: Pick<AppConfig, 'log' | 'secrets'>, options: O
 }
 
 export async function openContext(options: OutputOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<CommandContext> {
-  const config = loadConfig({ env: options.env ?? process.env });
+  return openWith(loadConfig({ env: options.env ?? process.env }), options);
+}
+
+/** A query command's context: only the database settings are needed (config/load.ts loadQueryConfig). */
+export type QueryContext = Omit<CommandContext, 'config'> & { config: QueryConfig };
+
+export async function openQueryContext(options: OutputOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<QueryContext> {
+  return openWith(loadQueryConfig({ env: options.env ?? process.env }), options);
+}
+
+async function openWith<C extends QueryConfig>(config: C, options: OutputOptions): Promise<Omit<CommandContext, 'config'> & { config: C }> {
   const logger = loggerFor(config, options);
   let store: Store;
   try {

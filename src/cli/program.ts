@@ -107,7 +107,8 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
   program
     .command('demo')
     .description('run the real worker against the built-in sandbox on 127.0.0.1 and tell what happens; needs no configuration')
-    .action(async () => done(await (await import('./demo.js')).demoCommand()));
+    .option('--console', 'afterwards, keep the sandbox, the worker and the operator console running until Ctrl-C (prints the URL and a token)')
+    .action(async (opts: { console?: boolean }) => done(await (await import('./demo.js')).demoCommand(opts)));
 
   try {
     await program.parseAsync([...argv]);

@@ -47,6 +47,12 @@ export function httpUrl(trailingSlash: boolean) {
   );
 }
 
+/** `true` or `false`, as written. */
+export const booleanText = oneOf('true', 'false').transform((value) => value === 'true');
+
+/** The console's sign-in token: long enough that guessing it through a rate-limited form is hopeless. */
+export const consoleToken = z.string().refine((raw) => raw.trim().length >= 16, 'is shorter than 16 characters (use e.g. `openssl rand -hex 32`)');
+
 export const cronExpression = z.string().refine((raw) => isValidCron(raw), 'is not a valid cron expression (e.g. "*/5 * * * *")');
 
 // ---------------------------------------------------------------------------------------------
