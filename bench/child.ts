@@ -20,6 +20,7 @@ import { createProviderRegistry } from '../src/providers/registry.js';
 import { compileRoutingRules } from '../src/routing/route.js';
 import { createSpecterClient } from '../src/specter/client.js';
 import { decodeSpecterBody, parseSpecterDocument } from '../src/specter/xml.js';
+import SqliteDatabase from 'better-sqlite3';
 import { sql, type RawBuilder } from 'kysely';
 import { openStore, type Store } from '../src/store/database.js';
 import { makeLeaseHolder } from '../src/store/lease.js';
@@ -27,14 +28,16 @@ import { hasSuccessfulRun } from '../src/store/runs.js';
 import { ensureJob } from '../src/store/jobWrites.js';
 import { loadSnapshotIndex } from '../src/store/snapshots.js';
 import { runCycle, type CycleDeps, type CycleReport } from '../src/worker/cycle.js';
-import { FloorTable, makeRawFetcher, runFloor } from './floor.js';
+import { FloorTable, makeRawFetcher, runFloor, type FloorTimes } from './floor.js';
 import type {
   ChildMessage,
   DispatchJob,
   DispatchResult,
+  FloorSample,
   ParentMessage,
   PostgresJob,
   PostgresResult,
+  Sample,
   SizeJob,
   SizeResult,
   SnapshotWriteProof,
@@ -130,14 +133,47 @@ async function openBenchStore(dbPath: string): Promise<Store> {
   return openStore(dbPath, { migrationsDir: MIGRATIONS_DIR });
 }
 
-async function timedCycle(deps: CycleDeps): Promise<{ ms: number; report: Extract<CycleReport, { counts: unknown }> }> {
+/** Resets the kernel's peak-RSS mark (Linux ≥ 4.0), so VmHWM is the next run's own peak. */
+function resetPeak(): boolean {
+  try {
+    fs.writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function peakKb(canReset: boolean): number {
+  if (canReset) {
+    const m = /^VmHWM:\s+([0-9]+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]);
+  }
+  return process.resourceUsage().maxRSS;
+}
+
+async function measured<T>(run: () => Promise<T>): Promise<{ sample: Sample; value: T }> {
+  settle();
+  const canReset = resetPeak();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const report = await runCycle(deps, { dispatch: false });
+  const value = await run();
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { sample: { ms, cpuMs: (cpu.user + cpu.system) / 1000, peakKb: peakKb(canReset) }, value };
+}
+
+async function timedCycle(deps: CycleDeps): Promise<{ sample: Sample; report: Extract<CycleReport, { counts: unknown }> }> {
+  const { sample, value: report } = await measured(() => runCycle(deps, { dispatch: false }));
   if (report.outcome !== 'succeeded' && report.outcome !== 'baseline') {
     throw new Error(`cycle ${report.outcome}: ${'reason' in report ? report.reason : ''}`);
   }
-  return { ms, report };
+  return { sample, report };
+}
+
+async function timedFloor(run: () => Promise<FloorTimes>, size: number): Promise<FloorSample> {
+  const { sample, value } = await measured(run);
+  if (value.rows !== size || value.indexed < size) throw new Error(`floor parsed ${value.rows} orders, indexed ${value.indexed}; expected ${size}`);
+  return { ...sample, fetchMs: value.fetchMs, parseMs: value.parseMs, indexMs: value.indexMs, writeMs: value.writeMs };
 }
 
 async function measureSize(job: SizeJob): Promise<SizeResult> {
@@ -155,6 +191,7 @@ async function measureSize(job: SizeJob): Promise<SizeResult> {
       logger: silentLogger(),
       holder: makeLeaseHolder(),
     };
+    const peakMode: SizeResult['peakMode'] = resetPeak() ? 'VmHWM' : 'maxRSS';
 
     // The baseline: the first cycle records every order.
     const baseline = await timedCycle(deps);
@@ -163,58 +200,54 @@ async function measureSize(job: SizeJob): Promise<SizeResult> {
     }
     await timedCycle(deps); // warm-up: JIT, the sandbox's page cache
 
-    const steadyMs: number[] = [];
+    // The floor, over the very same pages, interleaved with the cycles it divides (one run, one load).
+    const window = windowFor(new Date(), config.sync.lookbackDays);
+    const fetchPage = makeRawFetcher(config.specter);
+    const table = new FloorTable(path.join(tmp, 'floor.db'), fs.readFileSync(path.join(MIGRATIONS_DIR, '0001_initial.sql'), 'utf8'));
+    // The floor reads the snapshot index over its own raw connection to the same file (the store's
+    // is Kysely's, behind the async interface).
+    const indexReader = new SqliteDatabase(config.sync.dbPath, { readonly: true });
+    const bodies: Buffer[] = [];
+    // Fills the floor's table (the 1 % floor's upserts then update existing rows, as the cycle's do).
+    const baselineFloor = await timedFloor(
+      () => runFloor(fetchPage, window, { sqlite: indexReader, write: { table, orderNos: 'all' }, keepBodies: bodies }),
+      job.size,
+    );
+    await timedFloor(() => runFloor(fetchPage, window, { sqlite: indexReader }), job.size); // warm-up
+
+    const steady: Sample[] = [];
+    const steadyFloor: FloorSample[] = [];
     const steadyProof: SnapshotWriteProof[] = [];
     for (let rep = 0; rep < job.reps; rep += 1) {
-      settle();
       const before = await mark(store);
-      const { ms, report } = await timedCycle(deps);
+      const { sample, report } = await timedCycle(deps);
       steadyProof.push(await proofSince(store, before));
       if (report.counts.changed !== 0 || report.counts.newOrders !== 0 || report.counts.unchanged !== job.size) {
         throw new Error(`steady-state cycle saw changes: ${JSON.stringify(report.counts)}`);
       }
-      steadyMs.push(ms);
+      steady.push(sample);
+      steadyFloor.push(await timedFloor(() => runFloor(fetchPage, window, { sqlite: indexReader }), job.size));
     }
 
-    const cancelMs: number[] = [];
+    const cancel: Sample[] = [];
+    const cancelFloor: FloorSample[] = [];
     const cancelProof: SizeResult['cancelProof'] = [];
     const perRep = Math.max(1, Math.round(job.size / 100));
     for (let rep = 0; rep < job.reps; rep += 1) {
       const orderNos = await requestCancel(rep, perRep);
-      settle();
       const before = await mark(store);
-      const { ms, report } = await timedCycle(deps);
+      const { sample, report } = await timedCycle(deps);
       const proof = await proofSince(store, before);
       if (report.counts.changed !== orderNos.length || report.counts.cancelled !== orderNos.length) {
         throw new Error(`1 % cycle: ${orderNos.length} cancelled in Specter, report ${JSON.stringify(report.counts)}`);
       }
       cancelProof.push({ ...proof, cancelled: orderNos.length, cancelledInReport: report.counts.cancelled, jobsCreated: report.counts.jobsCreated });
-      cancelMs.push(ms);
+      cancel.push(sample);
+      const changed = new Set(orderNos);
+      cancelFloor.push(await timedFloor(() => runFloor(fetchPage, window, { sqlite: indexReader, write: { table, orderNos: changed } }), job.size));
     }
-    const peakRssCycleKb = process.resourceUsage().maxRSS;
-    const heapUsedAfterCycleMb = process.memoryUsage().heapUsed / 1048576;
-
-    // The floor, over the very same pages.
-    const window = windowFor(new Date(), config.sync.lookbackDays);
-    const fetchPage = makeRawFetcher(config.specter);
-    const table = new FloorTable(path.join(tmp, 'floor.db'), fs.readFileSync(path.join(MIGRATIONS_DIR, '0001_initial.sql'), 'utf8'));
-    const warm = await runFloor(fetchPage, window, table); // fills the table: the timed runs upsert over it
-    if (warm.rows !== job.size) throw new Error(`floor parsed ${warm.rows} orders, expected ${job.size}`);
-    const floorMs: number[] = [];
-    const floorFetchMs: number[] = [];
-    const floorParseMs: number[] = [];
-    const floorWriteMs: number[] = [];
-    for (let rep = 0; rep < job.reps; rep += 1) {
-      settle();
-      const t = await runFloor(fetchPage, window, table);
-      floorMs.push(t.totalMs);
-      floorFetchMs.push(t.fetchMs);
-      floorParseMs.push(t.parseMs);
-      floorWriteMs.push(t.writeMs);
-    }
-    const bodies: Buffer[] = [];
-    await runFloor(fetchPage, window, table, bodies);
     table.close();
+    indexReader.close();
 
     // Where a steady-state cycle's time goes: its steps, called one by one.
     const phases: Record<string, number[]> = { listing: [], productParse: [], track: [], loadSnapshots: [], diff: [] };
@@ -249,19 +282,17 @@ async function measureSize(job: SizeJob): Promise<SizeResult> {
       reps: job.reps,
       pages: bodies.length,
       bytes: bodies.reduce((sum, b) => sum + b.length, 0),
-      baselineMs: baseline.ms,
-      steadyMs,
+      peakMode,
+      baseline: baseline.sample,
+      baselineFloor,
+      steady,
       steadyProof,
-      cancelMs,
+      steadyFloor,
+      cancel,
       cancelProof,
-      floorMs,
-      floorFetchMs,
-      floorParseMs,
-      floorWriteMs,
+      cancelFloor,
       phases,
-      peakRssCycleKb,
       peakRssEndKb: process.resourceUsage().maxRSS,
-      heapUsedAfterCycleMb,
     };
     await store.close();
     return result;
@@ -357,14 +388,14 @@ async function measurePostgres(job: PostgresJob): Promise<PostgresResult> {
     if (baseline.report.outcome !== 'baseline' || baseline.report.counts.listed !== job.size)
       throw new Error(`PostgreSQL baseline listed ${baseline.report.counts.listed}`);
     await timedCycle(deps); // warm-up
-    const steadyMs: number[] = [];
+    const steady: Sample[] = [];
     for (let rep = 0; rep < job.reps; rep += 1) {
       settle();
-      const { ms, report } = await timedCycle(deps);
+      const { sample, report } = await timedCycle(deps);
       if (report.counts.unchanged !== job.size) throw new Error(`PostgreSQL steady-state cycle saw changes: ${JSON.stringify(report.counts)}`);
-      steadyMs.push(ms);
+      steady.push(sample);
     }
-    return { kind: 'postgres', size: job.size, reps: job.reps, baselineMs: baseline.ms, steadyMs, peakRssKb: process.resourceUsage().maxRSS };
+    return { kind: 'postgres', size: job.size, reps: job.reps, baseline: baseline.sample, steady };
   } finally {
     await store.close();
   }

@@ -53,27 +53,45 @@ export interface SnapshotWriteProof {
   jobsAdded: number;
 }
 
+/** One timed run in the measuring child. */
+export interface Sample {
+  ms: number;
+  /** process.cpuUsage() user + system over the run (the child's own CPU; the sandbox is the parent's). */
+  cpuMs: number;
+  /** Peak RSS during the run (KB): VmHWM after resetting it (/proc/self/clear_refs), or maxRSS where that cannot be reset. */
+  peakKb: number;
+}
+
+export interface FloorSample extends Sample {
+  fetchMs: number;
+  parseMs: number;
+  indexMs: number;
+  writeMs: number;
+}
+
 export interface SizeResult {
   kind: 'size';
   size: number;
   reps: number;
   pages: number;
   bytes: number;
-  baselineMs: number;
-  steadyMs: number[];
+  /** How peakKb was measured: 'VmHWM' (reset before each run) or 'maxRSS' (the process's peak so far). */
+  peakMode: 'VmHWM' | 'maxRSS';
+  baseline: Sample;
+  /** Fetch + parse + write every row: the floor of the baseline, for reference. */
+  baselineFloor: FloorSample;
+  steady: Sample[];
   steadyProof: SnapshotWriteProof[];
-  cancelMs: number[];
+  /** Interleaved with `steady`: fetch + parse + read the index, no writes. */
+  steadyFloor: FloorSample[];
+  cancel: Sample[];
   cancelProof: Array<SnapshotWriteProof & { cancelled: number; cancelledInReport: number; jobsCreated: number }>;
-  floorMs: number[];
-  floorFetchMs: number[];
-  floorParseMs: number[];
-  floorWriteMs: number[];
+  /** Interleaved with `cancel`: the steady floor + writing only the cancelled orders' rows. */
+  cancelFloor: FloorSample[];
   /** The cycle's steps called one by one with the product functions (medians of `reps`). */
   phases: Record<string, number[]>;
-  /** process.resourceUsage().maxRSS (KB) after the cycles (baseline, steady, 1 %), and at the end. */
-  peakRssCycleKb: number;
+  /** process.resourceUsage().maxRSS (KB) at the end: the baseline's peak is in it. */
   peakRssEndKb: number;
-  heapUsedAfterCycleMb: number;
 }
 
 export interface DispatchResult {
@@ -90,10 +108,8 @@ export interface PostgresResult {
   kind: 'postgres';
   size: number;
   reps: number;
-  baselineMs: number;
-  steadyMs: number[];
-  /** process.resourceUsage().maxRSS (KB) after the cycles. */
-  peakRssKb: number;
+  baseline: Sample;
+  steady: Sample[];
 }
 
 export type ChildMessage = CancelRequestMessage | { type: 'result'; result: SizeResult | DispatchResult | PostgresResult } | { type: 'error'; message: string };

@@ -2,28 +2,12 @@
  * What every command needs, built the same way each time: the validated configuration, the
  * logger (to stdout, or to stderr when stdout carries a --json document), and the store.
  */
-import { loadConfig } from '../config/load.js';
+import { loadConfig, loadQueryConfig, type QueryConfig } from '../config/load.js';
 import { type ConfigError } from '../config/errors.js';
 import type { AppConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { openStore, storeTarget, type Store } from '../store/database.js';
-
-/** Exit codes (docs/interface.md, "Exit codes"): a contract with operators' scripts. */
-export const EXIT = {
-  ok: 0,
-  /** The run failed: Specter unreachable or refused, database error, … */
-  failed: 1,
-  /** Usage or configuration error. */
-  usage: 2,
-  /** `once` succeeded, but something awaits a person. */
-  needsPerson: 3,
-} as const;
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
-
-/** A wrong argument: exit 2 with this message. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+import { EXIT, type ExitCode } from './exit.js';
 
 export interface OutputOptions {
   /** stdout carries one JSON document; log lines go to stderr. */
@@ -49,7 +33,17 @@ export function loggerFor(config: Pick<AppConfig, 'log' | 'secrets'>, options: O
 }
 
 export async function openContext(options: OutputOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<CommandContext> {
-  const config = loadConfig({ env: options.env ?? process.env });
+  return openWith(loadConfig({ env: options.env ?? process.env }), options);
+}
+
+/** A query command's context: only the database settings are needed (config/load.ts loadQueryConfig). */
+export type QueryContext = Omit<CommandContext, 'config'> & { config: QueryConfig };
+
+export async function openQueryContext(options: OutputOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<QueryContext> {
+  return openWith(loadQueryConfig({ env: options.env ?? process.env }), options);
+}
+
+async function openWith<C extends QueryConfig>(config: C, options: OutputOptions): Promise<Omit<CommandContext, 'config'> & { config: C }> {
   const logger = loggerFor(config, options);
   let store: Store;
   try {

@@ -7,9 +7,10 @@ import { demoOrders } from '../demo/cast.js';
 import { createNarrator } from '../demo/narrate.js';
 import { DemoStoryError, startStage, type DemoStage } from '../demo/stage.js';
 import { tellOpening, tellStory } from '../demo/story.js';
-import { EXIT, type ExitCode } from './context.js';
+import { EXIT, type ExitCode } from './exit.js';
+import { keepConsoleUp } from './demoConsole.js';
 
-export async function demoCommand(): Promise<ExitCode> {
+export async function demoCommand(options: { console?: boolean } = {}): Promise<ExitCode> {
   const startedMs = Date.now();
   const out = process.stdout;
   const n = createNarrator(out);
@@ -28,6 +29,7 @@ export async function demoCommand(): Promise<ExitCode> {
     stage.world.specter.add(...orders);
     tellOpening(n, stage, mix);
     await tellStory(n, stage, cast);
+    if (options.console) await keepConsoleUp(stage, (text) => n.line(text));
   } catch (error) {
     code = EXIT.failed;
     const what = error instanceof DemoStoryError ? 'the demo went off script' : 'the demo failed';

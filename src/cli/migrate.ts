@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import { CopyRefused, copySqliteToPostgres } from '../store/copy.js';
 import { openStore, storeTarget } from '../store/database.js';
-import { EXIT, loggerFor, UsageError, type ExitCode } from './context.js';
+import { loggerFor } from './context.js';
+import { EXIT, UsageError, type ExitCode } from './exit.js';
 
 export async function migrateCommand(options: { fromSqlite?: string } = {}): Promise<ExitCode> {
   const config = loadConfig({ env: process.env });

@@ -2,7 +2,8 @@
 import { buildCycleDeps } from '../worker/deps.js';
 import { needsPerson, runCycle, type CycleReport } from '../worker/cycle.js';
 import { describeAction } from './describe.js';
-import { EXIT, openContext, type ExitCode } from './context.js';
+import { openContext } from './context.js';
+import { EXIT, type ExitCode } from './exit.js';
 import { formatTable, printJson } from '../format.js';
 
 export interface OnceOptions {

@@ -5,11 +5,14 @@
  * The process then ends by itself: nothing here calls process.exit() on the normal path, since
  * winston would lose the lines it has not written yet.
  */
+import { ConfigError } from '../config/errors.js';
+import { createConsole, type ConsoleHandler } from '../console/server.js';
 import { createWorkerMetrics } from '../observability/metrics.js';
 import { createHealthServer, type HealthServer } from '../worker/http.js';
 import { buildCycleDeps } from '../worker/deps.js';
 import { createWorker } from '../worker/runner.js';
-import { EXIT, openContext, type ExitCode } from './context.js';
+import { openContext } from './context.js';
+import { EXIT, type ExitCode } from './exit.js';
 
 /** 128 + the signal number: what a shell reports for a process ended by that signal. */
 const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: 130, SIGTERM: 143 };
@@ -17,6 +20,15 @@ const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: 130, SIGTERM
 export async function runCommand(): Promise<ExitCode> {
   const ctx = await openContext();
   const { config, logger, store } = ctx;
+  if (config.console.token !== null && config.http.port === 0) {
+    await ctx.close();
+    // The console is served on the HTTP port: a token with no port would be a console nobody can reach.
+    throw new ConfigError(
+      'HTTP_PORT',
+      'is 0 (HTTP off), but CONSOLE_TOKEN is set: the console is served on HTTP_PORT; set a port or unset CONSOLE_TOKEN',
+      'environment variables HTTP_PORT and CONSOLE_TOKEN',
+    );
+  }
   // 25 s by default: a margin inside the 30 s that Kubernetes (terminationGracePeriodSeconds) and
   // `docker stop --time 30` / compose `stop_grace_period: 30s` give before SIGKILL.
   const graceMs = config.sync.shutdownGraceMs;
@@ -24,14 +36,26 @@ export async function runCommand(): Promise<ExitCode> {
   const worker = createWorker({ ...buildCycleDeps(config, store, logger), metrics });
 
   let server: HealthServer | null = null;
+  let consoleHandler: ConsoleHandler | undefined;
   if (config.http.port !== 0) {
-    server = createHealthServer({ host: config.http.host, port: config.http.port, readiness: () => worker.readiness(), metrics: () => metrics.render() });
+    consoleHandler =
+      config.console.token === null
+        ? undefined
+        : createConsole({ token: config.console.token, secureCookie: config.console.secureCookie, deps: { config, store, logger } });
+    server = createHealthServer({
+      host: config.http.host,
+      port: config.http.port,
+      readiness: () => worker.readiness(),
+      metrics: () => metrics.render(),
+      console: consoleHandler?.handle,
+    });
     try {
       const address = await server.listen();
-      logger.event('http.listening', `health and metrics on http://${address.address}:${address.port} (/healthz, /readyz, /metrics)`, {
-        address: address.address,
-        port: address.port,
-      });
+      logger.event(
+        'http.listening',
+        `health and metrics on http://${address.address}:${address.port} (/healthz, /readyz, /metrics)${consoleHandler ? `; the operator console at http://${address.address}:${address.port}/` : ''}`,
+        { address: address.address, port: address.port, console: consoleHandler !== undefined },
+      );
     } catch (error) {
       // EADDRINUSE and the like: a worker nobody can probe would be restarted by its
       // orchestrator in a loop anyway; better to fail now and say why.
@@ -77,6 +101,8 @@ export async function runCommand(): Promise<ExitCode> {
   logger.event('worker.stopping', `${signal} received: no new cycle starts; waiting up to ${graceMs} ms for the cycle in flight`, { signal, graceMs });
   const stopped = await worker.stop(graceMs);
   await server?.close();
+  // A person's action still in flight (its provider answering) records its answer before the store closes.
+  await consoleHandler?.idle();
 
   if (!stopped.cycleFinished) {
     // The grace ran out. The store stays open for the cycle still running (closing it under the

@@ -2,11 +2,12 @@
 import { JOB_STATES } from '../domain.js';
 import { configuredProviders } from '../config/types.js';
 import { buildStatusReport } from '../store/status.js';
-import { EXIT, openContext, type ExitCode } from './context.js';
+import { openQueryContext } from './context.js';
+import { EXIT, type ExitCode } from './exit.js';
 import { formatAge, formatTable, printJson } from '../format.js';
 
 export async function statusCommand(options: { json?: boolean }): Promise<ExitCode> {
-  const ctx = await openContext({ json: options.json });
+  const ctx = await openQueryContext({ json: options.json });
   try {
     const report = await buildStatusReport(ctx.store, configuredProviders(ctx.config));
     if (options.json) {

@@ -1,12 +1,14 @@
 /** `specter-sync vanished list|resolve|cancel`: vanished orders and what a person does about them. */
-import { listVanishedAwaiting, resolveVanished } from '../store/vanished.js';
-import { requestVanishedCancel } from '../store/jobWrites.js';
-import { reportSentNow, sendJobNow } from '../worker/sendNow.js';
-import { EXIT, openContext, UsageError, type ExitCode } from './context.js';
+import { cancelVanishedPayment } from '../actions/cancelVanished.js';
+import { resolveVanishedOrder } from '../actions/resolveVanished.js';
+import { listVanishedAwaiting } from '../store/vanished.js';
+import { exitWith } from './action.js';
+import { openContext, openQueryContext } from './context.js';
+import { EXIT, UsageError, type ExitCode } from './exit.js';
 import { formatTable, printJson } from '../format.js';
 
 export async function vanishedListCommand(options: { json?: boolean }): Promise<ExitCode> {
-  const ctx = await openContext({ json: options.json });
+  const ctx = await openQueryContext({ json: options.json });
   try {
     const vanished = await listVanishedAwaiting(ctx.store);
     if (options.json) {
@@ -45,72 +47,18 @@ export async function vanishedResolveCommand(orderNo: string, options: { note?: 
   assertOrderNo(orderNo);
   const ctx = await openContext();
   try {
-    const result = await resolveVanished(ctx.store, orderNo, options.note ?? null, new Date().toISOString());
-    if (result === 'resolved') {
-      ctx.logger.event('vanished.resolved', `vanished order ${orderNo} marked as dealt with`, { orderNo, note: options.note ?? null });
-      ctx.out.write(`Order ${orderNo} is resolved and no longer reported.\n`);
-      return EXIT.ok;
-    }
-    process.stderr.write(
-      result === 'not_found' ? `specter-sync: no tracked order ${orderNo}\n` : `specter-sync: order ${orderNo} is not a vanished order awaiting a person\n`,
-    );
-    return EXIT.failed;
+    return exitWith(ctx.out, await resolveVanishedOrder(ctx, orderNo, options.note ?? null));
   } finally {
     await ctx.close();
   }
 }
 
-/**
- * A person confirms: queue the cancellation (one job, one idempotency key, whatever happens) and
- * send it now, so the person sees the provider's answer — under the lease, like any cycle, and
- * only this job (worker/sendNow.ts).
- */
+/** A person confirms: the payment is cancelled now (src/actions/cancelVanished.ts). */
 export async function vanishedCancelCommand(orderNo: string): Promise<ExitCode> {
   assertOrderNo(orderNo);
   const ctx = await openContext();
   try {
-    const result = await requestVanishedCancel(ctx.store, orderNo, new Date().toISOString());
-    switch (result.kind) {
-      case 'not_found':
-        process.stderr.write(`specter-sync: no tracked order ${orderNo}\n`);
-        return EXIT.failed;
-      case 'not_awaiting':
-        process.stderr.write(`specter-sync: order ${orderNo} is not a vanished order awaiting a person\n`);
-        return EXIT.failed;
-      case 'no_provider':
-        process.stderr.write(`specter-sync: order ${orderNo} has no provider to cancel at: ${result.reason}\n`);
-        return EXIT.failed;
-      case 'already_queued':
-        ctx.out.write(`Order ${orderNo} already has a cancellation job; nothing new was queued.\n`);
-        return EXIT.ok;
-      case 'queued':
-        break;
-    }
-    const { job } = result;
-    ctx.logger.event('vanished.cancel_requested', `a person confirmed the cancellation of vanished order ${orderNo}; job ${job.id} queued`, {
-      orderNo,
-      provider: job.provider,
-      providerRef: job.providerRef,
-      amount: job.amount,
-      currency: job.currency,
-      jobId: job.id,
-    });
-    // Sending is the lease holder's work (one writer): if a worker holds it right now, the job is
-    // committed and that worker sends it within its current or next cycle.
-    const sent = await sendJobNow(ctx, job);
-    switch (sent.kind) {
-      case 'provider_not_configured':
-        ctx.out.write(`Job ${job.id} is queued; ${job.provider} is not configured, so it will be sent once it is.\n`);
-        return EXIT.ok;
-      case 'lease_busy':
-        ctx.out.write(`Job ${job.id} is queued; a running specter-sync holds the database lease and will send it.\n`);
-        return EXIT.ok;
-      case 'lease_lost':
-        ctx.out.write(`Job ${job.id} is queued; another specter-sync took over the database lease before it was sent, and will send it.\n`);
-        return EXIT.ok;
-      case 'dispatched':
-        return reportSentNow(ctx.out, `Job ${job.id} for order ${orderNo} at ${job.provider}`, sent.action);
-    }
+    return exitWith(ctx.out, await cancelVanishedPayment(ctx, orderNo));
   } finally {
     await ctx.close();
   }

@@ -30,6 +30,28 @@ export function loadTable<T extends Group>(table: T, options: SourceOptions): Lo
   return { config, sourceOf: (s) => ctx.seen.get(s) ?? null, secrets: [...new Set(ctx.secrets)] };
 }
 
+/**
+ * Only the top-level groups `keys` of the table are read (the files are still checked against the
+ * whole table): a command that needs only the database must not fail on Specter's settings.
+ */
+export function loadTablePart<T extends Group, K extends keyof ConfigOf<T> & string>(
+  table: T,
+  keys: readonly K[],
+  options: SourceOptions,
+): { config: Pick<ConfigOf<T>, K>; secrets: string[] } {
+  const ctx: Context = { ...openSources(table, options), seen: new Map(), secrets: [] };
+  const children = new Map<string, TableNode>(Object.entries(table));
+  const config = Object.fromEntries(
+    keys.map((key) => {
+      const child = children.get(key);
+      if (child === undefined) throw new Error(`the settings table has no group "${key}"`);
+      return [key, readNode(child, key, ctx)];
+    }),
+  );
+  // The one cast, as in loadTable: readNode builds what ConfigOf describes, key by key.
+  return { config: config as Pick<ConfigOf<T>, K>, secrets: [...new Set(ctx.secrets)] };
+}
+
 interface Context extends Sources {
   /** The source of every scalar read so far. */
   seen: Map<ScalarSetting, string>;

@@ -8,7 +8,7 @@
  * environment variables.
  */
 import { fileURLToPath } from 'node:url';
-import { BUILT_IN_DEFAULT, describeFileTable, describeTable, loadTable, type Loaded, type SettingDescription } from './engine.js';
+import { BUILT_IN_DEFAULT, describeFileTable, describeTable, loadTable, loadTablePart, type Loaded, type SettingDescription } from './engine.js';
 import { ConfigError } from './errors.js';
 import { SETTINGS, WALLEY_PRODUCTION_HOST, WALLEY_PRODUCTION_SCOPE } from './settings.js';
 import type { ScalarSetting } from './table.js';
@@ -36,6 +36,18 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; configDir?: strin
   return { ...config, secrets: withDerivedForms(loaded.secrets, config) };
 }
 
+/** What the query commands (`status`, `vanished list`, `jobs list`) need: the database, the log, and which providers are on. */
+export type QueryConfig = Pick<AppConfig, 'sync' | 'providers' | 'log' | 'secrets'>;
+
+/**
+ * The settings of the query commands only: they read the database and nothing else, so they work
+ * where only the database settings are set (no Specter or provider credentials — a support shell).
+ */
+export function loadQueryConfig(options: { env?: NodeJS.ProcessEnv; configDir?: string } = {}): QueryConfig {
+  const { config, secrets } = loadTablePart(SETTINGS, ['sync', 'providers', 'log'], { ...options, defaultConfigDir: packageConfigDir() });
+  return { ...config, secrets: withDerivedForms(secrets, config) };
+}
+
 function checkOrder(loaded: Loaded<typeof SETTINGS>, min: ScalarSetting, low: number, max: ScalarSetting, high: number): void {
   if (low > high) {
     throw new ConfigError(min.env, `${low} is greater than ${max.env} (${high}, from ${loaded.sourceOf(max) ?? 'unknown'})`, loaded.sourceOf(min) ?? 'unknown');
@@ -46,7 +58,7 @@ function checkOrder(loaded: Loaded<typeof SETTINGS>, min: ScalarSetting, low: nu
  * The secret values, plus the forms a leak would take that redaction cannot derive by itself:
  * HTTP Basic credentials are base64 of "user:password", which contains neither part literally.
  */
-function withDerivedForms(secrets: string[], config: Loaded<typeof SETTINGS>['config']): string[] {
+function withDerivedForms(secrets: string[], config: Pick<Loaded<typeof SETTINGS>['config'], 'providers'>): string[] {
   const { klarna, walley } = config.providers;
   const basic = (user: string, password: string): string => Buffer.from(`${user}:${password}`).toString('base64');
   const derived = [

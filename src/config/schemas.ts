@@ -58,6 +58,12 @@ export const postgresUrl = z
   .refine((raw) => new URL(raw).hostname !== '', { error: 'names no host (expected postgres://user:password@host:port/database)', abort: true })
   .refine((raw) => new URL(raw).pathname.replace(/^\//, '') !== '', { error: 'names no database (expected postgres://user:password@host:port/database)' });
 
+/** `true` or `false`, as written. */
+export const booleanText = oneOf('true', 'false').transform((value) => value === 'true');
+
+/** The console's sign-in token: long enough that guessing it through a rate-limited form is hopeless. */
+export const consoleToken = z.string().refine((raw) => raw.trim().length >= 16, 'is shorter than 16 characters (use e.g. `openssl rand -hex 32`)');
+
 export const cronExpression = z.string().refine((raw) => isValidCron(raw), 'is not a valid cron expression (e.g. "*/5 * * * *")');
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,19 @@
  * the rules across settings live in config/load.ts.
  */
 import { z } from 'zod';
-import { cronExpression, httpUrl, integerIn, nonEmpty, oneOf, positiveInteger, postgresUrl, routingRule, statusIds } from './schemas.js';
+import {
+  booleanText,
+  consoleToken,
+  cronExpression,
+  httpUrl,
+  integerIn,
+  nonEmpty,
+  oneOf,
+  positiveInteger,
+  postgresUrl,
+  routingRule,
+  statusIds,
+} from './schemas.js';
 import { fileSetting, setting, switchGroup } from './table.js';
 
 // Walley's OAuth2 scopes are fixed per environment (the same values in Walley's own WooCommerce
@@ -205,5 +217,19 @@ export const SETTINGS = {
       description: 'Port of the health and metrics endpoint of `run` (`0` = off).',
     }),
     host: setting('HTTP_HOST', { default: '127.0.0.1', schema: nonEmpty, description: 'Address the health and metrics endpoint listens on.' }),
+  },
+  /** The operator console (src/console): off unless its token is set. */
+  console: {
+    token: setting('CONSOLE_TOKEN', {
+      secret: true,
+      schema: consoleToken,
+      description:
+        'When set, `run` serves the operator console at `/` on `HTTP_PORT` (which must not be `0`), signed in with this token (at least 16 characters). Secret; unset: no console.',
+    }),
+    secureCookie: setting('CONSOLE_SECURE_COOKIE', {
+      default: 'false',
+      schema: booleanText,
+      description: '`true` marks the console session cookie `Secure`: set it when the console is reached over HTTPS (behind a TLS-terminating reverse proxy).',
+    }),
   },
 };

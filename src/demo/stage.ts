@@ -30,6 +30,8 @@ export interface DemoStage {
   world: SandboxWorld;
   config: AppConfig;
   store: Store;
+  /** The worker's logger (JSON lines to the log file). */
+  logger: Logger;
   /** The folder holding the database and the worker's log; left in place for a look afterwards. */
   dir: string;
   dbPath: string;
@@ -111,6 +113,7 @@ export async function startStage(): Promise<DemoStage> {
       world,
       config,
       store,
+      logger,
       dir,
       dbPath,
       logPath,

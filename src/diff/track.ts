@@ -3,9 +3,9 @@
  * assumed — docs/specter.md), the route, and a content hash so an unchanged order costs one string
  * comparison and no write.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { SpecterSettings } from '../config/types.js';
-import type { OrderStatus, Route, SpecterOrder, TrackedOrder } from '../domain.js';
+import type { OrderStatus, Route, SnapshotSummary, SpecterOrder, TrackedOrder } from '../domain.js';
 import { paymentKeyOf } from '../routing/payment.js';
 import { routePayment, type CompiledRule } from '../routing/route.js';
 
@@ -47,42 +47,63 @@ function detached(text: string | null): string | null {
   return text !== null && text.length >= 13 ? Buffer.from(text, 'utf8').toString('utf8') : text;
 }
 
-export function trackOrder(specterOrder: SpecterOrder, statusMap: StatusMap, rules: readonly CompiledRule[]): TrackedOrder {
-  const order: SpecterOrder = {
-    ...specterOrder,
-    orderDate: detached(specterOrder.orderDate) ?? specterOrder.orderDate,
-    payment: specterOrder.payment && {
-      ...specterOrder.payment,
-      payTypeReference: detached(specterOrder.payment.payTypeReference),
+/** A missing value in the hash input: NUL, which no field carries. */
+function nul(value: string | null): string {
+  return value ?? '\u0000';
+}
+
+/**
+ * `known`: the order's snapshot summary, if any. When nothing changed (equal content hash), the
+ * tracked order takes the summary's own orderDate, hash and payment key strings instead of fresh
+ * copies: at 100,000 unchanged orders that is ~15 MB not allocated and not kept.
+ */
+export function trackOrder(
+  specterOrder: SpecterOrder,
+  statusMap: StatusMap,
+  rules: readonly CompiledRule[],
+  known?: Pick<SnapshotSummary, 'orderDate' | 'contentHash' | 'paymentKey'>,
+): TrackedOrder {
+  const payment = specterOrder.payment;
+  const payTypeIdentifier = payment?.payTypeIdentifier ?? null;
+  const payTypeReference = detached(payment?.payTypeReference ?? null);
+  // Routed on the detached reference: the route's providerRef is kept (it is that very string).
+  const route = routePayment(
+    payment && {
+      payTypeIdentifier,
+      payTypeReference,
+      payTypeIdentifierPaySystemUser: payment.payTypeIdentifierPaySystemUser,
+      currency: payment.currency,
+      totalIncVat: payment.totalIncVat,
     },
-  };
-  const route = routePayment(order.payment, rules);
-  const status = mapStatus(order.statusId, order.deliveryStatus, statusMap);
-  const payTypeIdentifier = order.payment?.payTypeIdentifier ?? null;
-  const payTypeReference = order.payment?.payTypeReference ?? null;
-  const amount = order.payment?.totalIncVat ?? null;
-  const currency = order.payment?.currency ?? null;
+    rules,
+  );
+  const status = mapStatus(specterOrder.statusId, specterOrder.deliveryStatus, statusMap);
+  const amount = payment?.totalIncVat ?? null;
+  const currency = payment?.currency ?? null;
   // The route is part of the hash: a routing change rewrites the affected snapshots once.
-  const contentHash = createHash('sha1')
-    .update(
-      [order.orderDate, status, order.statusId, order.deliveryStatus, payTypeIdentifier, payTypeReference, routeKey(route), amount, currency]
-        .map((v) => v ?? '\u0000')
-        .join('\u0001'),
-    )
-    .digest('base64');
+  // crypto.hash (Node ≥ 20.12): one call, no Hash object per order — half the cost at 100,000.
+  // Concatenated directly (no array, no map, no join per order); same bytes as the joined list.
+  const contentHash = hash(
+    'sha1',
+    `${specterOrder.orderDate}\u0001${status}\u0001${nul(specterOrder.statusId)}\u0001${nul(specterOrder.deliveryStatus)}\u0001${nul(payTypeIdentifier)}` +
+      `\u0001${nul(payTypeReference)}\u0001${routeKey(route)}\u0001${nul(amount)}\u0001${nul(currency)}`,
+    'base64',
+  );
+  const unchanged = known !== undefined && known.contentHash === contentHash;
+  // Derived from the route and the reference, both in the hash: no separate hash input.
+  const paymentKey = paymentKeyOf({ orderNo: specterOrder.orderNo, route, payTypeIdentifier, payTypeReference });
   return {
-    orderNo: order.orderNo,
-    orderDate: order.orderDate,
+    orderNo: specterOrder.orderNo,
+    orderDate: unchanged && known.orderDate === specterOrder.orderDate ? known.orderDate : detached(specterOrder.orderDate)!,
     status,
-    statusId: order.statusId,
-    deliveryStatus: order.deliveryStatus,
+    statusId: specterOrder.statusId,
+    deliveryStatus: specterOrder.deliveryStatus,
     payTypeIdentifier,
     payTypeReference,
     route,
-    // Derived from the route and the reference, both in the hash: no separate hash input.
-    paymentKey: paymentKeyOf({ orderNo: order.orderNo, route, payTypeIdentifier, payTypeReference }),
+    paymentKey: unchanged && known.paymentKey === paymentKey ? known.paymentKey : paymentKey,
     amount,
     currency,
-    contentHash,
+    contentHash: unchanged ? known.contentHash : contentHash,
   };
 }

@@ -141,6 +141,16 @@ export const EVENT_CATALOGUE = [
     when: 'This process lost the database lease (it expired and another process or replica, `heldBy`, holds it now, or a write found its fencing token moved on); it stops sending and writing.',
   },
 
+  // The operator console (src/console)
+  { event: 'console.signin_failed', level: 'warn', alert: false, when: 'A wrong console token was tried (or a client was refused for trying too many).' },
+  {
+    event: 'console.action',
+    level: 'info',
+    alert: false,
+    when: 'A person acted through the console (`action`, `orderNo` or `jobId`, `note`, and how it ended).',
+  },
+  { event: 'console.request_failed', level: 'error', alert: false, when: 'A console page or action failed with an unexpected error; the person saw a 500.' },
+
   // The process
   { event: 'worker.started', level: 'info', alert: false, when: 'The `run` worker started and scheduled its cycles.' },
   { event: 'worker.stopping', level: 'info', alert: false, when: 'The worker received SIGTERM or SIGINT and is finishing the current cycle.' },

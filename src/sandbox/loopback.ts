@@ -15,6 +15,8 @@ export interface RecordedRequest {
   headers: http.IncomingHttpHeaders;
   body: Buffer;
   receivedAt: number;
+  /** Requests this server was serving when this one arrived, itself included (1: none other). */
+  inFlight: number;
 }
 
 export type Fault =
@@ -94,7 +96,14 @@ export async function startLoopbackServer(handler: SandboxHandler, port = 0, opt
   // Slow-body timers are cleared on close, so a test that ends early does not keep Node alive.
   const timers = new Set<NodeJS.Timeout>();
 
+  let inFlight = 0;
   const server = http.createServer((req, res) => {
+    // Counted from arrival until the answer is sent (or the socket dies): what a client that
+    // pipelines its requests has outstanding at once.
+    inFlight += 1;
+    res.once('close', () => {
+      inFlight -= 1;
+    });
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -106,6 +115,7 @@ export async function startLoopbackServer(handler: SandboxHandler, port = 0, opt
         headers: req.headers,
         body: Buffer.concat(chunks),
         receivedAt: Date.now(),
+        inFlight,
       };
       requests.push(recorded);
       void serve(recorded, res);

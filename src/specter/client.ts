@@ -13,7 +13,7 @@
 import type { SpecterSettings } from '../config/types.js';
 import type { SpecterOrder, OrderWindow } from '../domain.js';
 import { SpecterError } from './errors.js';
-import { createSpecterTransport, NOT_FOUND, type SpecterClientHooks } from './transport.js';
+import { createSpecterTransport, NOT_FOUND, type Answer, type SpecterClientHooks } from './transport.js';
 
 export type { SpecterClientHooks, SpecterRetryInfo } from './transport.js';
 
@@ -36,6 +36,8 @@ const MAX_PAGE_SIZE = 500;
 const MAX_COUNT_DRIFT_SHARE = 0.02;
 const DATE = /^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$/;
 const ORDER_NO = /^[1-9][0-9]*$/;
+/** The page count in a raw answer's <orders> tag: only to decide whether to request the next page early. */
+const TOTAL_PAGES_HINT = /<orders\s[^>]*?totalPages="([0-9]{1,9})"/;
 
 export function createSpecterClient(settings: SpecterSettings, hooks: SpecterClientHooks = {}): SpecterClient {
   if (!Number.isInteger(settings.pageSize) || settings.pageSize < 1 || settings.pageSize > MAX_PAGE_SIZE) {
@@ -91,91 +93,130 @@ export function createSpecterClient(settings: SpecterSettings, hooks: SpecterCli
     let previousCount = 0;
     let drift = 0;
 
-    for (let page = 1; ; page += 1) {
-      const where = `${listing} page ${page}`;
-      const answer = await send({
+    // One page ahead, never more: page p+1 is requested once page p's body has arrived (if that
+    // body says there is a page p+1) and the loop has reached page p, so Specter renders p+1
+    // while this process parses and checks p. Specter still sees at most one listing request at
+    // a time from this client (p+1 leaves after p's answer is in), in ascending order, and never
+    // more than one page is buffered ahead of the loop. A busy shop's changes between two requests
+    // are judged exactly as before: every answer is still checked in page order.
+    let current = 0;
+    const early = new Map<number, Promise<Answer>>();
+    const hintedPages = new Map<number, number>();
+    const askAhead = (page: number): void => {
+      const total = hintedPages.get(page);
+      if (total === undefined || page + 1 > total || early.has(page + 1)) return;
+      const next = request(page + 1);
+      // Consumed by the loop, or left behind when this listing fails: never an unhandled rejection.
+      next.catch(() => undefined);
+      early.set(page + 1, next);
+    };
+    const request = (page: number): Promise<Answer> =>
+      send({
         action,
-        where,
+        where: `${listing} page ${page}`,
         page,
         notFoundIsAnswer: false,
         params: { fromDate: window.fromDate, toDate: window.toDate, page: String(page), pageSize: String(pageSize) },
+        onBody: (body) => {
+          if (hintedPages.has(page)) return; // a retry of this page: the next one is already asked for
+          const hint = TOTAL_PAGES_HINT.exec(body.toString('latin1', 0, Math.min(body.length, 1024)));
+          if (hint === null) return;
+          hintedPages.set(page, Number(hint[1]));
+          if (current >= page) askAhead(page);
+        },
       });
-      if (answer === NOT_FOUND) throw new SpecterError('api', `${where}: unexpected not-found answer`, { action, page });
-      const malformed = (message: string) => new SpecterError('malformed', `${where}: ${message}`, { action, page });
-      const incomplete = (message: string) => new SpecterError('incomplete', `${where}: ${message}`, { action, page });
 
-      if (answer.page === null) throw malformed('<orders> has no page attribute');
-      if (answer.page !== page) throw incomplete(`the answer is page ${answer.page}, expected page ${page}`);
-      if (answer.totalPages === null || answer.totalCount === null) {
-        // An empty <orders/> is "not found" for getOrder; in a listing it could be anything,
-        // and must never pass as "no orders".
-        throw malformed('<orders> lacks totalPages or totalCount');
-      }
-      if (answer.pageSize !== null && answer.pageSize !== pageSize) {
-        throw malformed(`the answer has pageSize ${answer.pageSize}, requested ${pageSize}`);
-      }
-      const { totalPages, totalCount } = answer;
-      const fits = totalCount === 0 ? totalPages <= 1 : totalPages === Math.ceil(totalCount / pageSize);
-      if (!fits) throw malformed(`totalPages ${totalPages} does not fit totalCount ${totalCount} at pageSize ${pageSize}`);
-      if (firstCount === null) {
-        firstCount = totalCount;
-        drift = Math.max(pageSize, Math.ceil(totalCount * MAX_COUNT_DRIFT_SHARE));
-      } else if (Math.abs(totalCount - firstCount) > drift) {
-        throw incomplete(
-          `totalCount moved from ${firstCount} on page 1 to ${totalCount}, more than the ${drift} orders a busy shop ` +
-            'creates or deletes while a listing is paged (max(pageSize, 2 % of the count))',
-        );
-      }
-      const rose = page === 1 ? 0 : totalCount - previousCount;
-      previousCount = totalCount;
+    try {
+      for (let page = 1; ; page += 1) {
+        const where = `${listing} page ${page}`;
+        current = page;
+        const pending = early.get(page) ?? request(page);
+        early.delete(page);
+        askAhead(page); // its body may have arrived while the loop was still on the page before
+        const answer = await pending;
+        if (answer === NOT_FOUND) throw new SpecterError('api', `${where}: unexpected not-found answer`, { action, page });
+        const malformed = (message: string) => new SpecterError('malformed', `${where}: ${message}`, { action, page });
+        const incomplete = (message: string) => new SpecterError('incomplete', `${where}: ${message}`, { action, page });
 
-      const lastPage = Math.max(1, totalPages);
-      const expectedOnPage = page < lastPage ? pageSize : page === lastPage ? totalCount - (lastPage - 1) * pageSize : 0;
-      if (answer.orders.length !== expectedOnPage) {
-        throw incomplete(`${answer.orders.length} orders on the page, expected ${expectedOnPage} (totalCount ${totalCount}, pageSize ${pageSize})`);
-      }
-      const onPage = answer.orders;
-      for (let i = 1; i < onPage.length; i += 1) {
-        if (compareOrderNos(onPage[i - 1]!.orderNo, onPage[i]!.orderNo) >= 0) {
-          throw incomplete(`order ${onPage[i]!.orderNo} follows order ${onPage[i - 1]!.orderNo} on the same page; orderNos must be strictly ascending`);
+        if (answer.page === null) throw malformed('<orders> has no page attribute');
+        if (answer.page !== page) throw incomplete(`the answer is page ${answer.page}, expected page ${page}`);
+        if (answer.totalPages === null || answer.totalCount === null) {
+          // An empty <orders/> is "not found" for getOrder; in a listing it could be anything,
+          // and must never pass as "no orders".
+          throw malformed('<orders> lacks totalPages or totalCount');
         }
-      }
+        if (answer.pageSize !== null && answer.pageSize !== pageSize) {
+          throw malformed(`the answer has pageSize ${answer.pageSize}, requested ${pageSize}`);
+        }
+        const { totalPages, totalCount } = answer;
+        const fits = totalCount === 0 ? totalPages <= 1 : totalPages === Math.ceil(totalCount / pageSize);
+        if (!fits) throw malformed(`totalPages ${totalPages} does not fit totalCount ${totalCount} at pageSize ${pageSize}`);
+        if (firstCount === null) {
+          firstCount = totalCount;
+          drift = Math.max(pageSize, Math.ceil(totalCount * MAX_COUNT_DRIFT_SHARE));
+        } else if (Math.abs(totalCount - firstCount) > drift) {
+          throw incomplete(
+            `totalCount moved from ${firstCount} on page 1 to ${totalCount}, more than the ${drift} orders a busy shop ` +
+              'creates or deletes while a listing is paged (max(pageSize, 2 % of the count))',
+          );
+        }
+        const rose = page === 1 ? 0 : totalCount - previousCount;
+        previousCount = totalCount;
 
-      const highest = orderNos.length > 0 ? orderNos[orderNos.length - 1]! : null;
-      let repeats = 0;
-      while (highest !== null && repeats < onPage.length && compareOrderNos(onPage[repeats]!.orderNo, highest) <= 0) repeats += 1;
-      if (repeats > 0 && repeats === onPage.length) {
-        throw incomplete(
-          `every order on the page (${onPage[0]!.orderNo}..${onPage[onPage.length - 1]!.orderNo}) comes at or before order ${highest} ` +
-            'of an earlier page; a shift of a whole page between two requests is not a busy shop',
-        );
-      }
-      if (repeats > Math.max(0, rose)) {
-        throw incomplete(
-          `the page starts with ${repeats} order(s) at or before order ${highest} of an earlier page, but totalCount ` +
-            `${rose > 0 ? `rose by only ${rose}` : rose === 0 ? 'stood still' : `fell by ${-rose}`} since page ${page - 1}; ` +
-            'each such order needs one created below it between the two requests',
-        );
-      }
-      for (let i = 0; i < onPage.length; i += 1) {
-        const order = onPage[i]!;
-        const kept = map ? map(order) : order;
-        if (i >= repeats) {
-          orders.push(kept);
-          orderNos.push(order.orderNo);
-          continue;
+        const lastPage = Math.max(1, totalPages);
+        const expectedOnPage = page < lastPage ? pageSize : page === lastPage ? totalCount - (lastPage - 1) * pageSize : 0;
+        if (answer.orders.length !== expectedOnPage) {
+          throw incomplete(`${answer.orders.length} orders on the page, expected ${expectedOnPage} (totalCount ${totalCount}, pageSize ${pageSize})`);
         }
-        // A boundary repeat: this answer is the newer one.
-        const at = sortedIndexOf(orderNos, order.orderNo);
-        if (at.found) orders[at.index] = kept;
-        else {
-          orders.splice(at.index, 0, kept);
-          orderNos.splice(at.index, 0, order.orderNo);
+        const onPage = answer.orders;
+        for (let i = 1; i < onPage.length; i += 1) {
+          if (compareOrderNos(onPage[i - 1]!.orderNo, onPage[i]!.orderNo) >= 0) {
+            throw incomplete(`order ${onPage[i]!.orderNo} follows order ${onPage[i - 1]!.orderNo} on the same page; orderNos must be strictly ascending`);
+          }
         }
+
+        const highest = orderNos.length > 0 ? orderNos[orderNos.length - 1]! : null;
+        let repeats = 0;
+        while (highest !== null && repeats < onPage.length && compareOrderNos(onPage[repeats]!.orderNo, highest) <= 0) repeats += 1;
+        if (repeats > 0 && repeats === onPage.length) {
+          throw incomplete(
+            `every order on the page (${onPage[0]!.orderNo}..${onPage[onPage.length - 1]!.orderNo}) comes at or before order ${highest} ` +
+              'of an earlier page; a shift of a whole page between two requests is not a busy shop',
+          );
+        }
+        if (repeats > Math.max(0, rose)) {
+          throw incomplete(
+            `the page starts with ${repeats} order(s) at or before order ${highest} of an earlier page, but totalCount ` +
+              `${rose > 0 ? `rose by only ${rose}` : rose === 0 ? 'stood still' : `fell by ${-rose}`} since page ${page - 1}; ` +
+              'each such order needs one created below it between the two requests',
+          );
+        }
+        for (let i = 0; i < onPage.length; i += 1) {
+          const order = onPage[i]!;
+          const kept = map ? map(order) : order;
+          if (i >= repeats) {
+            orders.push(kept);
+            orderNos.push(order.orderNo);
+            continue;
+          }
+          // A boundary repeat: this answer is the newer one.
+          const at = sortedIndexOf(orderNos, order.orderNo);
+          if (at.found) orders[at.index] = kept;
+          else {
+            orders.splice(at.index, 0, kept);
+            orderNos.splice(at.index, 0, order.orderNo);
+          }
+        }
+        if (page >= lastPage) break;
       }
-      if (page >= lastPage) break;
+    } catch (error) {
+      // The page asked for ahead is still on its way: the listing ends when Specter has answered
+      // it, so no request of a failed listing outlives the call (nor lands in the next one).
+      await Promise.allSettled(early.values());
+      throw error;
     }
-
+    // A page asked for ahead that the strict answer then did not call for: let it land here.
+    if (early.size > 0) await Promise.allSettled(early.values());
     return orders;
   }
 

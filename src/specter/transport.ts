@@ -46,6 +46,12 @@ export interface PreparedRequest {
   page?: number;
   /** getOrder only: code 20 is an answer, not an error. */
   notFoundIsAnswer: boolean;
+  /**
+   * Called with the raw body of an HTTP 200 the moment it has arrived, before it is decoded and
+   * parsed: the listing uses it to request the next page while this one is parsed. A hint only;
+   * the answer is still judged by the strict parse.
+   */
+  onBody?: (body: Buffer) => void;
 }
 
 export interface SpecterTransport {
@@ -95,6 +101,13 @@ export function createSpecterTransport(settings: SpecterSettings, hooks: Specter
       throw transportError(error, request);
     }
 
+    if (response.status === 200 && request.onBody) {
+      try {
+        request.onBody(toBuffer(response.data));
+      } catch {
+        // A hint that fails changes nothing: the answer is judged below as always.
+      }
+    }
     try {
       return interpret(response, request);
     } catch (error) {

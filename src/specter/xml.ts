@@ -74,6 +74,21 @@ function malformed(message: string): SpecterError {
   return new SpecterError('malformed', message);
 }
 
+/**
+ * One string instance per distinct short code (statusId "5", currency "SEK", method "K", …): a
+ * listing of 100,000 orders otherwise keeps 400,000 copies of a handful of values (~10 MB).
+ * Bounded, so a shop with unusual values costs at most this many entries.
+ */
+const interned = new Map<string, string>();
+const MAX_INTERNED = 1024;
+function intern(value: string | null): string | null {
+  if (value === null) return null;
+  const hit = interned.get(value);
+  if (hit !== undefined) return hit;
+  if (interned.size < MAX_INTERNED && value.length <= 16) interned.set(value, value);
+  return value;
+}
+
 /** Optional attributes: missing and "" both mean "not given" (old orders carry either). */
 function optional(value: string | undefined): string | null {
   return value === undefined || value === '' ? null : value;
@@ -142,10 +157,10 @@ function buildPayment(where: string, a: Record<string, string>): SpecterPayment 
     throw malformed(`${where}: totalIncVat ${quote(totalIncVat)} is not a decimal with a dot`);
   }
   return {
-    payTypeIdentifier,
+    payTypeIdentifier: intern(payTypeIdentifier),
     payTypeReference: optional(a['payTypeReference']),
-    payTypeIdentifierPaySystemUser: optional(a['payTypeIdentifierPaySystemUser']),
-    currency,
+    payTypeIdentifierPaySystemUser: intern(optional(a['payTypeIdentifierPaySystemUser'])),
+    currency: intern(currency),
     totalIncVat,
   };
 }
@@ -177,8 +192,8 @@ function buildOrder(b: OrderBuilder): SpecterOrder {
     externalOrderNo: optional(a['externalOrderNo']),
     orderDate,
     lastChanged,
-    statusId,
-    deliveryStatus,
+    statusId: intern(statusId) ?? statusId,
+    deliveryStatus: intern(deliveryStatus),
     customerName: b.customer === null ? null : optional(b.customer['name']),
     payment: b.payment === null ? null : buildPayment(where, b.payment),
   };

@@ -2,7 +2,7 @@
  * Reading the snapshots: the compact index the diff works on, and the full rows of the few
  * orders a cycle acts on. The cycle's one transaction that writes them is in commit.ts.
  */
-import type { OrderSnapshot, ProviderName, Route, SnapshotSummary } from '../domain.js';
+import type { OrderSnapshot, OrderStatus, ProviderName, Route, SnapshotSummary } from '../domain.js';
 import type { OrderWindow } from '../domain.js';
 import { rawPaymentOf } from '../routing/payment.js';
 import type { Store } from './database.js';
@@ -40,6 +40,9 @@ function snapshotFromRow(row: SnapshotRow): OrderSnapshot {
   };
 }
 
+/** One string per status for 100,000 summaries, not one each (the drivers hand out fresh strings). */
+const STATUSES: Partial<Record<string, OrderStatus>> = { open: 'open', cancelled: 'cancelled', delivered: 'delivered' };
+
 const SUMMARY_COLUMNS = [
   'order_no',
   'order_date',
@@ -69,7 +72,7 @@ export async function loadSnapshotIndex(store: Store, window?: OrderWindow): Pro
         orderNo: row.order_no,
         orderDate: row.order_date,
         contentHash: row.content_hash,
-        status: row.status,
+        status: STATUSES[row.status] ?? row.status,
         paymentKey: row.payment_key,
         rawPayment,
         cancelledAt: row.cancelled_at,

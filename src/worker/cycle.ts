@@ -153,13 +153,16 @@ async function cycleBody(
   const track = (order: SpecterOrder) => trackOrder(order, statusMap, rules);
 
   // 1. The view: a complete listing (tracked as each page is checked: never held twice), diffed
-  //    against the snapshots.
-  const listing = await specter.listOrdersInWindow(window, track);
+  //    against the snapshots. The index is read first, so an unchanged order's tracked copy shares
+  //    its summary's strings (trackOrder's `known`). Reading before listing is safe: this process
+  //    holds the lease, so nothing else writes the snapshots meanwhile (a dry run holds none and
+  //    reports what it saw, as it always did).
+  const snapshots = await loadSnapshotIndex(store, window);
+  const listing = await specter.listOrdersInWindow(window, (order) => trackOrder(order, statusMap, rules, snapshots.get(order.orderNo)));
   crashPoint('cycle.listing');
   const lastRun = await lastSuccessfulRun(store);
   const baseline = lastRun === null;
   const coverage = lastRun?.from_date && lastRun.to_date ? { fromDate: lastRun.from_date, toDate: lastRun.to_date } : null;
-  const snapshots = await loadSnapshotIndex(store, window);
   const firstDiff = diffOrders({ snapshots, listing, window, baseline, coverage });
 
   // 2. Missing from a listing is a question; only getOrder answers it. A confirmation that fails

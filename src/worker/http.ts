@@ -1,5 +1,6 @@
 /**
- * Health and metrics over HTTP for `run`, on node:http (three read-only routes need no framework):
+ * Health and metrics over HTTP for `run`, on node:http (three read-only routes need no framework),
+ * and the operator console on every other path when it is on:
  *   GET /healthz → 200 {"status":"ok"} while the process runs (liveness);
  *   GET /readyz  → 200 {"ready":true,…} or 503 {"ready":false,"reason":…} (readiness);
  *   GET /metrics → Prometheus text.
@@ -27,7 +28,14 @@ export interface HealthServerOptions {
   port: number;
   readiness: () => ReadinessAnswer;
   metrics: () => Promise<{ contentType: string; body: string }>;
+  /**
+   * Every other path, when the operator console is on (src/console): it answers its own methods
+   * and never throws. The probe routes above stay as they are, without a session.
+   */
+  console?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
 }
+
+const PROBE_PATHS = ['/healthz', '/readyz', '/metrics'];
 
 export interface HealthServer {
   /** Resolves once listening (rejects on EADDRINUSE and the like). */
@@ -45,7 +53,11 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 export function createHealthServer(options: HealthServerOptions): HealthServer {
   const server = http.createServer((req, res) => {
     // Only the path counts: probes sometimes add a query string (?verbose, cache busters).
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (options.console && !PROBE_PATHS.includes(path)) {
+      void options.console(req, res);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       sendJson(res, 405, { error: 'method not allowed' });
@@ -65,7 +77,7 @@ export function createHealthServer(options: HealthServerOptions): HealthServer {
         (error: unknown) => sendJson(res, 500, { error: `metrics unavailable: ${error instanceof Error ? error.message : String(error)}` }),
       );
     } else {
-      sendJson(res, 404, { error: 'not found', paths: ['/healthz', '/readyz', '/metrics'] });
+      sendJson(res, 404, { error: 'not found', paths: PROBE_PATHS });
     }
   });
   // A probe that hangs mid-request must not hold a socket (and the stop) for long.

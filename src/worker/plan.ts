@@ -16,7 +16,7 @@ import type { OrderSnapshot, PaymentState, ProviderName, Route, SnapshotSummary,
 import type { OrderDiff } from '../diff/diff.js';
 import type { JobReroute, JobVoid, VanishRecord } from '../store/commit.js';
 import type { CancellationJob, NewCancellationJob } from '../store/jobs.js';
-import { OrdersByPayment } from '../routing/payment.js';
+import { OrdersByNo, OrdersByPayment } from '../routing/payment.js';
 import { revisit } from './revisit.js';
 
 /** One thing the cycle decided (or, in a dry run, would do), for `once` output and the demo. */
@@ -112,9 +112,9 @@ export function planCycle(input: PlanInput): CyclePlan {
     actions: [],
   };
   const planned = new Set<string>();
-  const liveOrders = new OrdersByPayment(present.filter((o) => o.status !== 'cancelled'));
+  const liveOrders = new OrdersByPayment(present, (o) => o.status !== 'cancelled');
   const listedOrders = new OrdersByPayment(present);
-  const presentByNo = new Map(present.map((o) => [o.orderNo, o]));
+  const presentByNo = new OrdersByNo(present);
   const goneNos = new Set(gone.map((s) => s.orderNo));
 
   /** A payment already has a job that covers it (anything but voided): nothing new is made. */

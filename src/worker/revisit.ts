@@ -16,7 +16,7 @@ export function revisit(
   input: PlanInput,
   plan: CyclePlan,
   ctx: {
-    presentByNo: ReadonlyMap<string, TrackedOrder>;
+    presentByNo: Pick<ReadonlyMap<string, TrackedOrder>, 'get'>;
     goneNos: ReadonlySet<string>;
     liveOrders: OrdersByPayment<TrackedOrder>;
   },

@@ -1,5 +1,6 @@
 /**
- * Sending one job now, outside a cycle (`vanished cancel`, `jobs retry`): a person has just
+ * Sending one job now, outside a cycle (`vanished cancel`, `jobs retry`, and the console's Cancel
+ * payment and Retry through src/actions): a person has just
  * decided and waits for the provider's answer. It is a writer and a sender like any cycle, so it
  * works under the lease (worker/lease.ts), kept renewed while the provider takes its time, and it
  * sends only its own job: the rest of the outbox is the worker's, with the worker's checks.
@@ -76,26 +77,4 @@ export async function sendJobNow(deps: SendNowDeps, job: { id: number; provider:
   } finally {
     await lease.release();
   }
-}
-
-/**
- * The person's answer: what the provider said, or why nothing was sent. Exit 1 when the send
- * failed or could not be checked (Specter unreachable); a voided job needed no send: exit 0.
- */
-export function reportSentNow(out: NodeJS.WritableStream, label: string, action: DispatchAction | null): 0 | 1 {
-  if (action === null) {
-    out.write(`${label}: queued\n`);
-    return 0;
-  }
-  const released = action.reason === 'payment_cancelled' || action.reason === 'payment_expired';
-  const text: Partial<Record<DispatchAction['result'], string>> = {
-    voided: released
-      ? `not sent: ${action.provider} says the payment is already ${action.reason === 'payment_expired' ? 'expired' : 'cancelled'}, nothing is left to release (job voided)`
-      : `not sent and voided: the order no longer calls for it (${action.reason ?? ''})`,
-    not_verified: 'not sent now: Specter could not be asked whether the order still calls for it; it stays queued for the next run',
-  };
-  const captured =
-    action.result === 'failed' && action.reason === 'captured' ? `; ${action.provider} says it is captured: whether to refund is the decision to make` : '';
-  out.write(`${label}: ${text[action.result] ?? `${action.result}${action.reason ? ` (${action.reason})` : ''}`}${captured}\n`);
-  return action.result === 'failed' || action.result === 'not_verified' ? 1 : 0;
 }

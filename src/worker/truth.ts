@@ -10,7 +10,7 @@
  */
 import type { SpecterOrder, TrackedOrder } from '../domain.js';
 import type { SendVerdict } from '../dispatch/unsent.js';
-import { OrdersByPayment } from '../routing/payment.js';
+import { OrdersByNo, OrdersByPayment } from '../routing/payment.js';
 import type { CancellationJob } from '../store/jobs.js';
 
 export type Verify = (job: CancellationJob) => Promise<SendVerdict>;
@@ -49,8 +49,9 @@ export interface CycleView {
  * for (dated outside the window now) is asked of Specter once, like a send outside a cycle.
  */
 export function verifyByCycleView(view: CycleView, getOrder: (orderNo: string) => Promise<TrackedOrder | null>): Verify {
-  const byNo = new Map(view.present.map((o) => [o.orderNo, o]));
-  const live = new OrdersByPayment(view.present.filter((o) => o.status !== 'cancelled'));
+  // Both indexed on the first job asked about: a cycle with nothing to send builds neither.
+  const byNo = new OrdersByNo(view.present);
+  const live = new OrdersByPayment(view.present, (o) => o.status !== 'cancelled');
   const byGetOrder = verifyByGetOrder(getOrder);
   return async (job) => {
     const origin = byNo.get(job.orderNo);

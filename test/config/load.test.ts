@@ -581,6 +581,7 @@ describe('describeSettings', () => {
       .map((s) => s.env)
       .sort();
     expect(secrets).toEqual([
+      'CONSOLE_TOKEN',
       'KLARNA_PASSWORD',
       'QLIRO_MERCHANT_API_KEY',
       'QLIRO_MERCHANT_API_SECRET',

@@ -184,7 +184,7 @@ export class Scenario {
         await first.close();
       }
     })();
-    const source = await baselineDb[engine]!;
+    const source = await baselineDb[engine];
     if (typeof source !== 'string') return Scenario.start(env, engine, source.url);
     const s = await Scenario.start(env, engine);
     fs.mkdirSync(path.dirname(s.dbPath), { recursive: true, mode: 0o700 });

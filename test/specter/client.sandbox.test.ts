@@ -75,6 +75,27 @@ describe('listing', () => {
     expect(sandbox.requestsFor().map((r) => r.query.get('page'))).toEqual(['1', '2', '3']);
   });
 
+  it('asks for the next page while it reads this one, but never more than one request ahead', async () => {
+    // Pages of 100 (13 requests) from a Specter that takes 20 ms to answer: room for a burst.
+    sandbox.faults.add({ kind: 'delay', ms: 20 }, { times: Infinity });
+    const client = createSpecterClient(sandbox.settings({ pageSize: 100 }));
+    const orders = await client.listOrdersInWindow(WINDOW);
+    expect(orders).toEqual(inWindow(sandbox.orders()).map(asSpecterOrder));
+    const listed = sandbox.requestsFor();
+    // Every page once, in order, none beyond the last; Specter never saw more than two at once.
+    expect(listed.map((r) => r.query.get('page'))).toEqual(Array.from({ length: 13 }, (_, i) => String(i + 1)));
+    expect(Math.max(...listed.map((r) => r.inFlight))).toBeLessThanOrEqual(2);
+  });
+
+  it('a listing that fails on a page leaves no request behind beyond the next page', async () => {
+    sandbox.tamperListing('truncate', { page: 3 });
+    const client = createSpecterClient(sandbox.settings({ pageSize: 100 }));
+    await failureOf(client.listOrdersInWindow(WINDOW));
+    await new Promise((r) => setTimeout(r, 50));
+    const pages = sandbox.requestsFor().map((r) => Number(r.query.get('page')));
+    expect(Math.max(...pages)).toBeLessThanOrEqual(4);
+  });
+
   it('maps each order as its page is checked, in listing order', async () => {
     const client = createSpecterClient(sandbox.settings());
     const orderNos = await client.listOrdersInWindow(WINDOW, (order) => order.orderNo);
