@@ -12,20 +12,35 @@ import type { Database } from './schema.js';
 import { fenced, StoreError, type OpenStoreOptions, type Store } from './database.js';
 import { migrateSqlite } from './migrate.js';
 
+/** 50 × 100 ms: as long as busy_timeout waits for any other lock. */
+const OPEN_ATTEMPTS = 50;
+
 export async function openSqliteStore(dbPath: string, options: OpenStoreOptions = {}): Promise<Store> {
   const resolved = path.resolve(dbPath);
-  let sqlite: SqliteDatabase.Database;
-  try {
-    if (!options.readonly) ensurePrivateFile(resolved);
-    sqlite = new SqliteDatabase(resolved, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-    sqlite.pragma('busy_timeout = 5000');
-    if (!options.readonly) sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('foreign_keys = ON');
-    // WAL with NORMAL sync is durable against process crashes (the kill -9 case); only an OS
-    // crash or power loss can lose the last transactions, and the outbox tolerates a repeat.
-    sqlite.pragma('synchronous = NORMAL');
-  } catch (error) {
-    throw new StoreError(`cannot open the database ${resolved} (SYNC_DB_PATH): ${(error as Error).message}`);
+  let sqlite: SqliteDatabase.Database | null = null;
+  // Two processes opening a NEW file together: while one turns it to WAL, the other's PRAGMAs can
+  // fail with SQLITE_BUSY despite busy_timeout (seen with two `run` processes on a loaded machine).
+  // A short wait and another try, a bounded number of times, is all it needs.
+  for (let attempt = 1; sqlite === null; attempt += 1) {
+    let opened: SqliteDatabase.Database | null = null;
+    try {
+      if (!options.readonly) ensurePrivateFile(resolved);
+      opened = new SqliteDatabase(resolved, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      opened.pragma('busy_timeout = 5000');
+      if (!options.readonly) opened.pragma('journal_mode = WAL');
+      opened.pragma('foreign_keys = ON');
+      // WAL with NORMAL sync is durable against process crashes (the kill -9 case); only an OS
+      // crash or power loss can lose the last transactions, and the outbox tolerates a repeat.
+      opened.pragma('synchronous = NORMAL');
+      sqlite = opened;
+    } catch (error) {
+      opened?.close();
+      if ((error as { code?: string }).code === 'SQLITE_BUSY' && attempt < OPEN_ATTEMPTS) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      throw new StoreError(`cannot open the database ${resolved} (SYNC_DB_PATH): ${(error as Error).message}`);
+    }
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   const store: Store = {

@@ -20,9 +20,8 @@ import { compileRoutingRules, routeStoredPayment } from '../routing/route.js';
 import type { SpecterClient } from '../specter/client.js';
 import { SpecterError } from '../specter/errors.js';
 import { commitCycle } from '../store/commit.js';
-import { withFence } from '../store/database.js';
+import { withFence, type Store } from '../store/database.js';
 import { LeaseLostError } from '../store/fence.js';
-import type { Store } from '../store/database.js';
 import { countJobsByState, countOpenJobsByProvider, listRevisitableJobs } from '../store/jobs.js';
 import type { LeaseHolder } from '../store/lease.js';
 import { finishRun, lastSuccessfulRun } from '../store/runs.js';
@@ -114,8 +113,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
   }
 
   try {
-    // Every write of the cycle goes through the fenced store: checked against the lease's token in
-    // its own transaction, so a holder paused past the TTL commits and sends nothing (store/fence.ts).
+    // Every write of the cycle is fenced by the lease's token (store/fence.ts): one paused past the TTL writes nothing.
     const fencedDeps = lease === null ? deps : { ...deps, store: withFence(store, lease.fence) };
     return await cycleBody(fencedDeps, dryRun, options.dispatch ?? true, startedAt, async () => lease !== null && (await lease.check()));
   } catch (error) {

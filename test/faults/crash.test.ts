@@ -110,8 +110,10 @@ const CASES: CrashCase[] = [
     atCrash: (s) => {
       const sending = s.jobs().filter((j) => j.state === 'sending');
       expect(sending.map((j) => j.provider)).toContain(provider);
-      const job = sending.find((j) => j.provider === provider)!;
-      expect(s.cancelsApplied(provider, job.provider_ref!)).toBe(1);
+      // Its answer came (the sandbox applied it) for one of its jobs in flight; which one, when it
+      // has two, is the scheduler's affair.
+      const applied = sending.filter((j) => j.provider === provider).map((j) => s.cancelsApplied(provider, j.provider_ref!));
+      expect(applied).toContain(1);
     },
   })),
   {
