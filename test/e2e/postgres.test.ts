@@ -117,6 +117,8 @@ onPostgres('on the run’s PostgreSQL server', () => {
           .replace(/"holder":"[^"]*"/g, '"holder":"<holder>"'),
       );
     expect(stable(fromPostgres)).toEqual(stable(fromSqlite));
+    // Between cycles nobody holds the lease; the last cycle names the replica that ran it.
+    expect(fromPostgres.status).toMatchObject({ lease: null, lastSuccessfulRun: { holder: expect.stringMatching(/^[^:]+:\d+:[0-9a-f]{8}$/) } });
     expect((fromPostgres.jobs as unknown[]).length).toBe(1);
     expect((fromPostgres.vanished as unknown[]).length).toBe(1);
     expect(postgres.jobs(cancelled.orderNo)).toEqual([expect.objectContaining({ state: 'done', attempts: 1 })]);
