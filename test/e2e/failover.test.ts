@@ -11,7 +11,9 @@
  */
 import { describe, expect, it, jest } from '@jest/globals';
 import type { SandboxWorld } from '../../src/sandbox/world.js';
+import net from 'node:net';
 import { expectExit, waitFor } from '../support/cli.js';
+import { post, signIn } from '../console/fixture.js';
 import { makeOrder, providerRefOf } from '../support/orders.js';
 import { HAVE_POSTGRES } from '../support/postgres.js';
 import { cancelRequestsAt, idempotencyKeyOf, isListing } from '../support/sandbox.js';
@@ -26,6 +28,19 @@ const onPostgres = HAVE_POSTGRES ? describe : describe.skip;
 const TTL_MS = 3_000;
 /** Every second (6 fields, seconds first): a standby asks for the lease once a second. */
 const REPLICA_ENV = { SYNC_SCHEDULE: '* * * * * *', SYNC_LEASE_TTL_MS: String(TTL_MS), HTTP_PORT: '0', PROVIDER_TIMEOUT_MS: '60000' };
+
+const CONSOLE_TOKEN = 'failover-console-token-71c0';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 function replica(ws: Workspace, env: Record<string, string> = {}) {
   return ws.start(['run'], { env: { ...REPLICA_ENV, ...env } });
@@ -77,6 +92,37 @@ onPostgres('two replicas on one PostgreSQL database', () => {
     await b.stop('SIGTERM');
     const runs = ws.rows('SELECT holder FROM sync_runs ORDER BY id').map((r) => r['holder']);
     expect(new Set(runs)).toEqual(new Set([taken['holder'], takenOver['holder']]));
+  });
+
+  it("a standby's console queues Cancel payment and sends nothing; the holder's next cycle sends it, once", async () => {
+    const ws = workspace({}, 'postgres');
+    const order = makeOrder({ method: 'K' });
+    const ref = providerRefOf(order);
+    world.specter.add(order, makeOrder({ method: 'K' }));
+    expectExit(await ws.run(['once']), 0);
+    world.specter.delete(order.orderNo);
+    // Vanished, awaiting a person (VANISHED_ACTION=flag): nothing is sent by the cycle alone.
+    expectExit(await ws.run(['once']), 3);
+
+    const a = replica(ws);
+    await a.waitForLine((line) => line.event === 'sync.completed');
+    const port = await freePort();
+    const b = replica(ws, { HTTP_PORT: String(port), CONSOLE_TOKEN });
+    await b.waitForLine((line) => line.event === 'sync.standby');
+    const base = `http://127.0.0.1:${port}`;
+    const { cookie, csrf } = await signIn(base, CONSOLE_TOKEN);
+    expect((await post(`${base}/vanished/${order.orderNo}/cancel`, { csrf }, cookie)).status).toBe(303);
+    const action = await b.waitForLine((line) => line.event === 'console.action');
+    expect(action).toMatchObject({ action: 'cancel', status: 'ok' });
+    expect(String(action.message)).toContain('holds the database lease');
+
+    // a, the holder, sends it at its next cycle; b never did.
+    await a.waitForLine((line) => line.event === 'cancel.succeeded' && line.orderNo === order.orderNo, { timeoutMs: 15_000 });
+    await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM')]);
+    expect(b.lines.filter((line) => line.event === 'cancel.sent' || line.event === 'lease.acquired')).toEqual([]);
+    expect(cancelRequestsAt(world, 'klarna', ref)).toHaveLength(1);
+    expect(world.klarna.cancelsApplied(ref)).toBe(1);
+    expect(ws.jobs(order.orderNo)).toEqual([expect.objectContaining({ state: 'done' })]);
   });
 
   it('the holder is killed with a provider request in flight: the other takes over and repeats it with the same key', async () => {
