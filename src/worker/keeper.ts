@@ -85,7 +85,18 @@ export function createLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
       const lease = held;
       held = null;
       if (lease === null || lease.lost) return;
-      await lease.release();
+      try {
+        await lease.release();
+      } catch (error) {
+        // A stop must not fail on it: a lease left behind expires by itself (or, on this host, is
+        // taken at once by the next process, ours being gone).
+        logger.event('sync.failed', `the database lease could not be freed on stop (it expires within ${ttlMs} ms): ${(error as Error).message}`, {
+          phase: 'lease',
+          willRetry: false,
+          error,
+        });
+        return;
+      }
       logger.event('lease.released', 'this process freed the database lease on a graceful stop; a standby replica takes it at its next tick', {
         holder: holder.id,
         token: lease.fence.token,

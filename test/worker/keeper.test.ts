@@ -62,6 +62,18 @@ describe.each(ENGINES)('on %s', (engine) => {
     expect(await acquireLease(store, elsewhere, TTL)).not.toBeNull();
   });
 
+  it('a lease that cannot be freed on stop (the database refuses) does not fail the stop: it is logged, and expires by itself', async () => {
+    const logger = memoryLogger();
+    const keeper = createLeaseKeeper({ store, holder: makeLeaseHolder(), ttlMs: TTL, logger });
+    expect(await keeper.hold()).not.toBeNull();
+    await store.db.schema.dropTable('worker_lease').execute();
+    await expect(keeper.release()).resolves.toBeUndefined();
+    expect(logger.events.filter((e) => e.event === 'sync.failed')).toEqual([
+      expect.objectContaining({ fields: expect.objectContaining({ phase: 'lease', willRetry: false }) }),
+    ]);
+    expect(logger.events.filter((e) => e.event === 'lease.released')).toEqual([]);
+  });
+
   it('a standby takes nothing and lends nothing; lost once, it stands by, and takes the lease again when it is free', async () => {
     const logger = memoryLogger();
     const keeper = createLeaseKeeper({ store, holder: makeLeaseHolder(), ttlMs: TTL, logger });
