@@ -5,12 +5,15 @@
 import type { AppConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Store } from '../store/database.js';
+import type { SharedLease } from '../worker/keeper.js';
 
 export interface ActionDeps {
   config: AppConfig;
   store: Store;
   logger: Logger;
   now?: () => Date;
+  /** In `run` (the console): the worker's held lease, which a send-now goes out under (worker/sendNow.ts). */
+  sharedLease?: SharedLease;
 }
 
 export type ActionStatus =

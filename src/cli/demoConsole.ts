@@ -18,7 +18,7 @@ export async function keepConsoleUp(stage: DemoStage, line: (text: string) => vo
   const metrics = createWorkerMetrics();
   const worker = createWorker({ ...buildCycleDeps(config, store, logger), metrics });
   const token = randomBytes(18).toString('base64url');
-  const consoleHandler = createConsole({ token, secureCookie: false, deps: { config, store, logger } });
+  const consoleHandler = createConsole({ token, secureCookie: false, deps: { config, store, logger, sharedLease: worker.lease } });
   const server = createHealthServer({
     host: '127.0.0.1',
     port: 0,

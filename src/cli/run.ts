@@ -41,7 +41,7 @@ export async function runCommand(): Promise<ExitCode> {
     consoleHandler =
       config.console.token === null
         ? undefined
-        : createConsole({ token: config.console.token, secureCookie: config.console.secureCookie, deps: { config, store, logger } });
+        : createConsole({ token: config.console.token, secureCookie: config.console.secureCookie, deps: { config, store, logger, sharedLease: worker.lease } });
     server = createHealthServer({
       host: config.http.host,
       port: config.http.port,

@@ -39,8 +39,8 @@ export async function statusCommand(options: { json?: boolean }): Promise<ExitCo
         ? `Last successful run: ${last.finishedAt} (${formatAge(last.ageSeconds * 1000)} ago)${last.guardTripped ? ', the vanish guard tripped' : ''}`
         : 'Last successful run: never',
       report.lease
-        ? `Lease: held by ${report.lease.holder} until ${report.lease.expiresAt} (a cycle is running there)`
-        : `Lease: free (each cycle takes it${last ? `; the last was run by ${last.holder}` : ''})`,
+        ? `Lease: held by ${report.lease.holder} until ${report.lease.expiresAt}, renewed while it runs (a \`run\` there does the cycles, or a \`once\` or a person's send is at work)`
+        : `Lease: free (no \`run\` holds it; the next to start or tick takes it${last ? `; the last cycle was run by ${last.holder}` : ''})`,
     );
     ctx.out.write(`${lines.join('\n')}\n`);
     return EXIT.ok;

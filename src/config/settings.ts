@@ -111,7 +111,7 @@ export const SETTINGS = {
       default: '120000',
       schema: positiveInteger,
       description:
-        'How long the database lease lasts without renewal (ms); its holder renews it every quarter of this while it works. A holder that dies is replaced within this long (one on this host at once).',
+        'How long the database lease lasts without renewal (ms); its holder renews it every quarter of this while it holds it (a `run` holds it until it stops). A holder that dies is replaced within this long plus one tick (one on this host at the next tick).',
     }),
   },
   dispatch: {

@@ -31,7 +31,13 @@ export const EVENT_CATALOGUE = [
   { event: 'sync.failed', level: 'error', alert: true, when: 'A cycle could not complete; carries the reason and whether it will be retried.' },
   { event: 'sync.stale', level: 'error', alert: true, when: 'No cycle has succeeded for longer than 3 schedule periods (in `run`).' },
   { event: 'sync.skipped', level: 'info', alert: false, when: 'A scheduled tick found the previous cycle still running and did nothing.' },
-  { event: 'sync.lease_busy', level: 'warn', alert: false, when: 'Another process holds the database lease, so this cycle did not start.' },
+  { event: 'sync.lease_busy', level: 'warn', alert: false, when: 'Another process holds the database lease, so this cycle did not start (`once`).' },
+  {
+    event: 'sync.standby',
+    level: 'info',
+    alert: false,
+    when: 'A `run` tick found another replica holding the database lease (`heldBy`): this one stands by, runs no cycle, and asks again at its next tick.',
+  },
   { event: 'specter.retry', level: 'warn', alert: false, when: 'A Specter request failed transiently and will be retried after a backoff.' },
 
   // Orders
@@ -132,13 +138,19 @@ export const EVENT_CATALOGUE = [
     event: 'lease.acquired',
     level: 'info',
     alert: false,
-    when: 'This process took the database lease (`holder`; `token`, the fencing token, rises each time the lease changes hands).',
+    when: 'This process took the database lease (`holder`; `token`, the fencing token, rises each time the lease changes hands); `run` keeps it until it stops, so this is logged when it changes hands.',
   },
   {
     event: 'lease.lost',
     level: 'warn',
     alert: false,
     when: 'This process lost the database lease (it expired and another process or replica, `heldBy`, holds it now, or a write found its fencing token moved on); it stops sending and writing.',
+  },
+  {
+    event: 'lease.released',
+    level: 'info',
+    alert: false,
+    when: 'A `run` that held the database lease freed it on a graceful stop; a standby replica takes it at its next tick.',
   },
 
   // The operator console (src/console)

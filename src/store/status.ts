@@ -31,7 +31,7 @@ export interface StatusReport {
   jobsWaitingForProvider: Partial<Record<ProviderName, number>>;
   providersConfigured: ProviderName[];
   lastSuccessfulRun: { finishedAt: string; ageSeconds: number; outcome: string; guardTripped: boolean; holder: string } | null;
-  /** Which process (replica) holds the lease now, until when by the database's clock; null: nobody (between cycles). */
+  /** Which process (replica) holds the lease now, until when by the database's clock; null: nobody (no `run` is up, and no `once` or send-now is at work). */
   lease: { holder: string; expiresAt: string } | null;
 }
 

@@ -27,7 +27,7 @@ import type { LeaseHolder } from '../store/lease.js';
 import { finishRun, lastSuccessfulRun } from '../store/runs.js';
 import { loadSnapshotIndex, loadSnapshots } from '../store/snapshots.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
-import { takeLease } from './lease.js';
+import { takeLease, type HeldLease } from './lease.js';
 import { planCycle, type PlannedAction } from './plan.js';
 import { recordPaymentReads, type StoredPaymentRead } from '../store/paymentReads.js';
 import { applyPaymentReads, asksFor, cachedPaymentCheck, readPayments, rereadAwaiting, type PaymentCheck, type PaymentReads } from './payments.js';
@@ -53,6 +53,8 @@ export interface CycleOptions {
   dryRun?: boolean;
   /** Send due jobs and confirm accepted ones after the commit (default true). */
   dispatch?: boolean;
+  /** `run`'s lease, kept across cycles (worker/keeper.ts), is used and not freed; absent, the cycle takes and frees its own (`once`). */
+  lease?: HeldLease;
 }
 
 /** One thing the cycle did (or, in a dry run, would do), for `once` output and the demo. */
@@ -104,9 +106,9 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
   const dryRun = options.dryRun ?? false;
   const startedAt = clock().toISOString();
 
-  // The lease: a second process on this database does not start its cycle while we hold it.
-  // A dry run writes nothing, so it needs no lease and never blocks the worker.
-  const lease = dryRun ? null : await takeLease(store, holder, { ttlMs: deps.config.sync.leaseTtlMs, logger });
+  // The lease: a second process on this database does not start its cycle while we hold it. A dry run writes nothing, so it needs none.
+  const ownLease = !dryRun && options.lease === undefined;
+  const lease = dryRun ? null : (options.lease ?? (await takeLease(store, holder, { ttlMs: deps.config.sync.leaseTtlMs, logger })));
   if (!dryRun && lease === null) {
     logger.event('sync.lease_busy', 'another process holds the sync lease; this cycle is skipped', {});
     return { outcome: 'skipped', dryRun, startedAt, finishedAt: clock().toISOString(), reason: 'lease_busy' };
@@ -121,15 +123,10 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     const reason = error instanceof Error ? error.message : String(error);
     const kind = error instanceof SpecterError ? error.kind : 'internal';
     const retriable = !(error instanceof SpecterError) || error.kind !== 'auth';
-    logger.event('sync.failed', `the cycle could not complete: ${reason}`, {
-      reason,
-      kind,
-      willRetry: retriable,
-      error,
-    });
+    logger.event('sync.failed', `the cycle could not complete: ${reason}`, { reason, kind, willRetry: retriable, error });
     return { outcome: 'failed', dryRun, startedAt, finishedAt: clock().toISOString(), reason, kind };
   } finally {
-    await lease?.release();
+    if (ownLease) await lease?.release();
   }
 }
 

@@ -8,7 +8,10 @@
  * One writer (docs/architecture.md): inside this process a tick that finds a cycle still running is skipped
  * (node-cron's noOverlap for its own ticks, plus our guard, because the first cycle is started
  * by us and not by node-cron, so node-cron would not know it is busy); between processes (and
- * replicas on one PostgreSQL database) the lease, taken inside runCycle, decides.
+ * replicas on one PostgreSQL database) the lease decides. The worker keeps it from the tick that
+ * took it until a graceful stop (keeper.ts): the holder runs every cycle, a standby's tick only
+ * tries to take it (a dead holder's lease expires by the database's clock: taken within the TTL
+ * plus one tick), and a person's send-now in this process waits its turn under the same lease.
  */
 import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import type { WorkerMetrics } from '../observability/metrics.js';
@@ -16,6 +19,7 @@ import { readLease } from '../store/lease.js';
 import { lastSuccessfulRun } from '../store/runs.js';
 import { runCycle, type CycleDeps, type CycleReport } from './cycle.js';
 import type { ReadinessAnswer } from './http.js';
+import { createLeaseKeeper, type SharedLease } from './keeper.js';
 import { createMonitor } from './monitor.js';
 import { evaluateReadiness, formatSeconds, schedulePeriodMs, type HealthState } from './schedule.js';
 
@@ -38,6 +42,8 @@ export interface Worker {
   /** No new tick; dispatch is told to stop; waits up to `graceMs` for the cycle in flight. */
   stop(graceMs: number): Promise<StopResult>;
   readiness(): ReadinessAnswer;
+  /** This process's held lease, for a person's send-now (the console's actions) to send under. */
+  readonly lease: SharedLease;
 }
 
 export function createWorker(deps: WorkerDeps): Worker {
@@ -53,6 +59,7 @@ export function createWorker(deps: WorkerDeps): Worker {
   let lease: ReadinessAnswer['lease'];
   let stopping = false;
   let task: ScheduledTask | null = null;
+  const keeper = createLeaseKeeper({ store, holder: deps.holder, ttlMs: config.sync.leaseTtlMs, logger });
 
   // node-cron writes its own warnings with console.* (plain text on stdout would break the
   // one-JSON-object-per-line contract). Its warnings are the overlap (we log sync.skipped from
@@ -103,7 +110,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         metrics.cycleFinished('failed', seconds);
         break;
       case 'skipped':
-        // runCycle logged sync.lease_busy; it did no cycle, so no duration.
+        // A standby's tick (sync.standby): it did no cycle, so no duration.
         metrics.cycleFinished('lease_busy');
         break;
     }
@@ -113,19 +120,9 @@ export function createWorker(deps: WorkerDeps): Worker {
     const startedAt = performance.now();
     let report: CycleReport;
     try {
-      report = await runCycle({
-        config,
-        store,
-        specter: deps.specter,
-        providers: deps.providers,
-        logger,
-        holder: deps.holder,
-        now: clock,
-        signal: abort.signal,
-        observer: metrics.observer,
-      });
+      report = await heldCycle();
     } catch (error) {
-      // runCycle reports its own failures; this is the lease release or a store that broke under it.
+      // runCycle reports its own failures; this is the lease's renewal or take, or a store that broke under it.
       const reason = error instanceof Error ? error.message : String(error);
       logger.event('sync.failed', `the cycle could not complete: ${reason}`, { reason, kind: 'internal', willRetry: true, error });
       const at = clock().toISOString();
@@ -136,6 +133,42 @@ export function createWorker(deps: WorkerDeps): Worker {
     // Gauges from the database, read here, between cycles: a scrape never touches SQLite.
     await monitor.refreshGauges();
     await refreshLease();
+  }
+
+  /** The cycle under the lease this process keeps; a standby's tick (another live holder) runs none. */
+  async function heldCycle(): Promise<CycleReport> {
+    const lease = await keeper.hold();
+    if (lease === null) {
+      // Expected every tick on a healthy standby: info, not a warning (sync.lease_busy is `once`'s).
+      const heldBy = await readLease(store).then(
+        (row) => row.holder,
+        () => null,
+      );
+      logger.event(
+        'sync.standby',
+        `another replica holds the database lease${heldBy === null ? '' : ` (${heldBy})`}; this one stands by and asks again next tick`,
+        {
+          holder: deps.holder.id,
+          heldBy,
+        },
+      );
+      const at = clock().toISOString();
+      return { outcome: 'skipped', dryRun: false, startedAt: at, finishedAt: at, reason: 'lease_busy' };
+    }
+    return runCycle(
+      {
+        config,
+        store,
+        specter: deps.specter,
+        providers: deps.providers,
+        logger,
+        holder: deps.holder,
+        now: clock,
+        signal: abort.signal,
+        observer: metrics.observer,
+      },
+      { lease },
+    );
   }
 
   /** Which replica holds the lease, and which ran the last cycle, for /readyz (read between cycles). */
@@ -155,7 +188,9 @@ export function createWorker(deps: WorkerDeps): Worker {
       logSkipped();
       return Promise.resolve();
     }
-    const running = cycle()
+    // After a person's send-now in flight (keeper.ts): never two senders in this process.
+    const running = keeper
+      .exclusive(cycle)
       .catch((error: unknown) => {
         // Never out of a timer: an unhandled rejection would end the worker.
         logger.event('sync.failed', `the cycle could not complete: ${(error as Error).message}`, { kind: 'internal', willRetry: true, error });
@@ -208,8 +243,13 @@ export function createWorker(deps: WorkerDeps): Worker {
       }
       monitor.disarm();
       abort.abort();
+      // Freed only now, once the work in flight (a cycle, a person's send) has ended: a standby
+      // takes it at its next tick instead of waiting out the TTL.
       const running = inFlight;
-      if (running === null) return { cycleFinished: true, inFlight: null };
+      if (running === null) {
+        await keeper.release();
+        return { cycleFinished: true, inFlight: null };
+      }
       let graceTimer: NodeJS.Timeout | undefined;
       const finished = await Promise.race([
         running.then(() => true),
@@ -219,8 +259,12 @@ export function createWorker(deps: WorkerDeps): Worker {
       ]);
       // The grace timer must not outlive the wait: it would hold the process for up to graceMs.
       clearTimeout(graceTimer);
-      return { cycleFinished: finished, inFlight: finished ? null : running };
+      // Past the grace the cycle still runs under the lease: freed when it ends, before the store closes (run.ts).
+      if (finished) await keeper.release();
+      return { cycleFinished: finished, inFlight: finished ? null : running.then(() => keeper.release()) };
     },
+
+    lease: keeper,
 
     readiness() {
       return { ...evaluateReadiness(health, clock().getTime(), periodMs), replica: deps.holder.id, ...(lease ? { lease } : {}) };

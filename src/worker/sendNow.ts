@@ -4,6 +4,11 @@
  * decided and waits for the provider's answer. It is a writer and a sender like any cycle, so it
  * works under the lease (worker/lease.ts), kept renewed while the provider takes its time, and it
  * sends only its own job: the rest of the outbox is the worker's, with the worker's checks.
+ *
+ * Inside `run` (the console) the worker keeps the lease across cycles (keeper.ts): the action
+ * sends under that held lease, after the cycle in flight, never beside it; a fresh holder of its
+ * own would always find the lease busy. A standby replica has no lease to lend and the CLI is
+ * another process: the job is queued, and the holder's next cycle sends it (lease_busy).
  */
 import type { AppConfig } from '../config/types.js';
 import { dispatchDueJobs, type DispatchAction } from '../dispatch/dispatcher.js';
@@ -15,7 +20,8 @@ import { compileRoutingRules } from '../routing/route.js';
 import { createSpecterClient } from '../specter/client.js';
 import { withFence, type Store } from '../store/database.js';
 import { makeLeaseHolder } from '../store/lease.js';
-import { takeLease } from './lease.js';
+import type { SharedLease } from './keeper.js';
+import { takeLease, type HeldLease } from './lease.js';
 import { cachedPaymentCheck } from './payments.js';
 import { trackedGetOrder, verifyByGetOrder } from './truth.js';
 
@@ -24,6 +30,8 @@ export interface SendNowDeps {
   store: Store;
   logger: Logger;
   now?: () => Date;
+  /** `run`'s held lease (the console's actions); absent in a CLI process, which takes its own. */
+  sharedLease?: SharedLease;
 }
 
 export type SendNowOutcome =
@@ -47,9 +55,7 @@ export async function sendJobNow(deps: SendNowDeps, job: { id: number; provider:
   });
   const statusMap = compileStatusMap(config.specter.statusMap);
   const rules = compileRoutingRules(config.routing);
-  const lease = await takeLease(store, makeLeaseHolder(), { ttlMs: config.sync.leaseTtlMs, logger });
-  if (lease === null) return { kind: 'lease_busy' };
-  try {
+  const send = async (lease: HeldLease): Promise<SendNowOutcome> => {
     const report = await dispatchDueJobs({
       // Fenced like a cycle's writes: markSending fails if another process took the lease.
       store: withFence(store, lease.fence),
@@ -74,6 +80,13 @@ export async function sendJobNow(deps: SendNowDeps, job: { id: number; provider:
     const action = report.actions.find((a) => a.jobId === job.id) ?? null;
     if (action === null && lease.lost) return { kind: 'lease_lost' };
     return { kind: 'dispatched', action };
+  };
+
+  if (deps.sharedLease !== undefined) return (await deps.sharedLease.withHeldLease(send)) ?? { kind: 'lease_busy' };
+  const lease = await takeLease(store, makeLeaseHolder(), { ttlMs: config.sync.leaseTtlMs, logger });
+  if (lease === null) return { kind: 'lease_busy' };
+  try {
+    return await send(lease);
   } finally {
     await lease.release();
   }

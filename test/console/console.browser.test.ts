@@ -168,6 +168,10 @@ suite('the console in Chromium, against `run`', () => {
     expect(world.klarna.orderState(ref)).toBe('cancelled');
     expect(jobOf(orders.cancel.orderNo)).toMatchObject({ state: 'done' });
     expect(await page.locator(`#order-${orders.cancel.orderNo}`).count()).toBe(0);
+    // Sent at once under the lease `run` keeps between its cycles (taken once, at its first cycle),
+    // not queued for a cycle that, on this schedule, would come in a year.
+    expect(worker.lines.filter((l) => l.event === 'lease.acquired')).toHaveLength(1);
+    expect(worker.lines.filter((l) => l.event === 'cancel.sent').map((l) => l.orderNo)).toEqual([orders.cancel.orderNo]);
   });
 
   it('Retry a failed job (confirmed first): sent again with the same key, and done', async () => {

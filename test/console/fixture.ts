@@ -102,8 +102,8 @@ export function post(url: string, fields: Record<string, string>, cookie?: strin
 }
 
 /** Signs in; the cookie to send and the CSRF token of the first page. */
-export async function signIn(base: string): Promise<{ cookie: string; csrf: string; page: string }> {
-  const res = await post(`${base}/signin`, { token: TOKEN });
+export async function signIn(base: string, token = TOKEN): Promise<{ cookie: string; csrf: string; page: string }> {
+  const res = await post(`${base}/signin`, { token });
   if (res.status !== 303) throw new Error(`sign-in answered ${res.status}`);
   const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
   const page = await (await fetch(`${base}/`, { headers: { cookie } })).text();

@@ -117,8 +117,16 @@ onPostgres('on the run’s PostgreSQL server', () => {
           .replace(/"holder":"[^"]*"/g, '"holder":"<holder>"'),
       );
     expect(stable(fromPostgres)).toEqual(stable(fromSqlite));
-    // Between cycles nobody holds the lease; the last cycle names the replica that ran it.
+    // `once` frees the lease when it ends: nobody holds it now; the last cycle names the process that ran it.
     expect(fromPostgres.status).toMatchObject({ lease: null, lastSuccessfulRun: { holder: expect.stringMatching(/^[^:]+:\d+:[0-9a-f]{8}$/) } });
+    // A live `run` keeps it between its cycles: `status` names it as the holder, and as the last cycle's.
+    const worker = postgres.start(['run'], { env: { ...env, SYNC_SCHEDULE: '* * * * * *', HTTP_PORT: '0' } });
+    const took = await worker.waitForLine((line) => line.event === 'lease.acquired');
+    await worker.waitForLine((line) => line.event === 'sync.completed');
+    const held = await postgres.run(['status', '--json'], { env });
+    expectExit(held, 0);
+    expect(JSON.parse(held.stdout)).toMatchObject({ lease: { holder: took['holder'] }, lastSuccessfulRun: { holder: took['holder'] } });
+    expect((await worker.stop('SIGTERM')).code).toBe(0);
     expect((fromPostgres.jobs as unknown[]).length).toBe(1);
     expect((fromPostgres.vanished as unknown[]).length).toBe(1);
     expect(postgres.jobs(cancelled.orderNo)).toEqual([expect.objectContaining({ state: 'done', attempts: 1 })]);

@@ -36,6 +36,8 @@ describe('EVENT_CATALOGUE', () => {
     ['job.dismissed', 'info', false],
     ['lease.acquired', 'info', false],
     ['lease.lost', 'warn', false],
+    ['lease.released', 'info', false],
+    ['sync.standby', 'info', false],
     ['vanish_guard.tripped', 'error', true],
     ['cancel.sent', 'info', false],
     ['cancel.succeeded', 'info', false],
