@@ -43,7 +43,16 @@ function snapshotFromRow(row: SnapshotRow): OrderSnapshot {
 /** One string per status for 100,000 summaries, not one each (the drivers hand out fresh strings). */
 const STATUSES: Partial<Record<string, OrderStatus>> = { open: 'open', cancelled: 'cancelled', delivered: 'delivered' };
 
-const SUMMARY_COLUMNS = ['order_no', 'order_date', 'content_hash', 'status', 'cancelled_at', 'vanished_at', 'vanish_status'] as const;
+/** Selected under the summary's own names: each row the driver builds IS the summary (no second object per order). */
+const SUMMARY_COLUMNS = [
+  'order_no as orderNo',
+  'order_date as orderDate',
+  'content_hash as contentHash',
+  'status',
+  'cancelled_at as cancelledAt',
+  'vanished_at as vanishedAt',
+  'vanish_status as vanishStatus',
+] as const;
 
 /**
  * The compact index the diff works on (SnapshotSummary), for every tracked order, plus the kept
@@ -55,22 +64,14 @@ const SUMMARY_COLUMNS = ['order_no', 'order_date', 'content_hash', 'status', 'ca
  */
 export async function loadSnapshotIndex(store: Store, window?: OrderWindow): Promise<Map<string, SnapshotSummary>> {
   const index = new Map<string, SnapshotSummary>();
-  const add = (rows: ReadonlyArray<Pick<SnapshotRow, (typeof SUMMARY_COLUMNS)[number]>>, reentering: boolean): void => {
-    for (const row of rows) {
-      const summary: SnapshotSummary = {
-        orderNo: row.order_no,
-        orderDate: row.order_date,
-        contentHash: row.content_hash,
-        status: STATUSES[row.status] ?? row.status,
-        cancelledAt: row.cancelled_at,
-        vanishedAt: row.vanished_at,
-        vanishStatus: row.vanish_status,
-      };
+  const select = () => store.db.selectFrom('order_snapshots').select(SUMMARY_COLUMNS);
+  const add = (rows: SnapshotSummary[], reentering: boolean): void => {
+    for (const summary of rows) {
+      summary.status = STATUSES[summary.status] ?? summary.status;
       if (reentering) summary.reentering = true;
-      index.set(row.order_no, summary);
+      index.set(summary.orderNo, summary);
     }
   };
-  const select = () => store.db.selectFrom('order_snapshots').select(SUMMARY_COLUMNS);
   add(await select().where('left_window_at', 'is', null).execute(), false);
   if (window) add(await select().where('left_window_at', 'is not', null).where('order_date', '>=', window.fromDate).execute(), true);
   return index;
