@@ -151,10 +151,11 @@ export function diffOrders<S extends SnapshotSummary>(input: DiffInput<S>): Orde
       continue;
     }
 
+    const hashChanged = before.contentHash !== order.contentHash;
+    // With its stored payment only when a transition is judged: an unchanged order needs none.
+    const full = needsPayment(before, order) ? withPayment(before) : null;
     // Back after a recorded disappearance — even one a person already resolved or cancelled:
     // whoever acted on it must hear that the order exists after all.
-    const hashChanged = before.contentHash !== order.contentHash;
-    const full = needsPayment(before, order) ? withPayment(before) : null;
     if (full && vanishIsRecorded(before)) result.reappeared.push({ before: full, after: order });
     if (before.reentering === true) result.reentered.push(before);
     if (full && hashChanged) result.changed.push({ before: full, after: order });
