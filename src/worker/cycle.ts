@@ -210,8 +210,7 @@ async function cycleBody(
     leftWindow: diff.leftWindow.length,
     jobsCreated: plan.jobs.length,
   };
-  for (const { orderNo } of confirmed.found)
-    logger.event('order.listing_gap', `order ${orderNo} was missing from the listing but Specter still has it`, { orderNo });
+  for (const { orderNo } of confirmed.found) logger.event('order.listing_gap', `order ${orderNo} was missing from the listing, not gone`, { orderNo });
 
   if (dryRun) {
     for (const action of actions) {
