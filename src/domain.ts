@@ -101,9 +101,12 @@ export type PaymentState = (typeof PAYMENT_STATES)[number];
 export type VanishStatus = 'awaiting' | 'reappeared' | 'resolved' | 'cancel_requested' | 'handled_by_specter' | 'settled_elsewhere' | 'unrouted';
 
 /**
- * What the diff needs to know of a tracked order: enough to decide, not to act. At 100,000 orders
- * the cycle holds this compact index, not the full snapshots (bench/RESULTS.md, peak RSS), and
- * reads the full rows of the few orders it acts on.
+ * What the diff needs to know of EVERY tracked order: enough to decide, not to act. At 100,000
+ * orders the cycle holds this compact index, not the full snapshots (bench/RESULTS.md, peak RSS),
+ * and no payment columns: an order whose content hash is unchanged has the same payment (the
+ * payment's fields are in the hash), so the stored payment (SnapshotPayment) is read only for the
+ * few orders the diff finds changed or back after a recorded disappearance (diff.ts
+ * ordersNeedingPayment), and the full rows only of the few orders the cycle acts on.
  */
 export interface SnapshotSummary {
   orderNo: string;
@@ -111,9 +114,6 @@ export interface SnapshotSummary {
   contentHash: string;
   /** As last seen: a transition is judged against it (a re-open, a cancellation while watched). */
   status: OrderStatus;
-  paymentKey: string | null;
-  /** The payment as Specter gave it: "<payTypeIdentifier>:<payTypeReference>" (routing/payment.ts rawPaymentOf). */
-  rawPayment: string;
   cancelledAt: string | null;
   vanishedAt: string | null;
   vanishStatus: VanishStatus | null;
@@ -124,9 +124,16 @@ export interface SnapshotSummary {
   reentering?: boolean;
 }
 
+/** The stored payment of a tracked order: what a transition (changed, re-opened, reappeared) is judged against. */
+export interface SnapshotPayment {
+  paymentKey: string | null;
+  /** The payment as Specter gave it: "<payTypeIdentifier>:<payTypeReference>" (routing/payment.ts rawPaymentOf). */
+  rawPayment: string;
+}
+
 /** A tracked order as stored, with the facts written once about it. */
 export interface OrderSnapshot extends TrackedOrder {
-  /** As in SnapshotSummary: the payment as Specter gave it. */
+  /** As in SnapshotPayment: the payment as Specter gave it. */
   rawPayment: string;
   firstSeenAt: string;
   lastSeenAt: string;

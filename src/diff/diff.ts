@@ -3,7 +3,7 @@
  * listing) to what changed. No I/O, no clock: everything it needs comes in as values, so every
  * rule of docs/architecture.md is tested on plain data (test/diff/diff.test.ts).
  */
-import type { SnapshotSummary, TrackedOrder } from '../domain.js';
+import type { SnapshotPayment, SnapshotSummary, TrackedOrder } from '../domain.js';
 import { rawPaymentOf } from '../routing/payment.js';
 import { isBeforeWindow, orderDay, type OrderWindow } from './window.js';
 
@@ -11,6 +11,11 @@ import { isBeforeWindow, orderDay, type OrderWindow } from './window.js';
 export interface DiffInput<S extends SnapshotSummary = SnapshotSummary> {
   /** Every order still tracked (not yet left the window), by orderNo, plus kept snapshots of orders that left it and are dated inside it again (`reentering`). */
   snapshots: ReadonlyMap<string, S>;
+  /**
+   * The stored payments of the orders ordersNeedingPayment names (store/snapshots.ts
+   * loadSnapshotPayments). Not needed when the snapshots carry their payment (full OrderSnapshots).
+   */
+  payments?: ReadonlyMap<string, SnapshotPayment>;
   /** A complete listing of the window, plus any order `getOrder` found since. */
   listing: readonly TrackedOrder[];
   window: OrderWindow;
@@ -31,7 +36,8 @@ export interface CancellationTransition {
 }
 
 export interface Transition<S> {
-  before: S;
+  /** With its stored payment: plan.ts judges the payment's jobs by it. */
+  before: S & SnapshotPayment;
   after: TrackedOrder;
 }
 
@@ -66,6 +72,31 @@ function vanishIsRecorded(snapshot: SnapshotSummary): boolean {
   return snapshot.vanishedAt !== null && snapshot.vanishStatus !== 'reappeared';
 }
 
+/**
+ * The tracked orders whose stored payment the diff reads: those listed with another content hash
+ * (a changed order, a re-open, a cancellation that may carry a new payment) and those back after
+ * a recorded disappearance. Every other listed order has an equal hash, so the same payment
+ * (both payment fields are hashed, diff/track.ts): the index needs no payment columns.
+ */
+export function ordersNeedingPayment(snapshots: ReadonlyMap<string, SnapshotSummary>, listing: readonly TrackedOrder[]): string[] {
+  const orderNos: string[] = [];
+  for (const order of listing) {
+    const before = snapshots.get(order.orderNo);
+    if (before && needsPayment(before, order)) orderNos.push(order.orderNo);
+  }
+  return orderNos;
+}
+
+/** A re-open changes the status, so the hash, too; named anyway, so a stale hash cannot hide one. */
+function needsPayment(before: SnapshotSummary, order: TrackedOrder): boolean {
+  return before.contentHash !== order.contentHash || vanishIsRecorded(before) || (before.status === 'cancelled' && order.status !== 'cancelled');
+}
+
+function hasPayment<S extends SnapshotSummary>(snapshot: S): snapshot is S & SnapshotPayment {
+  const candidate = snapshot as S & Partial<SnapshotPayment>;
+  return typeof candidate.rawPayment === 'string' && candidate.paymentKey !== undefined;
+}
+
 /** Was `orderDate` inside the previous run's window (or is it newer)? Unknown coverage: yes. */
 function covered(orderDate: string, coverage: OrderWindow | null | undefined): boolean {
   return coverage === null || coverage === undefined || orderDay(orderDate) >= coverage.fromDate;
@@ -86,6 +117,13 @@ export function diffOrders<S extends SnapshotSummary>(input: DiffInput<S>): Orde
     unchanged: 0,
   };
   const listed = new Set<string>();
+  // A transition without its stored payment would be judged against nothing: refused loudly, never guessed.
+  const withPayment = (before: S): S & SnapshotPayment => {
+    if (hasPayment(before)) return before;
+    const payment = input.payments?.get(before.orderNo);
+    if (!payment) throw new Error(`diff: the stored payment of order ${before.orderNo} was not read (ordersNeedingPayment names it)`);
+    return { ...before, ...payment };
+  };
 
   for (const order of listing) {
     const before = snapshots.get(order.orderNo);
@@ -113,11 +151,14 @@ export function diffOrders<S extends SnapshotSummary>(input: DiffInput<S>): Orde
       continue;
     }
 
+    const hashChanged = before.contentHash !== order.contentHash;
+    // With its stored payment only when a transition is judged: an unchanged order needs none.
+    const full = needsPayment(before, order) ? withPayment(before) : null;
     // Back after a recorded disappearance — even one a person already resolved or cancelled:
     // whoever acted on it must hear that the order exists after all.
-    if (vanishIsRecorded(before)) result.reappeared.push({ before, after: order });
+    if (full && vanishIsRecorded(before)) result.reappeared.push({ before: full, after: order });
     if (before.reentering === true) result.reentered.push(before);
-    if (before.contentHash !== order.contentHash) result.changed.push({ before, after: order });
+    if (full && hashChanged) result.changed.push({ before: full, after: order });
     else result.unchanged += 1;
 
     // cancelled_at is a fact written once (when it was first seen cancelled, watched or not).
@@ -130,10 +171,11 @@ export function diffOrders<S extends SnapshotSummary>(input: DiffInput<S>): Orde
       // (paid again under a new reference) has a new payment to cancel. The same payment again
       // (cancelled, re-opened, cancelled) finds its job already there: forwarded once.
       const newlyCancelled = before.status !== 'cancelled';
-      const newPayment = !newlyCancelled && order.paymentKey !== null && rawPaymentOf(order) !== before.rawPayment;
+      // An equal hash is the same payment (its fields are hashed): only a changed order can carry a new one.
+      const newPayment = !newlyCancelled && full !== null && hashChanged && order.paymentKey !== null && rawPaymentOf(order) !== full.rawPayment;
       if (watched && (newlyCancelled || newPayment)) result.cancellations.push({ order, firstSeenCancelled: false });
     } else if (before.status === 'cancelled') {
-      result.reopened.push({ before, after: order });
+      result.reopened.push({ before: withPayment(before), after: order });
     }
   }
 

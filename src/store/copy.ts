@@ -8,7 +8,8 @@
  * It refuses a target that holds anything (two histories must not be merged), and a source whose
  * lease a live worker holds (it would keep writing to the file after the copy).
  */
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import { sql } from './kysely.js';
 import type { Store } from './database.js';
 import { readLease } from './lease.js';
 import type { Database } from './schema.js';

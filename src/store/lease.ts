@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql } from './kysely.js';
 import type { Store } from './database.js';
 import { LEASE_NAME, type Fence } from './fence.js';
 

@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import pg from 'pg';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from './kysely.js';
 import { ConfigError } from '../config/errors.js';
 import type { Database } from './schema.js';
 import { fenced, StoreError, type OpenStoreOptions, type Store } from './database.js';

@@ -2,7 +2,7 @@
  * Reading the snapshots: the compact index the diff works on, and the full rows of the few
  * orders a cycle acts on. The cycle's one transaction that writes them is in commit.ts.
  */
-import type { OrderSnapshot, OrderStatus, ProviderName, Route, SnapshotSummary } from '../domain.js';
+import type { OrderSnapshot, OrderStatus, ProviderName, Route, SnapshotPayment, SnapshotSummary } from '../domain.js';
 import type { OrderWindow } from '../domain.js';
 import { rawPaymentOf } from '../routing/payment.js';
 import type { Store } from './database.js';
@@ -43,50 +43,61 @@ function snapshotFromRow(row: SnapshotRow): OrderSnapshot {
 /** One string per status for 100,000 summaries, not one each (the drivers hand out fresh strings). */
 const STATUSES: Partial<Record<string, OrderStatus>> = { open: 'open', cancelled: 'cancelled', delivered: 'delivered' };
 
+/** Selected under the summary's own names: each row the driver builds IS the summary (no second object per order). */
 const SUMMARY_COLUMNS = [
-  'order_no',
-  'order_date',
-  'content_hash',
+  'order_no as orderNo',
+  'order_date as orderDate',
+  'content_hash as contentHash',
   'status',
-  'payment_key',
-  'pay_type_identifier',
-  'pay_type_reference',
-  'cancelled_at',
-  'vanished_at',
-  'vanish_status',
+  'cancelled_at as cancelledAt',
+  'vanished_at as vanishedAt',
+  'vanish_status as vanishStatus',
 ] as const;
 
 /**
  * The compact index the diff works on (SnapshotSummary), for every tracked order, plus the kept
  * snapshots of orders that left the window and are dated inside `window` again (a lengthened
  * lookback): those are marked `reentering`, so the diff matches them instead of taking them for
- * new orders. Ten columns, not the 22 of a row, and no full snapshots for 100,000 orders (both
- * reads use a covering or date index, migration 0003).
+ * new orders. Seven columns, not the 22 of a row, and none of the payment's (read for the few
+ * that need them: loadSnapshotPayments); the three timestamps are null for nearly every order,
+ * so each summary holds three strings (both reads use a covering or date index, migration 0003).
  */
 export async function loadSnapshotIndex(store: Store, window?: OrderWindow): Promise<Map<string, SnapshotSummary>> {
   const index = new Map<string, SnapshotSummary>();
-  const add = (rows: ReadonlyArray<Pick<SnapshotRow, (typeof SUMMARY_COLUMNS)[number]>>, reentering: boolean): void => {
-    for (const row of rows) {
-      const rawPayment = rawPaymentOf({ payTypeIdentifier: row.pay_type_identifier, payTypeReference: row.pay_type_reference });
-      const summary: SnapshotSummary = {
-        orderNo: row.order_no,
-        orderDate: row.order_date,
-        contentHash: row.content_hash,
-        status: STATUSES[row.status] ?? row.status,
-        paymentKey: row.payment_key,
-        rawPayment,
-        cancelledAt: row.cancelled_at,
-        vanishedAt: row.vanished_at,
-        vanishStatus: row.vanish_status,
-      };
+  const select = () => store.db.selectFrom('order_snapshots').select(SUMMARY_COLUMNS);
+  const add = (rows: SnapshotSummary[], reentering: boolean): void => {
+    for (const summary of rows) {
+      summary.status = STATUSES[summary.status] ?? summary.status;
       if (reentering) summary.reentering = true;
-      index.set(row.order_no, summary);
+      index.set(summary.orderNo, summary);
     }
   };
-  const select = () => store.db.selectFrom('order_snapshots').select(SUMMARY_COLUMNS);
   add(await select().where('left_window_at', 'is', null).execute(), false);
   if (window) add(await select().where('left_window_at', 'is not', null).where('order_date', '>=', window.fromDate).execute(), true);
   return index;
+}
+
+/** Orders per `IN (…)` query: far below SQLite's and PostgreSQL's bound-parameter limits. */
+const PAYMENTS_PER_QUERY = 1000;
+
+/** The stored payments of the given orders (the few the diff judges a transition of: diff.ts ordersNeedingPayment). */
+export async function loadSnapshotPayments(store: Store, orderNos: readonly string[]): Promise<Map<string, SnapshotPayment>> {
+  const payments = new Map<string, SnapshotPayment>();
+  const unique = [...new Set(orderNos)];
+  for (let start = 0; start < unique.length; start += PAYMENTS_PER_QUERY) {
+    const rows = await store.db
+      .selectFrom('order_snapshots')
+      .select(['order_no', 'payment_key', 'pay_type_identifier', 'pay_type_reference'])
+      .where('order_no', 'in', unique.slice(start, start + PAYMENTS_PER_QUERY))
+      .execute();
+    for (const row of rows) {
+      payments.set(row.order_no, {
+        paymentKey: row.payment_key,
+        rawPayment: rawPaymentOf({ payTypeIdentifier: row.pay_type_identifier, payTypeReference: row.pay_type_reference }),
+      });
+    }
+  }
+  return payments;
 }
 
 /** Full snapshots of the given orders (the few a cycle acts on), in the order asked. */

@@ -1,5 +1,5 @@
 /** Vanished orders awaiting a person, and what a person does about them. */
-import { sql } from 'kysely';
+import { sql } from './kysely.js';
 import type { PaymentState, ProviderName } from '../domain.js';
 import type { Store } from './database.js';
 

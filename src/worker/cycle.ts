@@ -7,7 +7,7 @@
 import type { AppConfig } from '../config/types.js';
 import type { ProviderName, SpecterOrder } from '../domain.js';
 import { crashPoint } from '../crashpoint.js';
-import { diffOrders } from '../diff/diff.js';
+import { diffOrders, ordersNeedingPayment } from '../diff/diff.js';
 import { compileStatusMap, trackOrder } from '../diff/track.js';
 import { windowFor, type OrderWindow } from '../diff/window.js';
 import { confirmAcceptedJobs, type ConfirmAction } from '../dispatch/confirm.js';
@@ -25,7 +25,7 @@ import { LeaseLostError } from '../store/fence.js';
 import { countJobsByState, countOpenJobsByProvider, listRevisitableJobs } from '../store/jobs.js';
 import type { LeaseHolder } from '../store/lease.js';
 import { finishRun, lastSuccessfulRun } from '../store/runs.js';
-import { loadSnapshotIndex, loadSnapshots } from '../store/snapshots.js';
+import { loadSnapshotIndex, loadSnapshotPayments, loadSnapshots } from '../store/snapshots.js';
 import { listVanishedAwaiting } from '../store/vanished.js';
 import { takeLease, type HeldLease } from './lease.js';
 import { planCycle, type PlannedAction } from './plan.js';
@@ -151,20 +151,22 @@ async function cycleBody(
   //    against the snapshots. The index is read first, so an unchanged order's tracked copy shares
   //    its summary's strings (trackOrder's `known`). Reading before listing is safe: this process
   //    holds the lease, so nothing else writes the snapshots meanwhile (a dry run holds none and
-  //    reports what it saw, as it always did).
+  //    reports what it saw). Stored payments: only of the orders the diff judges (ordersNeedingPayment).
   const snapshots = await loadSnapshotIndex(store, window);
   const listing = await specter.listOrdersInWindow(window, (order) => trackOrder(order, statusMap, rules, snapshots.get(order.orderNo)));
   crashPoint('cycle.listing');
   const lastRun = await lastSuccessfulRun(store);
   const baseline = lastRun === null;
   const coverage = lastRun?.from_date && lastRun.to_date ? { fromDate: lastRun.from_date, toDate: lastRun.to_date } : null;
-  const firstDiff = diffOrders({ snapshots, listing, window, baseline, coverage });
+  const payments = await loadSnapshotPayments(store, ordersNeedingPayment(snapshots, listing));
+  const firstDiff = diffOrders({ snapshots, payments, listing, window, baseline, coverage });
 
   // 2. Missing from a listing is a question; only getOrder answers it. A confirmation that fails
   //    throws, and the cycle ends here: an unanswered question is never taken as "gone".
   const confirmed = await confirmMissing(deps, firstDiff.missing, track);
   const present = confirmed.found.length > 0 ? [...listing, ...confirmed.found] : listing;
-  const diff = confirmed.found.length > 0 ? diffOrders({ snapshots, listing: present, window, baseline, coverage }) : firstDiff;
+  for (const [orderNo, payment] of await loadSnapshotPayments(store, ordersNeedingPayment(snapshots, confirmed.found))) payments.set(orderNo, payment);
+  const diff = confirmed.found.length > 0 ? diffOrders({ snapshots, payments, listing: present, window, baseline, coverage }) : firstDiff;
   // Routed by the rules in force now, not those of the cycle that last saw them: a person may have
   // changed routing since (a method now settled elsewhere, or now covered by a provider).
   const routeStored = (payment: { payTypeIdentifier: string | null; payTypeReference: string | null }) => routeStoredPayment(payment, rules);
@@ -205,9 +207,7 @@ async function cycleBody(
     leftWindow: diff.leftWindow.length,
     jobsCreated: plan.jobs.length,
   };
-  for (const order of confirmed.found) {
-    logger.event('order.listing_gap', `order ${order.orderNo} was missing from the listing but Specter still has it`, { orderNo: order.orderNo });
-  }
+  for (const { orderNo } of confirmed.found) logger.event('order.listing_gap', `order ${orderNo} was missing from the listing, not gone`, { orderNo });
 
   if (dryRun) {
     for (const action of actions) {

@@ -1,8 +1,8 @@
 /** The diff's rules (docs/architecture.md), each on plain values: no database, no HTTP, no clock. */
 import { describe, expect, it } from '@jest/globals';
 import { snapshotOf } from '../support/records.js';
-import type { OrderSnapshot, Route, TrackedOrder } from '../../src/domain.js';
-import { diffOrders, type DiffInput } from '../../src/diff/diff.js';
+import type { OrderSnapshot, Route, SnapshotSummary, TrackedOrder } from '../../src/domain.js';
+import { diffOrders, ordersNeedingPayment, type DiffInput } from '../../src/diff/diff.js';
 import { windowFor } from '../../src/diff/window.js';
 
 const window = { fromDate: '2026-09-27', toDate: '2026-11-26' };
@@ -227,5 +227,48 @@ describe('purity', () => {
     const frozen = JSON.stringify([snapshots, listing]);
     diffOrders(input(snapshots, listing));
     expect(JSON.stringify([snapshots, listing])).toBe(frozen);
+  });
+});
+
+describe('the compact index: stored payments only where a transition is judged', () => {
+  /** As loadSnapshotIndex returns it: no payment columns. */
+  function summaryOf(s: OrderSnapshot): SnapshotSummary {
+    const { orderNo, orderDate, contentHash, status, cancelledAt, vanishedAt, vanishStatus } = s;
+    return { orderNo, orderDate, contentHash, status, cancelledAt, vanishedAt, vanishStatus };
+  }
+  const stored = [
+    snapshotOf(order('1')),
+    snapshotOf(order('2')),
+    snapshotOf(order('3', { status: 'cancelled', statusId: '5' }), { cancelledAt: '2026-11-20T09:20:00.000Z' }),
+    snapshotOf(order('4'), { vanishedAt: '2026-11-21T09:20:00.000Z', vanishStatus: 'awaiting' }),
+  ];
+  const snapshots = new Map(stored.map((s) => [s.orderNo, summaryOf(s)]));
+  // 1 unchanged; 2 cancelled now; 3 cancelled again under a new payment; 4 back, unchanged.
+  const listing = [
+    order('1'),
+    order('2', { status: 'cancelled', statusId: '5' }),
+    order('3', { status: 'cancelled', statusId: '5', payTypeReference: 'QLIRO-3b', contentHash: 'paid again' }),
+    order('4'),
+  ];
+  const payments = new Map(stored.map((s) => [s.orderNo, { paymentKey: s.paymentKey, rawPayment: s.rawPayment }]));
+
+  it('names the changed and the reappeared orders, never the unchanged ones', () => {
+    expect(ordersNeedingPayment(snapshots, listing)).toEqual(['2', '3', '4']);
+  });
+
+  it('judges the transitions against the stored payments it was given', () => {
+    const diff = diffOrders({ snapshots, payments, listing, window, baseline: false });
+    expect(diff.unchanged).toBe(2);
+    expect(diff.changed.map((c) => [c.before.orderNo, c.before.paymentKey])).toEqual([
+      ['2', 'qliro:2'],
+      ['3', 'qliro:3'],
+    ]);
+    expect(diff.cancellations.map((c) => c.order.orderNo)).toEqual(['2', '3']);
+    expect(diff.reappeared.map((r) => [r.before.orderNo, r.before.rawPayment])).toEqual([['4', 'QL:QLIRO-4']]);
+  });
+
+  it('refuses to judge a transition whose stored payment was not read', () => {
+    const partial = new Map([...payments].filter(([orderNo]) => orderNo !== '3'));
+    expect(() => diffOrders({ snapshots, payments: partial, listing, window, baseline: false })).toThrow(/order 3 was not read/);
   });
 });
