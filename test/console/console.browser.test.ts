@@ -6,7 +6,7 @@
  * hostile reference change nothing and run nothing. Screenshots go to test-artifacts/console/.
  */
 import fs from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../support/ports.js';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -21,17 +21,6 @@ jest.setTimeout(120_000);
 
 const TOKEN = 'browser-test-token-5f1c9a7e2b';
 const availability = browserAvailability();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 if (!availability.available && !availability.required) {
   // Loud, and only where a browser is not required: CI and .ci/run set SPECTER_SYNC_REQUIRE_BROWSER=1.

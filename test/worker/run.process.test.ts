@@ -5,25 +5,13 @@
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../support/ports.js';
 import { CLI, sleep, type EnvLayer, type LogLine } from '../support/cli.js';
 import { writeDb } from '../support/db.js';
 import { PROVIDERS, providerRequestCount } from '../support/sandbox.js';
 import { useWorldPerTest, type Workspace } from '../support/world.js';
 
 const newWorld = useWorldPerTest();
-
-async function freePort(): Promise<number> {
-  // Listen on 0, read the port, close: a port nobody else holds right now.
-  return new Promise<number>((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The seeded shop of these tests (40 orders), a world of the test's own. */
 function world() {
