@@ -22,6 +22,7 @@ import { createSpecterClient } from '../src/specter/client.js';
 import { decodeSpecterBody, parseSpecterDocument } from '../src/specter/xml.js';
 import SqliteDatabase from 'better-sqlite3';
 import { sql, type RawBuilder } from 'kysely';
+import type { AppConfig } from '../src/config/types.js';
 import { openStore, type Store } from '../src/store/database.js';
 import { makeLeaseHolder } from '../src/store/lease.js';
 import { hasSuccessfulRun } from '../src/store/runs.js';
@@ -183,14 +184,7 @@ async function measureSize(job: SizeJob): Promise<SizeResult> {
     const config = loadConfig({ env, configDir: CONFIG_DIR });
     const store = await openBenchStore(config.sync.dbPath);
     await installWriteCounters(store);
-    const deps: CycleDeps = {
-      config,
-      store,
-      specter: createSpecterClient(config.specter),
-      providers: createProviderRegistry(config.providers),
-      logger: silentLogger(),
-      holder: makeLeaseHolder(),
-    };
+    const deps = cycleDeps(config, store);
     const peakMode: SizeResult['peakMode'] = resetPeak() ? 'VmHWM' : 'maxRSS';
 
     // The baseline: the first cycle records every order.
@@ -372,18 +366,23 @@ async function measureDispatch(job: DispatchJob): Promise<DispatchResult> {
  * The steady-state cycle of the same shop on PostgreSQL: a baseline, a warm-up, then `reps`
  * cycles that find nothing changed — the figure to set beside SQLite's.
  */
+/** What a measured cycle runs with: the real clients over loopback, a silent logger, its own lease holder. */
+function cycleDeps(config: AppConfig, store: Store): CycleDeps {
+  return {
+    config,
+    store,
+    specter: createSpecterClient(config.specter),
+    providers: createProviderRegistry(config.providers),
+    logger: silentLogger(),
+    holder: makeLeaseHolder(),
+  };
+}
+
 async function measurePostgres(job: PostgresJob): Promise<PostgresResult> {
   const config = loadConfig({ env: { ...job.env, SYNC_DATABASE_URL: job.url }, configDir: CONFIG_DIR });
   const store = await openStore({ engine: 'postgres', url: job.url }, { migrationsDir: MIGRATIONS_DIR });
   try {
-    const deps: CycleDeps = {
-      config,
-      store,
-      specter: createSpecterClient(config.specter),
-      providers: createProviderRegistry(config.providers),
-      logger: silentLogger(),
-      holder: makeLeaseHolder(),
-    };
+    const deps = cycleDeps(config, store);
     const baseline = await timedCycle(deps);
     if (baseline.report.outcome !== 'baseline' || baseline.report.counts.listed !== job.size)
       throw new Error(`PostgreSQL baseline listed ${baseline.report.counts.listed}`);
