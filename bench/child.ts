@@ -362,10 +362,6 @@ async function measureDispatch(job: DispatchJob): Promise<DispatchResult> {
   return { kind: 'dispatch', jobs: job.jobs, reps: job.reps, latencyMs: job.latencyMs, concurrency, ms, succeeded };
 }
 
-/**
- * The steady-state cycle of the same shop on PostgreSQL: a baseline, a warm-up, then `reps`
- * cycles that find nothing changed — the figure to set beside SQLite's.
- */
 /** What a measured cycle runs with: the real clients over loopback, a silent logger, its own lease holder. */
 function cycleDeps(config: AppConfig, store: Store): CycleDeps {
   return {
@@ -378,6 +374,10 @@ function cycleDeps(config: AppConfig, store: Store): CycleDeps {
   };
 }
 
+/**
+ * The steady-state cycle of the same shop on PostgreSQL: a baseline, a warm-up, then `reps`
+ * cycles that find nothing changed — the figure to set beside SQLite's.
+ */
 async function measurePostgres(job: PostgresJob): Promise<PostgresResult> {
   const config = loadConfig({ env: { ...job.env, SYNC_DATABASE_URL: job.url }, configDir: CONFIG_DIR });
   const store = await openStore({ engine: 'postgres', url: job.url }, { migrationsDir: MIGRATIONS_DIR });
